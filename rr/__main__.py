@@ -1,0 +1,5 @@
+import sys
+
+from rr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,37 @@
+"""The `rrvm` command: subcommands, and the one place errors become messages."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rr import __version__
+from rr.commands import dtb, run
+from rr.errors import RrError
+
+COMMANDS = {"run": run, "dtb": dtb}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rrvm", description="Record, replay and debug RISC-V 64 guests on a QEMU-virt-like board.")
+    parser.add_argument("--version", action="version", version=f"rrvm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        module.add_arguments(sub.add_parser(name, help=module.HELP, description=module.HELP))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["run", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        return COMMANDS[args.command].run(args)
+    except RrError as exc:
+        print(f"rrvm: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("rrvm: interrupted", file=sys.stderr)
+        return 130

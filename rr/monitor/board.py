@@ -1,0 +1,181 @@
+"""The virtual board: one hart, RAM, devices at QEMU virt's addresses, the SBI.
+
+``Board`` wires the parts together and puts the guest in its initial state
+(``reset``): images in RAM, a0 = hart id, a1 = device tree, S-mode at the
+entry point, exactly what OpenSBI hands its payload on QEMU virt. Running is
+the run loop's business (``run_loop.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
+
+from rr.monitor import fdt
+from rr.monitor.board_config import BoardConfig
+from rr.monitor.bus import MmioBus
+from rr.monitor.clock import make_clock
+from rr.monitor.constants import (
+    MIDELEG_S_INTERRUPTS, MIP_SEIP, MIP_SSIP, PLIC_BASE, PLIC_NUM_CONTEXTS, PLIC_NUM_SOURCES, PRIV_S,
+    RAM_BASE, RTC_BASE, RTC_IRQ, SIFIVE_TEST_BASE, UART0_BASE, UART0_IRQ, VIRTIO_BASE,
+    VIRTIO_COUNT, VIRTIO_STRIDE,
+)
+from rr.monitor.counters import CounterEmulator
+from rr.monitor.cpu import Cpu
+from rr.monitor.devices.goldfish_rtc import GoldfishRtc
+from rr.monitor.devices.plic import Plic
+from rr.monitor.devices.sifive_test import SifiveTest
+from rr.monitor.devices.uart16550 import Uart16550
+from rr.monitor.devices.virtio_mmio import VirtioMmioSlot
+from rr.monitor.exits import FAIL, POWEROFF, REBOOT, GuestExit
+from rr.monitor.guest_memory import GuestMemory
+from rr.monitor.inputs import InputSource
+from rr.monitor.interrupts import CpuInterruptLines
+from rr.monitor.loader import GuestImage, check_fits, dtb_address, initrd_address
+from rr.monitor.sbi import Sbi, SbiPorts
+from rr.monitor.timer import SbiTimer
+from rr.monitor.traps import TrapHandler
+from rr.errors import ImageError
+
+# The floating-point unit starts enabled ("dirty"), as OpenSBI leaves it.
+MSTATUS_FS_DIRTY = 3 << 13
+UART_LSR_OFFSET = 5
+UART_LSR_DATA_READY = 0x01
+
+
+class _NoLine:
+    """PLIC context 0 (M-mode): nothing in the hart listens to it."""
+
+    def set_level(self, level: bool) -> None:
+        pass
+
+
+@dataclass
+class BootPayload:
+    """What reset puts in RAM."""
+
+    image: GuestImage
+    initrd: bytes | None = None
+    dtb: bytes | None = None          # None: generate from the board configuration
+
+
+class Board:
+    def __init__(self, config: BoardConfig, payload: BootPayload, inputs: InputSource,
+                 console_out) -> None:
+        self.config = config
+        self.payload = payload
+        self.inputs = inputs
+        self.console_out = console_out
+        self.cpu = Cpu()
+        self.cpu.uc.mem_map(RAM_BASE, config.ram_size)
+        self.memory = GuestMemory(self.cpu)
+        self.lines = CpuInterruptLines(self.cpu)
+        self.clock = make_clock(config.clock, inputs)
+        self.timer = SbiTimer(self.clock, self.lines)
+        self.exit_request: GuestExit | None = None
+        self.suspend_requested = False
+        self.replan_requested = False
+        self.sbi = Sbi(self.cpu, SbiPorts(
+            console_write=console_out, console_read=self._sbi_console_read,
+            set_timer=self._sbi_set_timer, send_self_ipi=self.lines.set_software_pending,
+            clear_self_ipi=self._clear_ipi, flush_tlb=self.flush_tlb,
+            request_exit=self._sbi_exit, suspend=self._sbi_suspend))
+        self.traps = TrapHandler(self.cpu, self.memory, self.sbi,
+                                 CounterEmulator(self.cpu, self.clock))
+        self.bus = MmioBus(self.cpu)
+        self.dtb = b""
+        self.dtb_addr = 0
+        check_fits(payload.image, config.ram_size)
+        self.reset(first=True)
+
+    # --- assembly -----------------------------------------------------------
+    def _make_devices(self) -> None:
+        self.plic = Plic(PLIC_BASE, PLIC_NUM_SOURCES, PLIC_NUM_CONTEXTS,
+                         [_NoLine(), self.lines.line(MIP_SEIP)])
+        self.uart = Uart16550(UART0_BASE, self.plic.source_line(UART0_IRQ), self.console_out)
+        self.rtc = GoldfishRtc(RTC_BASE, self.plic.source_line(RTC_IRQ), self._wall_time)
+        self.test_device = SifiveTest(SIFIVE_TEST_BASE, self._test_device_exit)
+        self.virtio = [VirtioMmioSlot(VIRTIO_BASE + n * VIRTIO_STRIDE, n)
+                       for n in range(VIRTIO_COUNT)]
+        for device in (self.test_device, self.rtc, self.plic, self.uart, *self.virtio):
+            self.bus.attach(device)
+
+    def reset(self, first: bool = False) -> None:
+        """Power-on (or reboot): fresh devices, images reloaded, hart at the entry point."""
+        cpu = self.cpu
+        if not first:
+            cpu.write_phys(RAM_BASE, bytes(self.config.ram_size))
+        self.exit_request = None
+        self.timer.deadline = None
+        self.lines.wanted = self.lines.applied = 0
+        self._make_devices()
+        self._load_payload()
+        for n in range(32):
+            cpu.set_x(n, 0)
+            cpu.set_f(n, 0)
+        for name in ("satp", "sstatus", "sie", "stvec", "sscratch", "sepc", "scause",
+                     "stval", "mip", "mie", "medeleg", "mcounteren", "scounteren", "fcsr"):
+            cpu.set_csr(name, 0)
+        cpu.set_csr("mideleg", MIDELEG_S_INTERRUPTS)
+        cpu.set_csr("mstatus", MSTATUS_FS_DIRTY)
+        cpu.set_x(10, 0)                    # a0: hart id
+        cpu.set_x(11, self.dtb_addr)        # a1: device tree
+        cpu.priv = PRIV_S
+        cpu.pc = self.payload.image.entry
+        cpu.uc.ctl_flush_tb()
+        self.flush_tlb()
+
+    def _load_payload(self) -> None:
+        image, config = self.payload.image, self.config
+        for seg in image.segments:
+            self.cpu.write_phys(seg.paddr, seg.data)
+        if self.payload.initrd is not None:
+            start = initrd_address(image, config.ram_size, len(self.payload.initrd))
+            self.cpu.write_phys(start, self.payload.initrd)
+            config.initrd_start, config.initrd_end = start, start + len(self.payload.initrd)
+        self.dtb = self.payload.dtb if self.payload.dtb is not None else fdt.build_dtb(config)
+        self.dtb_addr = dtb_address(config.ram_size, len(self.dtb))
+        if self.dtb_addr < image.end:
+            raise ImageError("the device tree does not fit in RAM above the image "
+                             "(use --mem to enlarge RAM)")
+        self.cpu.write_phys(self.dtb_addr, self.dtb)
+
+    # --- services to the SBI and devices ------------------------------------
+    def flush_tlb(self) -> None:
+        self.cpu.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def _wall_time(self) -> int:
+        return self.inputs.wall_time_ns(self.cpu.icount_in_hook())
+
+    def _sbi_set_timer(self, ticks: int) -> None:
+        self.timer.program(ticks, self.cpu.icount_in_hook())
+        # A new deadline may fall inside the current run: let the loop re-plan.
+        self.replan_requested = True
+        self.cpu.stop()
+
+    def _sbi_console_read(self, size: int) -> bytes:
+        """Bytes from the UART's receive FIFO, as OpenSBI's console would read them."""
+        out = bytearray()
+        while len(out) < size and self.uart.read(UART_LSR_OFFSET, 1) & UART_LSR_DATA_READY:
+            out.append(self.uart.read(0, 1))
+        return bytes(out)
+
+    def _clear_ipi(self) -> None:
+        self.cpu.set_csr("mip", self.cpu.csr("mip") & ~MIP_SSIP)
+
+    def _sbi_exit(self, exit_: GuestExit) -> None:
+        self.exit_request = exit_
+        self.cpu.stop()
+
+    def _sbi_suspend(self) -> None:
+        self.suspend_requested = True
+        self.cpu.stop()
+
+    def _test_device_exit(self, kind: str, code: int) -> None:
+        # Stopping from an MMIO callback re-executes the access on resume;
+        # an exit never resumes, so it is safe here (DESIGN.md).
+        detail = {POWEROFF: "sifive test device: poweroff", REBOOT: "sifive test device: reset",
+                  FAIL: f"sifive test device: failure code {code}"}[kind]
+        self.exit_request = GuestExit(kind, code, detail)
+        self.cpu.stop()

@@ -1,0 +1,307 @@
+"""Every magic number of the board in one place.
+
+Addresses and interrupt numbers follow QEMU's ``virt`` machine so that guests
+built for ``qemu-system-riscv64 -M virt`` run unchanged; CSR numbers, causes
+and status bits follow the RISC-V privileged specification.
+"""
+
+from __future__ import annotations
+
+# --- Memory map (QEMU virt) -------------------------------------------------
+RAM_BASE = 0x8000_0000
+DEFAULT_RAM_SIZE = 128 * 1024 * 1024
+KERNEL_LOAD_ADDR = 0x8020_0000   # where OpenSBI jumps to its payload on virt
+
+SIFIVE_TEST_BASE = 0x0010_0000
+SIFIVE_TEST_SIZE = 0x1000
+RTC_BASE = 0x0010_1000
+RTC_SIZE = 0x1000
+PLIC_BASE = 0x0C00_0000
+PLIC_SIZE = 0x0060_0000
+UART0_BASE = 0x1000_0000
+UART0_SIZE = 0x100
+VIRTIO_BASE = 0x1000_1000
+VIRTIO_STRIDE = 0x1000
+VIRTIO_COUNT = 8
+
+# --- Interrupt sources on the PLIC (QEMU virt) ------------------------------
+UART0_IRQ = 10
+RTC_IRQ = 11
+VIRTIO_IRQ_BASE = 1              # slot n uses irq 1 + n
+PLIC_NUM_SOURCES = 96            # sources 1..95; 0 means "none"
+PLIC_NUM_PRIORITIES = 7
+PLIC_CONTEXT_M = 0               # hart 0 M-mode context
+PLIC_CONTEXT_S = 1               # hart 0 S-mode context
+PLIC_NUM_CONTEXTS = 2
+
+# --- Clocks -----------------------------------------------------------------
+TIMEBASE_HZ = 10_000_000         # the rdtime tick on virt (timebase-frequency)
+# Virtual clock: the guest is modelled as a 10 MIPS machine, so one tick of
+# the 10 MHz timebase is one instruction. (A slower model makes busy-wait
+# loops on rdtime, each read a trap into the monitor, take fewer iterations.)
+VIRTUAL_INSNS_PER_TICK = 1
+# Raises of interrupt lines are applied only at absolute instruction counts
+# that are multiples of this (see DESIGN.md, "Interrupt timing").
+EPOCH_INSNS = 20_000
+
+# --- Privilege levels -------------------------------------------------------
+PRIV_U = 0
+PRIV_S = 1
+PRIV_M = 3
+
+# --- CSR numbers (for decoding csr* instructions and the gdb description) ---
+CSR_FFLAGS = 0x001
+CSR_FRM = 0x002
+CSR_FCSR = 0x003
+CSR_CYCLE = 0xC00
+CSR_TIME = 0xC01
+CSR_INSTRET = 0xC02
+CSR_SSTATUS = 0x100
+CSR_SIE = 0x104
+CSR_STVEC = 0x105
+CSR_SCOUNTEREN = 0x106
+CSR_SSCRATCH = 0x140
+CSR_SEPC = 0x141
+CSR_SCAUSE = 0x142
+CSR_STVAL = 0x143
+CSR_SIP = 0x144
+CSR_SATP = 0x180
+
+# --- mstatus / sstatus bits -------------------------------------------------
+SSTATUS_SIE = 1 << 1
+SSTATUS_SPIE = 1 << 5
+SSTATUS_SPP = 1 << 8
+SSTATUS_SUM = 1 << 18
+SSTATUS_MXR = 1 << 19
+
+# --- mip / sip bits ---------------------------------------------------------
+MIP_SSIP = 1 << 1
+MIP_STIP = 1 << 5
+MIP_SEIP = 1 << 9
+MIP_DELEGABLE = MIP_SSIP | MIP_STIP | MIP_SEIP
+MIDELEG_S_INTERRUPTS = MIP_DELEGABLE   # 0x222: S interrupts go natively to S
+
+# --- Exception causes -------------------------------------------------------
+CAUSE_MISALIGNED_FETCH = 0
+CAUSE_FETCH_ACCESS = 1
+CAUSE_ILLEGAL_INSTRUCTION = 2
+CAUSE_BREAKPOINT = 3
+CAUSE_MISALIGNED_LOAD = 4
+CAUSE_LOAD_ACCESS = 5
+CAUSE_MISALIGNED_STORE = 6
+CAUSE_STORE_ACCESS = 7
+CAUSE_USER_ECALL = 8
+CAUSE_SUPERVISOR_ECALL = 9
+CAUSE_MACHINE_ECALL = 11
+CAUSE_FETCH_PAGE_FAULT = 12
+CAUSE_LOAD_PAGE_FAULT = 13
+CAUSE_STORE_PAGE_FAULT = 15
+
+CAUSE_NAMES = {
+    CAUSE_MISALIGNED_FETCH: "instruction address misaligned",
+    CAUSE_FETCH_ACCESS: "instruction access fault",
+    CAUSE_ILLEGAL_INSTRUCTION: "illegal instruction",
+    CAUSE_BREAKPOINT: "breakpoint",
+    CAUSE_MISALIGNED_LOAD: "load address misaligned",
+    CAUSE_LOAD_ACCESS: "load access fault",
+    CAUSE_MISALIGNED_STORE: "store/AMO address misaligned",
+    CAUSE_STORE_ACCESS: "store/AMO access fault",
+    CAUSE_USER_ECALL: "environment call from U-mode",
+    CAUSE_SUPERVISOR_ECALL: "environment call from S-mode",
+    CAUSE_MACHINE_ECALL: "environment call from M-mode",
+    CAUSE_FETCH_PAGE_FAULT: "instruction page fault",
+    CAUSE_LOAD_PAGE_FAULT: "load page fault",
+    CAUSE_STORE_PAGE_FAULT: "store/AMO page fault",
+}
+
+# Synchronous causes the monitor hands to S-mode (what OpenSBI delegates or
+# redirects on virt).
+DELEGATED_EXCEPTIONS = frozenset({
+    CAUSE_MISALIGNED_FETCH, CAUSE_FETCH_ACCESS, CAUSE_ILLEGAL_INSTRUCTION,
+    CAUSE_BREAKPOINT, CAUSE_MISALIGNED_LOAD, CAUSE_LOAD_ACCESS,
+    CAUSE_MISALIGNED_STORE, CAUSE_STORE_ACCESS, CAUSE_USER_ECALL,
+    CAUSE_FETCH_PAGE_FAULT, CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT,
+})
+
+# --- satp -------------------------------------------------------------------
+SATP_MODE_SHIFT = 60
+SATP_MODE_BARE = 0
+SATP_MODE_SV39 = 8
+SATP_MODE_SV48 = 9
+SATP_MODE_SV57 = 10
+SATP_PPN_MASK = (1 << 44) - 1
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+
+# --- Instruction encodings the monitor recognises ---------------------------
+INSN_WFI = 0x1050_0073
+INSN_EBREAK = 0x0010_0073
+INSN_C_EBREAK = 0x9002
+
+# --- sifive,test0 -----------------------------------------------------------
+SIFIVE_TEST_FAIL = 0x3333
+SIFIVE_TEST_PASS = 0x5555
+SIFIVE_TEST_RESET = 0x7777
+
+# --- Unicorn internals ------------------------------------------------------
+# Byte offset of uc_struct.emu_counter in the unicorn 2.1.4 x86-64 build; the
+# CPU wrapper verifies it at start-up and searches nearby when it differs.
+UC_EMU_COUNTER_OFFSET = 1368
+UNTIL_NEVER = 0xFFFF_FFFF_FFFF_FFFF
+
+# =============================================================================
+# Device registers (appended by the devices/FDT work; one section per device)
+# =============================================================================
+
+# --- NS16550A UART (hw/char/serial.c semantics) -----------------------------
+UART_REG_MASK = 0x7              # registers alias every 8 bytes in the window
+UART_RBR = 0                     # read: receive buffer; write: THR; DLAB: DLL
+UART_IER = 1                     # interrupt enable; DLAB: DLM
+UART_IIR = 2                     # read: interrupt identification
+UART_FCR = 2                     # write: FIFO control
+UART_LCR = 3
+UART_MCR = 4
+UART_LSR = 5
+UART_MSR = 6
+UART_SCR = 7
+
+UART_IER_RDI = 0x01              # received data available
+UART_IER_THRI = 0x02             # transmitter holding register empty (ETBEI)
+UART_IER_RLSI = 0x04             # receiver line status
+UART_IER_MSI = 0x08              # modem status
+UART_IER_MASK = 0x0F
+
+UART_IIR_NO_INT = 0x01
+UART_IIR_MSI = 0x00
+UART_IIR_THRI = 0x02
+UART_IIR_RDI = 0x04
+UART_IIR_RLSI = 0x06
+UART_IIR_CTI = 0x0C              # character timeout
+UART_IIR_ID_MASK = 0x0F
+UART_IIR_FIFO_BITS = 0xC0        # bits 7:6 read 11 when FIFOs are enabled
+
+UART_FCR_FE = 0x01               # FIFO enable
+UART_FCR_RFR = 0x02              # receive FIFO reset (self-clearing)
+UART_FCR_XFR = 0x04              # transmit FIFO reset (self-clearing)
+UART_FCR_DMS = 0x08              # DMA mode select
+UART_FCR_STORED_MASK = 0xC9      # bits kept in the register (FE, DMS, trigger)
+UART_FCR_ITL_SHIFT = 6
+# Receive trigger levels selected by FCR bits 7:6.
+UART_FCR_TRIGGER_LEVELS = (1, 4, 8, 14)
+
+UART_LCR_DLAB = 0x80
+
+UART_MCR_DTR = 0x01
+UART_MCR_RTS = 0x02
+UART_MCR_OUT1 = 0x04
+UART_MCR_OUT2 = 0x08
+UART_MCR_LOOP = 0x10
+UART_MCR_MASK = 0x1F
+
+UART_LSR_DR = 0x01
+UART_LSR_OE = 0x02
+UART_LSR_PE = 0x04
+UART_LSR_FE = 0x08
+UART_LSR_BI = 0x10
+UART_LSR_THRE = 0x20
+UART_LSR_TEMT = 0x40
+UART_LSR_INT_ANY = UART_LSR_OE | UART_LSR_PE | UART_LSR_FE | UART_LSR_BI
+
+UART_MSR_DCTS = 0x01
+UART_MSR_DDSR = 0x02
+UART_MSR_TERI = 0x04
+UART_MSR_DDCD = 0x08
+UART_MSR_ANY_DELTA = 0x0F
+UART_MSR_CTS = 0x10
+UART_MSR_DSR = 0x20
+UART_MSR_RI = 0x40
+UART_MSR_DCD = 0x80
+# With no real modem behind it QEMU reports carrier, data set ready and clear to send.
+UART_MSR_RESET = UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS
+
+UART_FIFO_SIZE = 16
+UART_DIVISOR_RESET = 0x0C
+UART_CLOCK_HZ = 3_686_400        # the clock-frequency QEMU virt advertises
+
+# --- PLIC (sifive,plic-1.0.0 as laid out on QEMU virt) ----------------------
+PLIC_PRIORITY_BASE = 0x0000      # 4 bytes per source
+PLIC_PENDING_BASE = 0x1000       # one bit per source, 32 per word
+PLIC_ENABLE_BASE = 0x2000
+PLIC_ENABLE_STRIDE = 0x80        # per context
+PLIC_CONTEXT_BASE = 0x20_0000
+PLIC_CONTEXT_STRIDE = 0x1000     # per context
+PLIC_THRESHOLD_OFFSET = 0x0      # within a context block
+PLIC_CLAIM_OFFSET = 0x4          # within a context block (claim on read, complete on write)
+PLIC_PRIORITY_MASK = 0x7         # 7 priorities: a power of two minus one, so a mask
+# riscv,ndev: the highest source number. QEMU 7.2 writes 96 (its source count,
+# fixed to count-1 in later releases); sources are 1..95 on this board.
+PLIC_NDEV = PLIC_NUM_SOURCES - 1
+
+# --- sifive,test0 (register offset) ------------------------------------------
+SIFIVE_TEST_FINISHER = 0x0
+SIFIVE_TEST_STATUS_MASK = 0xFFFF
+SIFIVE_TEST_CODE_SHIFT = 16
+
+# --- goldfish RTC ------------------------------------------------------------
+RTC_TIME_LOW = 0x00
+RTC_TIME_HIGH = 0x04
+RTC_ALARM_LOW = 0x08
+RTC_ALARM_HIGH = 0x0C
+RTC_IRQ_ENABLED = 0x10
+RTC_CLEAR_ALARM = 0x14
+RTC_ALARM_STATUS = 0x18
+RTC_CLEAR_INTERRUPT = 0x1C
+
+# --- virtio-mmio transport (virtio 1.x "modern" register layout) -------------
+VIRTIO_MMIO_MAGIC = 0x7472_6976              # "virt"
+VIRTIO_MMIO_VERSION_MODERN = 2
+VIRTIO_MMIO_VENDOR_QEMU = 0x554D_4551        # "QEMU"
+VIRTIO_ID_NONE = 0                           # empty slot: drivers skip it
+VIRTIO_MMIO_MAGIC_VALUE = 0x000
+VIRTIO_MMIO_VERSION = 0x004
+VIRTIO_MMIO_DEVICE_ID = 0x008
+VIRTIO_MMIO_VENDOR_ID = 0x00C
+VIRTIO_MMIO_DEVICE_FEATURES = 0x010
+VIRTIO_MMIO_DEVICE_FEATURES_SEL = 0x014
+VIRTIO_MMIO_DRIVER_FEATURES = 0x020
+VIRTIO_MMIO_DRIVER_FEATURES_SEL = 0x024
+VIRTIO_MMIO_QUEUE_SEL = 0x030
+VIRTIO_MMIO_QUEUE_NUM_MAX = 0x034
+VIRTIO_MMIO_QUEUE_NUM = 0x038
+VIRTIO_MMIO_QUEUE_READY = 0x044
+VIRTIO_MMIO_QUEUE_NOTIFY = 0x050
+VIRTIO_MMIO_INTERRUPT_STATUS = 0x060
+VIRTIO_MMIO_INTERRUPT_ACK = 0x064
+VIRTIO_MMIO_STATUS = 0x070
+VIRTIO_MMIO_QUEUE_DESC_LOW = 0x080
+VIRTIO_MMIO_QUEUE_DESC_HIGH = 0x084
+VIRTIO_MMIO_QUEUE_DRIVER_LOW = 0x090
+VIRTIO_MMIO_QUEUE_DRIVER_HIGH = 0x094
+VIRTIO_MMIO_QUEUE_DEVICE_LOW = 0x0A0
+VIRTIO_MMIO_QUEUE_DEVICE_HIGH = 0x0A4
+VIRTIO_MMIO_SHM_SEL = 0x0AC
+VIRTIO_MMIO_SHM_LEN_LOW = 0x0B0
+VIRTIO_MMIO_SHM_LEN_HIGH = 0x0B4
+VIRTIO_MMIO_SHM_BASE_LOW = 0x0B8
+VIRTIO_MMIO_SHM_BASE_HIGH = 0x0BC
+VIRTIO_MMIO_QUEUE_RESET = 0x0C0
+VIRTIO_MMIO_CONFIG_GENERATION = 0x0FC
+VIRTIO_MMIO_CONFIG = 0x100                   # device-specific configuration space
+
+# --- Flattened device tree ---------------------------------------------------
+FDT_VERSION = 17
+FDT_ROOT_ADDRESS_CELLS = 2
+FDT_ROOT_SIZE_CELLS = 2
+FDT_COMPATIBLE = "riscv-virtio"
+FDT_MODEL = "riscv-virtio,qemu"
+# No sstc (this CPU has no stimecmp) and no h: see DESIGN.md.
+FDT_CPU_ISA = "rv64imafdc_zicsr_zifencei"
+FDT_CPU_MMU_TYPE = "riscv,sv48"              # what QEMU 7.2 virt advertises
+# phandles as QEMU 7.2 virt numbers them.
+FDT_PHANDLE_CPU0 = 1
+FDT_PHANDLE_CPU0_INTC = 2
+FDT_PHANDLE_PLIC = 3
+FDT_PHANDLE_TEST = 4
+# Local interrupt numbers of the hart's interrupt controller the PLIC contexts feed.
+IRQ_M_EXT = 11
+IRQ_S_EXT = 9

@@ -1,0 +1,1 @@
+"""Memory-mapped devices of the board, at QEMU virt's addresses."""

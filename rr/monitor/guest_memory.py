@@ -1,0 +1,84 @@
+"""The guest's memory as the hart sees it: physical, or virtual through satp.
+
+Unicorn only reads physical memory (DESIGN.md fact 11); the trap path needs
+the faulting instruction at a virtual pc, and the debugger needs virtual
+reads and writes, so both come through here.
+"""
+
+from __future__ import annotations
+
+from unicorn import UcError
+from unicorn import riscv_const as rc
+
+from rr.monitor import mmu
+from rr.monitor.constants import PAGE_SIZE, PRIV_M, PRIV_S, SSTATUS_MXR, SSTATUS_SUM
+from rr.monitor.cpu import Cpu
+
+FETCH_CACHE_LIMIT = 4096
+
+
+class GuestMemory:
+    """Virtual-address access for the monitor and the debugger."""
+
+    def __init__(self, cpu: Cpu) -> None:
+        self.cpu = cpu
+        # (pc, satp) -> (paddr, instruction bytes, bits, length) of trapping
+        # instructions; rdtime in a busy loop traps at the same pc over and over.
+        self._fetch_cache: dict[tuple[int, int], tuple[int, bytes, int, int]] = {}
+
+    def _read_phys(self, addr: int, size: int) -> bytes:
+        try:
+            return self.cpu.read_phys(addr, size)
+        except UcError:
+            raise mmu.PageFault(addr, "physical address not mapped") from None
+
+    def _satp_for(self, priv: int) -> int:
+        return 0 if priv == PRIV_M else self.cpu.csr("satp")
+
+    def fetch_trapping_instruction(self, pc: int, priv: int) -> tuple[int, int]:
+        """Like ``fetch_instruction``, cached per (pc, satp) and re-checked against memory."""
+        cpu = self.cpu
+        satp = 0 if priv == PRIV_M else (cpu.reg(rc.UC_RISCV_REG_SATP) if priv == PRIV_S
+                                        else cpu.csr("satp"))
+        hit = self._fetch_cache.get((pc, satp))
+        if hit is not None and cpu.read_phys_small(hit[0], hit[3]) == hit[1]:
+            return hit[2], hit[3]
+        insn, length = mmu.fetch_instruction(satp, pc, self._read_phys, priv)
+        if (pc & (PAGE_SIZE - 1)) + length <= PAGE_SIZE:
+            paddr = self.translate(pc, "execute") if satp and priv != PRIV_M else pc
+            if len(self._fetch_cache) >= FETCH_CACHE_LIMIT:
+                self._fetch_cache.clear()
+            self._fetch_cache[(pc, satp)] = (paddr, insn.to_bytes(length, "little"), insn, length)
+        return insn, length
+
+    def fetch_instruction(self, pc: int) -> tuple[int, int]:
+        """(bits, length) of the instruction at virtual ``pc``; raises mmu.PageFault."""
+        priv = self.cpu.priv
+        return mmu.fetch_instruction(self._satp_for(priv), pc, self._read_phys, priv)
+
+    def translate(self, vaddr: int, access: str = "debug") -> int:
+        """Physical address of ``vaddr`` in the current address space."""
+        priv = self.cpu.priv
+        satp = self._satp_for(priv)
+        status = self.cpu.csr("sstatus")
+        read64 = lambda addr: int.from_bytes(self._read_phys(addr, 8), "little")  # noqa: E731
+        return mmu.translate(satp, vaddr, read64, access, priv,
+                             bool(status & SSTATUS_SUM), bool(status & SSTATUS_MXR)).paddr
+
+    def read(self, vaddr: int, size: int) -> bytes:
+        """Debugger read: any valid mapping, whatever its permissions."""
+        priv = self.cpu.priv
+        return mmu.read_virtual(self._satp_for(priv), vaddr, size, self._read_phys, "debug", priv)
+
+    def write(self, vaddr: int, data: bytes) -> None:
+        """Debugger write, page by page through the current translation."""
+        offset = 0
+        while offset < len(data):
+            paddr = self.translate(vaddr + offset)
+            room = 0x1000 - ((vaddr + offset) & 0xFFF)
+            piece = data[offset:offset + room]
+            try:
+                self.cpu.write_phys(paddr, piece)
+            except UcError:
+                raise mmu.PageFault(paddr, "physical address not mapped") from None
+            offset += len(piece)

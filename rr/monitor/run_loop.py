@@ -1,0 +1,169 @@
+"""The count-bounded run loop: where instruction counts, epochs and idling meet.
+
+The loop runs the hart in chunks that never cross an epoch boundary (a
+multiple of ``EPOCH_INSNS``) or a virtual timer deadline, because those are
+the only positions, besides a wfi, where anything asynchronous may reach the
+guest: console bytes are fed, queued interrupt raises applied, the host clock
+consulted. Those positions do not depend on how the run was chunked, which
+is what makes a run (and later a replay) deterministic whoever stops it where.
+"""
+
+from __future__ import annotations
+
+from rr.errors import GuestFault, InstructionLimit
+from rr.monitor.board import Board
+from rr.monitor.constants import EPOCH_INSNS
+from rr.monitor.cpu import RunStop
+from rr.monitor.disasm import disassemble_one
+from rr.monitor.exits import QUIT, REBOOT, GuestExit
+from rr.monitor import mmu
+
+# How long one wait for console input may block before the quit flag is polled.
+IDLE_POLL_SECONDS = 0.1
+
+
+def next_epoch(icount: int) -> int:
+    return (icount // EPOCH_INSNS + 1) * EPOCH_INSNS
+
+
+class RunLoop:
+    def __init__(self, board: Board, max_insns: int | None = None) -> None:
+        self.board = board
+        self.max_insns = max_insns
+        self.reboots = 0
+
+    # --- public -------------------------------------------------------------
+    def run(self) -> GuestExit:
+        """Run until the guest exits for good (reboots are followed)."""
+        while True:
+            exit_ = self.run_until(None)
+            if exit_ is not None and exit_.kind == REBOOT:
+                self.reboots += 1
+                self.board.reset()
+                continue
+            return exit_
+
+    def run_until(self, stop_at: int | None) -> GuestExit | None:
+        """Run until the guest asks to exit, or until icount == stop_at (returns None)."""
+        board, cpu = self.board, self.board.cpu
+        while True:
+            icount = cpu.icount
+            self._service_position(icount)
+            if board.exit_request is not None:
+                return board.exit_request
+            if stop_at is not None and icount >= stop_at:
+                return None
+            target = self._chunk_end(icount, stop_at)
+            stop = cpu.run(target - icount)
+            self._after_stop(stop)
+
+    # --- positions ----------------------------------------------------------
+    def _chunk_end(self, icount: int, stop_at: int | None) -> int:
+        target = next_epoch(icount)
+        deadline = self.board.timer.deadline_icount()
+        if deadline is not None and deadline > icount:
+            target = min(target, deadline)
+        if stop_at is not None:
+            target = min(target, stop_at)
+        if self.max_insns is not None:
+            if icount >= self.max_insns:
+                raise InstructionLimit(
+                    f"stopped after {icount} instructions (--max-insns) at pc "
+                    f"{self.board.cpu.pc:#x}{self._describe(self.board.cpu.pc)}")
+            target = min(target, self.max_insns)
+        return target
+
+    def _service_position(self, icount: int) -> None:
+        """Deliver what may reach the guest at this exact position."""
+        board = self.board
+        if board.clock.kind == "virtual":       # deadlines are exact instruction counts
+            board.timer.check(icount)
+        if icount % EPOCH_INSNS:
+            return
+        self._feed_console(icount)
+        if board.clock.kind == "host":
+            board.timer.check(icount)
+        if board.rtc.alarm_deadline_ns() is not None:
+            board.rtc.check_alarm(board.inputs.wall_time_ns(icount))
+        if board.inputs.quit_requested(icount):
+            board.exit_request = GuestExit(QUIT, 0, "stopped by the user")
+        board.lines.apply_raises()
+
+    def _feed_console(self, icount: int) -> bool:
+        uart = self.board.uart
+        space = uart.rx_space()
+        if not space:
+            return False
+        data = self.board.inputs.console_bytes(icount, space)
+        if data:
+            uart.receive(data)
+        return bool(data)
+
+    # --- stops --------------------------------------------------------------
+    def _after_stop(self, stop: RunStop) -> None:
+        board = self.board
+        traps = board.traps
+        if traps.fault is not None:
+            fault, traps.fault = traps.fault, None
+            raise fault
+        if board.exit_request is not None:
+            return
+        if stop.error is not None:
+            if traps.breakpoint_delivered:
+                traps.breakpoint_delivered = False
+                return
+            raise GuestFault(self._error_text(stop))
+        if board.replan_requested:
+            board.replan_requested = False
+            return
+        if board.suspend_requested or not stop.count_reached:
+            board.suspend_requested = False
+            self._idle()
+
+    def _idle(self) -> None:
+        """The guest waits for an interrupt (wfi, or SBI HSM suspend)."""
+        board, cpu = self.board, self.board.cpu
+        lines = board.lines
+        while True:
+            icount = cpu.icount
+            if lines.pending_enabled():
+                return
+            lines.apply_raises()
+            if lines.pending_enabled() or self._feed_console(icount):
+                lines.apply_raises()
+                return
+            if board.inputs.quit_requested(icount):
+                board.exit_request = GuestExit(QUIT, 0, "stopped by the user")
+                return
+            deadline = board.timer.deadline
+            if board.clock.kind == "virtual":
+                if deadline is not None:
+                    board.clock.skip_to(deadline, icount)
+                    board.timer.check(icount)
+                    return
+                if board.inputs.console_closed(icount):
+                    raise GuestFault(
+                        f"guest waits for an interrupt at pc {cpu.pc:#x} after {icount} "
+                        "instructions, but no timer is set and console input has ended")
+                board.inputs.wait_console(IDLE_POLL_SECONDS)
+                continue
+            if deadline is not None and board.timer.check(icount):
+                return
+            timeout = IDLE_POLL_SECONDS
+            if deadline is not None:
+                timeout = min(timeout, board.clock.seconds_until(deadline, icount))
+            board.inputs.wait_console(timeout)
+
+    # --- diagnostics --------------------------------------------------------
+    def _describe(self, pc: int) -> str:
+        try:
+            insn, length = self.board.memory.fetch_instruction(pc)
+        except mmu.PageFault:
+            return ""
+        return f" ({disassemble_one(insn.to_bytes(length, 'little'), pc)})"
+
+    def _error_text(self, stop: RunStop) -> str:
+        cpu = self.board.cpu
+        pc = cpu.pc
+        return (f"guest stopped with unicorn error '{stop.error}' at pc {pc:#x}"
+                f"{self._describe(pc)}, after {cpu.icount} instructions")

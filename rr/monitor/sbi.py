@@ -1,0 +1,213 @@
+"""The Supervisor Binary Interface (SBI v1.0) the monitor offers its S-mode guest.
+
+An ``ecall`` from S-mode arrives at the trap hook; ``Sbi.handle`` reads the
+extension (a7) and function (a6) ids and the arguments, does the work and
+writes ``a0`` (error) and ``a1`` (value). The monitor plays the part OpenSBI
+plays on QEMU virt, for a single hart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from rr import __version__
+from rr.monitor.cpu import Cpu
+from rr.monitor.exits import FAIL, POWEROFF, REBOOT, GuestExit
+
+# Extension ids
+EXT_BASE = 0x10
+EXT_TIME = 0x54494D45
+EXT_IPI = 0x735049
+EXT_RFENCE = 0x52464E43
+EXT_HSM = 0x48534D
+EXT_SRST = 0x53525354
+EXT_DBCN = 0x4442434E
+LEGACY_SET_TIMER = 0x00
+LEGACY_PUTCHAR = 0x01
+LEGACY_GETCHAR = 0x02
+LEGACY_CLEAR_IPI = 0x03
+LEGACY_SEND_IPI = 0x04
+LEGACY_REMOTE_FENCE_I = 0x05
+LEGACY_REMOTE_SFENCE_VMA = 0x06
+LEGACY_REMOTE_SFENCE_VMA_ASID = 0x07
+LEGACY_SHUTDOWN = 0x08
+LEGACY_EXTENSIONS = range(LEGACY_SET_TIMER, LEGACY_SHUTDOWN + 1)
+
+# Error codes
+SBI_SUCCESS = 0
+SBI_ERR_FAILED = -1
+SBI_ERR_NOT_SUPPORTED = -2
+SBI_ERR_INVALID_PARAM = -3
+SBI_ERR_ALREADY_AVAILABLE = -6
+
+SPEC_VERSION = (1 << 24) | 0          # v1.0
+# Implementation id: not one of the registered ids (0-9); reads as "rr".
+IMPL_ID = 0x7272
+IMPL_VERSION = int("".join(f"{int(p):02d}" for p in __version__.split(".")[:3]), 16)
+
+SRST_SHUTDOWN = 0
+SRST_COLD_REBOOT = 1
+SRST_WARM_REBOOT = 2
+SRST_REASON_FAILURE = 1
+
+HSM_STARTED = 0
+HART_ID = 0
+XLEN_MASK = 0xFFFF_FFFF_FFFF_FFFF
+
+SUPPORTED_EXTENSIONS = frozenset({
+    EXT_BASE, EXT_TIME, EXT_IPI, EXT_RFENCE, EXT_HSM, EXT_SRST, EXT_DBCN,
+    *LEGACY_EXTENSIONS,
+})
+
+
+@dataclass
+class SbiPorts:
+    """What the SBI needs from the board."""
+
+    console_write: Callable[[bytes], None]
+    console_read: Callable[[int], bytes]         # up to n bytes from the UART's receive FIFO
+    set_timer: Callable[[int], None]
+    send_self_ipi: Callable[[], None]
+    clear_self_ipi: Callable[[], None]
+    flush_tlb: Callable[[], None]
+    request_exit: Callable[[GuestExit], None]
+    suspend: Callable[[], None]                  # behave like wfi (HSM retentive suspend)
+
+
+def _signed(value: int) -> int:
+    return value & XLEN_MASK
+
+
+class Sbi:
+    """Dispatch of SBI calls; one method per extension."""
+
+    def __init__(self, cpu: Cpu, ports: SbiPorts) -> None:
+        self.cpu = cpu
+        self.ports = ports
+        self.calls = 0
+        self._handlers: dict[int, Callable[[int], tuple[int, int] | None]] = {
+            EXT_BASE: self._base, EXT_TIME: self._time, EXT_IPI: self._ipi,
+            EXT_RFENCE: self._rfence, EXT_HSM: self._hsm, EXT_SRST: self._srst,
+            EXT_DBCN: self._dbcn,
+        }
+
+    def handle(self) -> None:
+        """Serve the ecall whose registers are in the hart now."""
+        self.calls += 1
+        eid = self.cpu.x(17)
+        fid = self.cpu.x(16)
+        if eid in LEGACY_EXTENSIONS:
+            self._legacy(eid)
+            return
+        handler = self._handlers.get(eid)
+        result = handler(fid) if handler else (SBI_ERR_NOT_SUPPORTED, 0)
+        if result is not None:
+            error, value = result
+            self.cpu.set_x(10, _signed(error))
+            self.cpu.set_x(11, _signed(value))
+
+    def _arg(self, n: int) -> int:
+        return self.cpu.x(10 + n)
+
+    # --- extensions ---------------------------------------------------------
+    def _base(self, fid: int) -> tuple[int, int]:
+        if fid == 3:
+            return SBI_SUCCESS, int(self._arg(0) in SUPPORTED_EXTENSIONS)
+        values = {0: SPEC_VERSION, 1: IMPL_ID, 2: IMPL_VERSION, 4: 0, 5: 0, 6: 0}
+        if fid in values:
+            return SBI_SUCCESS, values[fid]
+        return SBI_ERR_NOT_SUPPORTED, 0
+
+    def _time(self, fid: int) -> tuple[int, int]:
+        if fid != 0:
+            return SBI_ERR_NOT_SUPPORTED, 0
+        self.ports.set_timer(self._arg(0))
+        return SBI_SUCCESS, 0
+
+    def _targets_us(self, mask: int, base: int) -> bool:
+        if base == XLEN_MASK:           # hart_mask_base = -1: all harts
+            return True
+        return HART_ID >= base and bool((mask >> (HART_ID - base)) & 1) if HART_ID >= base else False
+
+    def _ipi(self, fid: int) -> tuple[int, int]:
+        if fid != 0:
+            return SBI_ERR_NOT_SUPPORTED, 0
+        if self._targets_us(self._arg(0), self._arg(1)):
+            self.ports.send_self_ipi()
+        return SBI_SUCCESS, 0
+
+    def _rfence(self, fid: int) -> tuple[int, int]:
+        if fid in (0, 1, 2):     # fence.i, sfence.vma, sfence.vma.asid on hart 0
+            if fid and self._targets_us(self._arg(0), self._arg(1)):
+                self.ports.flush_tlb()
+            return SBI_SUCCESS, 0
+        return SBI_ERR_NOT_SUPPORTED, 0   # hypervisor fences: no H extension
+
+    def _hsm(self, fid: int) -> tuple[int, int]:
+        hart = self._arg(0)
+        if fid == 0:            # hart_start
+            return (SBI_ERR_ALREADY_AVAILABLE if hart == HART_ID else SBI_ERR_INVALID_PARAM), 0
+        if fid == 1:            # hart_stop: the only hart cannot stop
+            return SBI_ERR_FAILED, 0
+        if fid == 2:            # hart_get_status
+            return (SBI_SUCCESS, HSM_STARTED) if hart == HART_ID else (SBI_ERR_INVALID_PARAM, 0)
+        if fid == 3:            # hart_suspend: only the retentive default type
+            if self._arg(0) != 0:
+                return SBI_ERR_NOT_SUPPORTED, 0
+            self.ports.suspend()
+            return SBI_SUCCESS, 0
+        return SBI_ERR_NOT_SUPPORTED, 0
+
+    def _srst(self, fid: int) -> tuple[int, int] | None:
+        if fid != 0:
+            return SBI_ERR_NOT_SUPPORTED, 0
+        reset_type, reason = self._arg(0), self._arg(1)
+        failed = reason == SRST_REASON_FAILURE
+        if reset_type == SRST_SHUTDOWN:
+            self.ports.request_exit(GuestExit(FAIL, 1, "SBI system reset: system failure")
+                                    if failed else GuestExit(POWEROFF, 0, "SBI system reset: shutdown"))
+            return None
+        if reset_type in (SRST_COLD_REBOOT, SRST_WARM_REBOOT):
+            self.ports.request_exit(GuestExit(REBOOT, 0, "SBI system reset: reboot"))
+            return None
+        return SBI_ERR_INVALID_PARAM, 0
+
+    def _dbcn(self, fid: int) -> tuple[int, int]:
+        if fid == 2:                          # console_write_byte
+            self.ports.console_write(bytes([self._arg(0) & 0xFF]))
+            return SBI_SUCCESS, 0
+        if fid not in (0, 1):
+            return SBI_ERR_NOT_SUPPORTED, 0
+        length, addr = self._arg(0), self._arg(1) | (self._arg(2) << 64)
+        try:
+            if fid == 0:                      # console_write
+                self.ports.console_write(self.cpu.read_phys(addr, length))
+                return SBI_SUCCESS, length
+            data = self.ports.console_read(length)   # console_read
+            if data:
+                self.cpu.write_phys(addr, data)
+            return SBI_SUCCESS, len(data)
+        except Exception:                     # unmapped buffer: unicorn raises UcError
+            return SBI_ERR_INVALID_PARAM, 0
+
+    def _legacy(self, eid: int) -> None:
+        """The v0.1 calls: one return value in a0, no error code."""
+        ret = 0
+        if eid == LEGACY_SET_TIMER:
+            self.ports.set_timer(self._arg(0))
+        elif eid == LEGACY_PUTCHAR:
+            self.ports.console_write(bytes([self._arg(0) & 0xFF]))
+        elif eid == LEGACY_GETCHAR:
+            data = self.ports.console_read(1)
+            ret = data[0] if data else -1
+        elif eid == LEGACY_CLEAR_IPI:
+            self.ports.clear_self_ipi()
+        elif eid == LEGACY_SEND_IPI:
+            self.ports.send_self_ipi()
+        elif eid in (LEGACY_REMOTE_SFENCE_VMA, LEGACY_REMOTE_SFENCE_VMA_ASID):
+            self.ports.flush_tlb()
+        elif eid == LEGACY_SHUTDOWN:
+            self.ports.request_exit(GuestExit(POWEROFF, 0, "SBI legacy shutdown"))
+            return
+        self.cpu.set_x(10, _signed(ret))

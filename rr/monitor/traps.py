@@ -1,0 +1,173 @@
+"""Synchronous traps: what unicorn hands the monitor, and where it goes next.
+
+Unicorn never runs the RISC-V trap entry for synchronous exceptions (DESIGN.md
+facts 1-4): they arrive at ``UC_HOOK_INTR`` with the cause as ``intno`` and
+pc already advanced by 4, and ebreak arrives at ``UC_HOOK_INSN_INVALID`` with
+pc at the ebreak. The monitor, playing M-mode, decides:
+
+- ecall from S-mode: an SBI call, served in Python;
+- a counter read (rdtime, rdcycle, rdinstret) that trapped: emulated;
+- any other cause the board delegates: delivered to S-mode exactly as the
+  hardware would (sepc, scause, stval, sstatus, privilege, stvec);
+- anything else: the run stops with a one-line diagnostic.
+"""
+
+from __future__ import annotations
+
+from unicorn import UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED
+from unicorn import UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_UNMAPPED
+from unicorn import riscv_const as rc
+
+from rr.errors import GuestFault
+from rr.monitor import mmu
+from rr.monitor.constants import (
+    CAUSE_BREAKPOINT, CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT, CAUSE_ILLEGAL_INSTRUCTION,
+    CAUSE_MISALIGNED_FETCH, CAUSE_NAMES, CAUSE_USER_ECALL, DELEGATED_EXCEPTIONS,
+    INSN_C_EBREAK, INSN_EBREAK, PRIV_M, PRIV_S, PRIV_U, SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP,
+)
+from rr.monitor.counters import CounterEmulator
+from rr.monitor.cpu import Cpu
+from rr.monitor.disasm import disassemble_one
+from rr.monitor.guest_memory import GuestMemory
+from rr.monitor.insn_decode import fault_address
+from rr.monitor.sbi import Sbi
+
+# unicorn reports pc + 4 for every synchronous exception, whatever the length
+UNICORN_EPC_SKEW = 4
+_INSTRUCTION_FAULTS = (CAUSE_MISALIGNED_FETCH, CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT)
+_PRIV_NAMES = {PRIV_U: "U", PRIV_S: "S", PRIV_M: "M"}
+
+
+class TrapHandler:
+    """Owns the trap hooks of one hart."""
+
+    def __init__(self, cpu: Cpu, memory: GuestMemory, sbi: Sbi, counters: CounterEmulator) -> None:
+        self.cpu = cpu
+        self.memory = memory
+        self.sbi = sbi
+        self.counters = counters
+        # Set when a hook delivered an ebreak, so unicorn's UC_ERR_EXCEPTION
+        # that follows means "resume", not "fail".
+        self.breakpoint_delivered = False
+        self.fault: GuestFault | None = None
+        self.traps_delivered = 0
+        uc = cpu.uc
+        uc.hook_add(UC_HOOK_INTR, self._on_exception)
+        uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
+        uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
+
+    # --- hooks --------------------------------------------------------------
+    def _on_exception(self, _uc, cause: int, _user) -> None:
+        cpu = self.cpu
+        priv = cpu.priv
+        epc = cpu.pc - UNICORN_EPC_SKEW
+        if cause == CAUSE_USER_ECALL:
+            if priv == PRIV_S:
+                self.sbi.handle()           # pc already points after the ecall
+                return
+            if priv == PRIV_U:
+                self.deliver(CAUSE_USER_ECALL, epc, 0, priv)
+                return
+        if cause == CAUSE_ILLEGAL_INSTRUCTION:
+            self._illegal_instruction(epc, priv)
+            return
+        if cause in DELEGATED_EXCEPTIONS and priv != PRIV_M:
+            self.deliver(cause, epc, self._tval(cause, epc), priv)
+            return
+        self._fatal(cause, epc, priv, "the trap would go to M-mode")
+
+    def _on_invalid(self, _uc, _user) -> bool:
+        pc = self.cpu.pc
+        priv = self.cpu.priv
+        try:
+            insn, length = self.memory.fetch_instruction(pc)
+        except mmu.PageFault:
+            return False
+        if insn not in (INSN_EBREAK, INSN_C_EBREAK) or priv == PRIV_M:
+            return False
+        self.deliver(CAUSE_BREAKPOINT, pc, pc, priv)
+        self.breakpoint_delivered = True
+        return True
+
+    def _on_unmapped(self, _uc, access: int, address: int, size: int, _value: int, _user) -> bool:
+        kind = {UC_MEM_FETCH_UNMAPPED: "executed", UC_MEM_WRITE_UNMAPPED: "wrote"}.get(access, "read")
+        pc = self.cpu.pc
+        where = address if access == UC_MEM_FETCH_UNMAPPED else pc
+        self.fault = GuestFault(
+            f"guest {kind} unmapped physical address {address:#x} ({size} bytes) "
+            f"at pc {where:#x}{self._describe_insn(where)}, "
+            f"after {self.cpu.icount_in_hook()} instructions")
+        return False
+
+    # --- cases --------------------------------------------------------------
+    def _illegal_instruction(self, epc: int, priv: int) -> None:
+        try:
+            insn, length = self.memory.fetch_trapping_instruction(epc, priv)
+        except mmu.PageFault:
+            self._fatal(CAUSE_ILLEGAL_INSTRUCTION, epc, priv, "the instruction cannot be read")
+            return
+        if priv != PRIV_M and self.counters.try_emulate(insn, length, epc, priv):
+            return
+        if priv == PRIV_M:
+            self._fatal(CAUSE_ILLEGAL_INSTRUCTION, epc, priv, "the hart is in M-mode")
+            return
+        self.deliver(CAUSE_ILLEGAL_INSTRUCTION, epc, insn, priv)
+
+    def _tval(self, cause: int, epc: int) -> int:
+        """stval for a delegated trap (DESIGN.md fact 3)."""
+        if cause in _INSTRUCTION_FAULTS:
+            try:
+                self.memory.fetch_instruction(epc)
+            except mmu.PageFault as fault:
+                return fault.vaddr          # the part of the instruction that faulted
+            return epc
+        if cause == CAUSE_BREAKPOINT:
+            return epc
+        try:
+            insn, length = self.memory.fetch_instruction(epc)
+        except mmu.PageFault:
+            return 0
+        address = fault_address(insn, length, self.cpu.x, self._data_page_mapped)
+        return address if address is not None else 0
+
+    def _data_page_mapped(self, vaddr: int) -> bool:
+        try:
+            self.memory.translate(vaddr, "read")
+            return True
+        except mmu.PageFault:
+            return False
+
+    def deliver(self, cause: int, epc: int, tval: int, priv: int) -> None:
+        """Enter the guest's S-mode trap handler, as the hardware trap entry would."""
+        cpu = self.cpu
+        uc = cpu.uc
+        cpu.priv = PRIV_M
+        old = uc.reg_read(rc.UC_RISCV_REG_SSTATUS)
+        status = old & ~(SSTATUS_SPP | SSTATUS_SPIE | SSTATUS_SIE)
+        if priv == PRIV_S:
+            status |= SSTATUS_SPP
+        if old & SSTATUS_SIE:
+            status |= SSTATUS_SPIE
+        uc.reg_write(rc.UC_RISCV_REG_SSTATUS, status)
+        uc.reg_write(rc.UC_RISCV_REG_SEPC, epc)
+        uc.reg_write(rc.UC_RISCV_REG_SCAUSE, cause)
+        uc.reg_write(rc.UC_RISCV_REG_STVAL, tval)
+        stvec = uc.reg_read(rc.UC_RISCV_REG_STVEC)
+        cpu.priv = PRIV_S
+        cpu.pc = stvec & ~3                 # exceptions always use the base address
+        self.traps_delivered += 1
+
+    def _describe_insn(self, pc: int) -> str:
+        try:
+            insn, length = self.memory.fetch_instruction(pc)
+        except mmu.PageFault:
+            return ""
+        return f" ({disassemble_one(insn.to_bytes(length, 'little'), pc)})"
+
+    def _fatal(self, cause: int, epc: int, priv: int, why: str) -> None:
+        name = CAUSE_NAMES.get(cause, f"cause {cause}")
+        self.fault = GuestFault(
+            f"unhandled trap: {name} (cause {cause}) in {_PRIV_NAMES.get(priv, priv)}-mode "
+            f"at pc {epc:#x}{self._describe_insn(epc)}, {why}, "
+            f"after {self.cpu.icount_in_hook()} instructions")
+        self.cpu.stop()
