@@ -2,8 +2,10 @@
  *
  * Three tasks run in S-mode, switched round-robin by the timer interrupt
  * (SBI set_timer, TICK_HZ; the registers live in the trap frame on each
- * task's stack). Producers A and B push nodes from their private pools onto
- * `shared_list`; consumer C pops them, checks them and hands them back.
+ * task's stack) and by yield() (a supervisor software interrupt, sip.SSIP).
+ * Producers A and B push nodes from their private pools onto `shared_list`
+ * and yield when their pool is empty; consumer C pops them, checks them, hands
+ * them back and yields when the list is empty.
  * Nobody takes a lock: list_push() reads shared_list.head, computes the
  * node's checksum and only then writes shared_list.head. When the timer
  * preempts a producer inside that window and the other tasks change the list
@@ -18,13 +20,17 @@
  * PANIC to the racy write in list_push(). */
 #include "lib.h"
 
-#define TICK_HZ			2000		/* timer interrupts per second */
+#ifndef TICK_HZ
+#define TICK_HZ			1000		/* timer interrupts per second */
+#endif
 #define TICK_INTERVAL		(TIMEBASE_HZ / TICK_HZ)
-#define RUN_TICKS		150		/* the run ends after this many ticks */
+#ifndef RUN_TICKS
+#define RUN_TICKS		45		/* the run ends after this many ticks */
+#endif
+#define PROGRESS_TICKS		10		/* each task reports every 10 ticks */
 #define NTASKS			3
 #define NPRODUCERS		2
 #define NODES_PER_PRODUCER	12
-#define PROGRESS_EVERY		250
 #define STACK_SIZE		4096
 
 /* Like Linux's list_del(): a popped node's next pointer is poisoned with a
@@ -94,7 +100,8 @@ struct task {
 	const char *name;
 	uint64_t rng;			/* xorshift state, seeded from the RTC */
 	unsigned long think_base, think_spread;
-	unsigned long ops, waits, bad;
+	unsigned long ops, yields, bad;
+	unsigned long reported;		/* tick of the last progress line */
 	uint8_t stack[STACK_SIZE] __attribute__((aligned(16)));
 };
 
@@ -126,6 +133,14 @@ __attribute__((noinline)) void think(unsigned long n)
 		barrier();
 }
 
+/* Give the CPU to the next task: raise a supervisor software interrupt,
+ * which traps at once (sie.SSIE and sstatus.SIE are set in tasks). */
+static void yield(struct task *t)
+{
+	t->yields++;
+	csr_set(sip, SIE_SSIE);
+}
+
 /* Print from a task without being preempted in the middle of a line. */
 static void task_printf(const char *fmt, ...)
 {
@@ -155,6 +170,7 @@ static void producer(unsigned id)
 {
 	struct task *t = &tasks[id];
 	unsigned cursor = 0;
+	task_printf("%s: producer running\n", t->name);
 	for (;;) {
 		struct node *n = alloc_node(id, &cursor);
 		if (n) {
@@ -163,10 +179,13 @@ static void producer(unsigned id)
 			for (int i = 0; i < 5; i++)
 				n->payload[i] = rand64(&t->rng);
 			list_push(n);
-			if (t->ops % PROGRESS_EVERY == 0)
-				task_printf("%s: pushed %lu nodes\n", t->name, t->ops);
 		} else {
-			t->waits++;		/* pool empty: C is behind */
+			yield(t);		/* pool empty: let C catch up */
+			continue;
+		}
+		if (ticks - t->reported >= PROGRESS_TICKS) {
+			t->reported = ticks - ticks % PROGRESS_TICKS;
+			task_printf("%s: pushed %lu nodes\n", t->name, t->ops);
 		}
 		think(t->think_base + rand64(&t->rng) % t->think_spread);
 	}
@@ -175,6 +194,7 @@ static void producer(unsigned id)
 static void consumer(unsigned id)
 {
 	struct task *t = &tasks[id];
+	task_printf("%s: consumer running\n", t->name);
 	for (;;) {
 		struct node *n = list_pop();
 		if (n) {
@@ -182,10 +202,13 @@ static void consumer(unsigned id)
 				t->bad++;
 			n->in_use = 0;		/* back to its producer */
 			t->ops++;
-			if (t->ops % PROGRESS_EVERY == 0)
-				task_printf("%s: popped %lu nodes\n", t->name, t->ops);
 		} else {
-			t->waits++;
+			yield(t);		/* list empty */
+			continue;
+		}
+		if (ticks - t->reported >= PROGRESS_TICKS) {
+			t->reported = ticks - ticks % PROGRESS_TICKS;
+			task_printf("%s: popped %lu nodes\n", t->name, t->ops);
 		}
 		think(t->think_base + rand64(&t->rng) % t->think_spread);
 	}
@@ -207,8 +230,12 @@ static void panic(const struct trapframe *tf)
 {
 	kprintf("PANIC: %s in task %s: scause=0x%lx sepc=0x%lx stval=0x%lx\n",
 		scause_name(tf->scause), tasks[current].name, tf->scause, tf->sepc, tf->stval);
-	kprintf("PANIC: shared_list.head=%p count=%lu, tick %lu\n",
+	kprintf("PANIC: shared_list.head=%p count=%ld, tick %lu\n",
 		shared_list.head, shared_list.count, ticks);
+	if (tf->stval == (unsigned long)LIST_POISON)
+		kprintf("PANIC: stval is LIST_POISON: the next pointer of a popped node was followed\n");
+	else if (tf->stval < 4096)
+		kprintf("PANIC: NULL pointer dereference\n");
 	poweroff_fail(1);
 }
 
@@ -250,12 +277,16 @@ static void finish(void)
 
 struct trapframe *trap_handler(struct trapframe *tf)
 {
-	if (tf->scause != (SCAUSE_INTR | IRQ_S_TIMER))
+	if (tf->scause == (SCAUSE_INTR | IRQ_S_SOFT)) {	/* yield() */
+		csr_clear(sip, SIE_SSIE);
+	} else if (tf->scause == (SCAUSE_INTR | IRQ_S_TIMER)) {
+		ticks++;
+		if (ticks >= RUN_TICKS)
+			finish();
+		sbi_set_timer(rdtime() + TICK_INTERVAL);
+	} else {
 		panic(tf);
-	ticks++;
-	if (ticks >= RUN_TICKS)
-		finish();
-	sbi_set_timer(rdtime() + TICK_INTERVAL);
+	}
 	/* round robin: save this task's frame, resume the next one */
 	tasks[current].frame = tf;
 	current = (current + 1) % NTASKS;
@@ -313,7 +344,7 @@ int main(void)
 	}
 	kprintf("demo: tasks A, B (producers) and C (consumer) share shared_list without a lock\n");
 
-	csr_set(sie, SIE_STIE);
+	csr_set(sie, SIE_STIE | SIE_SSIE);
 	sbi_set_timer(rdtime() + TICK_INTERVAL);
 	current = 0;
 	trap_return(tasks[0].frame);
