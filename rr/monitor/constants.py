@@ -133,6 +133,25 @@ SATP_PPN_MASK = (1 << 44) - 1
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 
+# Page-table entries (Sv39/Sv48/Sv57)
+PTE_V = 1 << 0
+PTE_R = 1 << 1
+PTE_W = 1 << 2
+PTE_X = 1 << 3
+PTE_U = 1 << 4
+PTE_G = 1 << 5
+PTE_A = 1 << 6
+PTE_D = 1 << 7
+PTE_FLAGS_MASK = 0x3FF          # V R W X U G A D and the two RSW bits
+PTE_PPN_SHIFT = 10
+PTE_PPN_MASK = (1 << 44) - 1
+# Bits 63..54: reserved (60..54), Svpbmt (62..61) and Svnapot (63).  This CPU
+# implements none of those extensions, so the spec makes any of them a fault.
+PTE_RESERVED_MASK = ((1 << 10) - 1) << 54
+
+PTE_SIZE = 8
+VPN_BITS = 9
+
 # --- Instruction encodings the monitor recognises ---------------------------
 INSN_WFI = 0x1050_0073
 INSN_EBREAK = 0x0010_0073

@@ -31,28 +31,24 @@ from rr.monitor.constants import (
     SATP_MODE_SV48,
     SATP_MODE_SV57,
     SATP_PPN_MASK,
+    PTE_V,
+    PTE_R,
+    PTE_W,
+    PTE_X,
+    PTE_U,
+    PTE_G,
+    PTE_A,
+    PTE_D,
+    PTE_FLAGS_MASK,
+    PTE_PPN_SHIFT,
+    PTE_PPN_MASK,
+    PTE_RESERVED_MASK,
+    PTE_SIZE,
+    VPN_BITS,
 )
 
 MASK64 = (1 << 64) - 1
 
-# --- Page-table entry bits --------------------------------------------------
-PTE_V = 1 << 0
-PTE_R = 1 << 1
-PTE_W = 1 << 2
-PTE_X = 1 << 3
-PTE_U = 1 << 4
-PTE_G = 1 << 5
-PTE_A = 1 << 6
-PTE_D = 1 << 7
-PTE_FLAGS_MASK = 0x3FF          # V R W X U G A D and the two RSW bits
-PTE_PPN_SHIFT = 10
-PTE_PPN_MASK = (1 << 44) - 1
-# Bits 63..54: reserved (60..54), Svpbmt (62..61) and Svnapot (63).  This CPU
-# implements none of those extensions, so the spec makes any of them a fault.
-PTE_RESERVED_MASK = ((1 << 10) - 1) << 54
-
-PTE_SIZE = 8
-VPN_BITS = 9
 
 # satp mode -> number of levels of the walk.
 _LEVELS = {SATP_MODE_SV39: 3, SATP_MODE_SV48: 4, SATP_MODE_SV57: 5}

@@ -10,6 +10,8 @@ from rr.monitor.constants import (
 )
 from rr.monitor.devices.goldfish_rtc import GoldfishRtc
 
+from recording_line import Line
+
 
 class Clock:
     def __init__(self, now: int) -> None:
@@ -20,13 +22,6 @@ class Clock:
         self.calls += 1
         return self.now
 
-
-class Line:
-    def __init__(self) -> None:
-        self.history: list[bool] = []
-
-    def set_level(self, level: bool) -> None:
-        self.history.append(level)
 
 
 NOW = 0x1234_5678_9ABC_DEF0

@@ -9,6 +9,8 @@ from rr.monitor.constants import (
 )
 from rr.monitor.devices.plic import Plic
 
+from recording_line import Line
+
 PENDING = 0x1000
 
 
@@ -23,17 +25,6 @@ def threshold_reg(ctx: int) -> int:
 def claim_reg(ctx: int) -> int:
     return 0x200004 + 0x1000 * ctx
 
-
-class Line:
-    def __init__(self) -> None:
-        self.history: list[bool] = []
-
-    def set_level(self, level: bool) -> None:
-        self.history.append(level)
-
-    @property
-    def level(self) -> bool:
-        return bool(self.history) and self.history[-1]
 
 
 @pytest.fixture

@@ -12,19 +12,8 @@ from rr.monitor.constants import (
 )
 from rr.monitor.devices.uart16550 import Uart16550
 
+from recording_line import Line
 
-class Line:
-    """Records every level driven on it."""
-
-    def __init__(self) -> None:
-        self.history: list[bool] = []
-
-    def set_level(self, level: bool) -> None:
-        self.history.append(level)
-
-    @property
-    def level(self) -> bool:
-        return bool(self.history) and self.history[-1]
 
 
 @pytest.fixture

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install what the test suite needs (Debian packages when missing, the Python
+# package with its test extras) and run the whole suite. CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v gdb-multiarch >/dev/null || missing+=(gdb-multiarch)
+command -v qemu-system-riscv64 >/dev/null || missing+=(qemu-system-misc)
+[ -f /usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin ] || missing+=(u-boot-qemu)
+command -v riscv64-unknown-elf-gcc >/dev/null || missing+=(gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf)
+command -v dtc >/dev/null || missing+=(device-tree-compiler)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  echo "installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python3 -m pip install -q -e ".[test]"
+exec python3 -m pytest -q "$@"
