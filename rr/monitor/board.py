@@ -74,6 +74,9 @@ class Board:
         self.clock = make_clock(config.clock, inputs)
         self.timer = SbiTimer(self.clock, self.lines)
         self.exit_request: GuestExit | None = None
+        # Console bytes already taken from the input source but not yet in
+        # the UART (given back by a receive-FIFO reset); fed before new input.
+        self.console_backlog = bytearray()
         self.suspend_requested = False
         self.replan_requested = False
         self.sbi = Sbi(self.cpu, SbiPorts(
@@ -93,7 +96,8 @@ class Board:
     def _make_devices(self) -> None:
         self.plic = Plic(PLIC_BASE, PLIC_NUM_SOURCES, PLIC_NUM_CONTEXTS,
                          [_NoLine(), self.lines.line(MIP_SEIP)])
-        self.uart = Uart16550(UART0_BASE, self.plic.source_line(UART0_IRQ), self.console_out)
+        self.uart = Uart16550(UART0_BASE, self.plic.source_line(UART0_IRQ), self.console_out,
+                              unread=self._console_unread)
         self.rtc = GoldfishRtc(RTC_BASE, self.plic.source_line(RTC_IRQ), self._wall_time)
         self.test_device = SifiveTest(SIFIVE_TEST_BASE, self._test_device_exit)
         self.virtio = [VirtioMmioSlot(VIRTIO_BASE + n * VIRTIO_STRIDE, n)
@@ -160,6 +164,9 @@ class Board:
         while len(out) < size and self.uart.read(UART_LSR_OFFSET, 1) & UART_LSR_DATA_READY:
             out.append(self.uart.read(0, 1))
         return bytes(out)
+
+    def _console_unread(self, data: bytes) -> None:
+        self.console_backlog[:0] = data
 
     def _clear_ipi(self) -> None:
         self.cpu.set_csr("mip", self.cpu.csr("mip") & ~MIP_SSIP)

@@ -90,11 +90,17 @@ class RunLoop:
         board.lines.apply_raises()
 
     def _feed_console(self, icount: int) -> bool:
-        uart = self.board.uart
+        board = self.board
+        uart = board.uart
         space = uart.rx_space()
         if not space:
             return False
-        data = self.board.inputs.console_bytes(icount, space)
+        backlog = board.console_backlog
+        if backlog:
+            taken = uart.receive(bytes(backlog[:space]))
+            del backlog[:taken]
+            return True
+        data = board.inputs.console_bytes(icount, space)
         if data:
             uart.receive(data)
         return bool(data)

@@ -32,7 +32,7 @@ def device_state(board: Board) -> dict:
     return {
         "devices": [device.get_state() for device in board.bus.devices],
         "clock": board.clock.get_state(), "timer": board.timer.get_state(),
-        "lines": board.lines.get_state(),
+        "lines": board.lines.get_state(), "console_backlog": bytes(board.console_backlog),
     }
 
 

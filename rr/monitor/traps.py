@@ -38,6 +38,10 @@ _INSTRUCTION_FAULTS = (CAUSE_MISALIGNED_FETCH, CAUSE_FETCH_ACCESS, CAUSE_FETCH_P
 _PRIV_NAMES = {PRIV_U: "U", PRIV_S: "S", PRIV_M: "M"}
 
 
+def _instructions(count: int) -> str:
+    return f"{count} instruction" + ("" if count == 1 else "s")
+
+
 class TrapHandler:
     """Owns the trap hooks of one hart."""
 
@@ -90,13 +94,18 @@ class TrapHandler:
         return True
 
     def _on_unmapped(self, _uc, access: int, address: int, size: int, _value: int, _user) -> bool:
-        kind = {UC_MEM_FETCH_UNMAPPED: "executed", UC_MEM_WRITE_UNMAPPED: "wrote"}.get(access, "read")
-        pc = self.cpu.pc
-        where = address if access == UC_MEM_FETCH_UNMAPPED else pc
+        cpu = self.cpu
+        if access == UC_MEM_FETCH_UNMAPPED:
+            # No code hook ran for an instruction that could not be fetched.
+            self.fault = GuestFault(
+                f"guest jumped to unmapped physical address {address:#x}, "
+                f"after {_instructions(cpu.icount_in_hook() + 1)}")
+            return False
+        kind = "wrote" if access == UC_MEM_WRITE_UNMAPPED else "read"
+        pc = cpu.pc
         self.fault = GuestFault(
             f"guest {kind} unmapped physical address {address:#x} ({size} bytes) "
-            f"at pc {where:#x}{self._describe_insn(where)}, "
-            f"after {self.cpu.icount_in_hook()} instructions")
+            f"at pc {pc:#x}{self._describe_insn(pc)}, after {_instructions(cpu.icount_in_hook())}")
         return False
 
     # --- cases --------------------------------------------------------------
@@ -169,5 +178,5 @@ class TrapHandler:
         self.fault = GuestFault(
             f"unhandled trap: {name} (cause {cause}) in {_PRIV_NAMES.get(priv, priv)}-mode "
             f"at pc {epc:#x}{self._describe_insn(epc)}, {why}, "
-            f"after {self.cpu.icount_in_hook()} instructions")
+            f"after {_instructions(self.cpu.icount_in_hook())}")
         self.cpu.stop()

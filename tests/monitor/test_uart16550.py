@@ -225,3 +225,14 @@ def test_state_round_trip(uart):
     assert bytes(rd(other, UART_RBR) for _ in range(5)) == b"hello"
     # Plain data only (msgpack-friendly).
     assert all(isinstance(v, (int, bytes, bool)) for v in state.values())
+
+
+def test_fifo_reset_gives_unread_bytes_back_to_the_board():
+    given_back = []
+    dev = Uart16550(UART0_BASE, Line(), lambda data: None, unread=given_back.append)
+    dev.write(UART_FCR, 1, UART_FCR_FE)
+    assert dev.receive(b"typed early") == 11
+    dev.read(UART_RBR, 1)                                   # the guest read one byte
+    dev.write(UART_FCR, 1, UART_FCR_FE | UART_FCR_RFR)      # then reset the FIFO
+    assert given_back == [b"yped early"]
+    assert not dev.read(UART_LSR, 1) & UART_LSR_DR

@@ -48,10 +48,15 @@ class Uart16550(MmioDevice):
     name = "uart16550"
 
     def __init__(self, base: int, irq: IrqLine, output: Callable[[bytes], None],
-                 size: int = UART0_SIZE) -> None:
+                 size: int = UART0_SIZE,
+                 unread: Callable[[bytes], None] | None = None) -> None:
         super().__init__(base, size)
         self._irq = irq
         self._output = output
+        # Receives the bytes a receive-FIFO reset throws away before the guest
+        # read them, so the board can offer them again: typed input is never
+        # lost to a guest (re)initialising its UART.
+        self._unread = unread
         self._reset_registers()
         self._irq_level = False
 
@@ -231,6 +236,8 @@ class Uart16550(MmioDevice):
         if (value ^ self.fcr) & UART_FCR_FE:
             value |= UART_FCR_RFR | UART_FCR_XFR
         if value & UART_FCR_RFR:
+            if self.rx and self._unread is not None:
+                self._unread(bytes(self.rx))
             self.rx.clear()
             self.lsr_errors &= ~UART_LSR_BI
         if value & UART_FCR_XFR:

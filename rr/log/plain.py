@@ -1,0 +1,93 @@
+"""msgpack in and out, restricted to plain data.
+
+A trace may come from anywhere (a bug report, a download, a fuzzer). msgpack
+can carry extension types that some decoders turn into objects; we install no
+hooks, and we check every decoded tree so that only None, bool, int, float,
+str, bytes, list and str-keyed dict survive. The writer runs the same check,
+so it can never write something the reader would refuse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from rr.log.errors import TraceError
+
+PLAIN_SCALARS = (type(None), bool, int, float, str, bytes)
+# Deep enough for any board configuration, shallow enough that checking it
+# cannot exhaust the stack.
+MAX_DEPTH = 32
+
+
+def check_plain(value: Any, what: str) -> None:
+    """Raise TraceError unless ``value`` is a tree of plain data with str map keys."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind in PLAIN_SCALARS:
+            continue
+        if depth >= MAX_DEPTH:
+            raise TraceError(f"{what} is nested deeper than {MAX_DEPTH} levels")
+        if kind is list:
+            stack.extend((element, depth + 1) for element in item)
+        elif kind is dict:
+            for key, element in item.items():
+                if type(key) is not str:
+                    raise TraceError(f"{what} has a map key of type {type(key).__name__}, not str")
+                stack.append((element, depth + 1))
+        else:
+            raise TraceError(f"{what} holds a {kind.__name__}, which is not plain data")
+
+
+def unpack_plain(data: bytes, what: str) -> Any:
+    """Decode one msgpack object (and nothing after it) into checked plain data."""
+    value = unpack_msgpack(data, what)
+    check_plain(value, what)
+    return value
+
+
+def unpack_msgpack(data: bytes, what: str) -> Any:
+    """Decode one msgpack object without checking the tree: the caller checks a stricter schema."""
+    try:
+        value = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True,
+                                timestamp=0)
+    except Exception as exc:  # msgpack raises many unrelated types on garbage
+        raise TraceError(f"{what} is not valid msgpack ({type(exc).__name__})") from None
+    return value
+
+
+def pack_plain(value: Any, what: str) -> bytes:
+    """Encode checked plain data; bytes stay bin, str stays str."""
+    check_plain(value, what)
+    try:
+        return msgpack.packb(value, use_bin_type=True)
+    except (OverflowError, ValueError, TypeError) as exc:
+        raise TraceError(f"{what} cannot be encoded ({exc})") from None
+
+
+def take(data: dict, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+    """``data[key]``, which must exist and be of ``kind`` (bool is never an int here)."""
+    if key not in data:
+        raise TraceError(f"{what} has no field {key!r}")
+    value = data[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if type(value) is bool and bool not in kinds:
+        raise TraceError(f"{what} field {key!r} is a bool, expected {_names(kinds)}")
+    if not isinstance(value, kinds):
+        raise TraceError(f"{what} field {key!r} is a {type(value).__name__}, expected {_names(kinds)}")
+    return value
+
+
+def take_uint(data: dict, key: str, what: str, limit: int = 1 << 64) -> int:
+    """An int field in [0, limit)."""
+    value = take(data, key, int, what)
+    if not 0 <= value < limit:
+        raise TraceError(f"{what} field {key!r} is out of range ({value})")
+    return value
+
+
+def _names(kinds: tuple[type, ...]) -> str:
+    return " or ".join("nil" if k is type(None) else k.__name__ for k in kinds)

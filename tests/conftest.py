@@ -1,0 +1,46 @@
+"""Shared fixtures: how to start `python -m rr` and how to build tiny guests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RRVM = [sys.executable, "-m", "rr"]
+CROSS_GCC = "riscv64-unknown-elf-gcc"
+
+
+def run_rrvm(*args: str, timeout: float = 60, stdin: bytes | None = b"") -> subprocess.CompletedProcess:
+    """Run `python -m rr ARGS` from the repository root; bytes in, text out."""
+    return subprocess.run([*RRVM, *args], cwd=REPO, input=stdin, capture_output=True,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def rrvm():
+    """The run_rrvm helper, for tests that prefer a fixture to an import."""
+    return run_rrvm
+
+
+@pytest.fixture
+def build_guest(tmp_path):
+    """build_guest(asm_source, name, *gcc_flags) -> path of a bare-metal RISC-V ELF.
+
+    Defaults to an S-mode guest linked at 0x80200000; skips without the cross compiler.
+    """
+    if shutil.which(CROSS_GCC) is None:
+        pytest.skip(f"{CROSS_GCC} is not installed")
+
+    def build(source: str, name: str = "guest", *flags: str) -> Path:
+        src, elf = tmp_path / f"{name}.S", tmp_path / f"{name}.elf"
+        src.write_text(source)
+        flags = flags or ("-march=rv64gc", "-mabi=lp64d", "-Ttext=0x80200000")
+        subprocess.run([CROSS_GCC, "-nostdlib", *flags, "-o", str(elf), str(src)],
+                       check=True, capture_output=True)
+        return elf
+
+    return build
