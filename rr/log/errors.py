@@ -41,7 +41,7 @@ class TraceError(RrError):
 
 
 class TraceWriteError(TraceError):
-    """The writer was misused or the disk refused: the trace being written is not what was asked."""
+    """The writer was misused or the disk refused: the trace on disk is not what was asked."""
 
 
 class TraceTruncated(TraceError):

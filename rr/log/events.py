@@ -81,7 +81,7 @@ class Entropy(Event):
 
 @dataclass(frozen=True, slots=True)
 class InterruptInjection(Event):
-    """Interrupt lines raised at ``icount``: ``bits`` are the mip bits, ``line`` the PLIC source (0: none)."""
+    """Interrupts raised at ``icount``: mip ``bits``, and the PLIC source ``line`` (0: none)."""
 
     bits: int
     line: int = 0
@@ -100,7 +100,7 @@ class UserQuit(Event):
 
 @dataclass(frozen=True, slots=True)
 class GuestExit(Event):
-    """The guest ended the run (poweroff, fail, reboot): ``kind`` and ``code`` as in rr.monitor.exits."""
+    """The guest ended the run: ``kind`` (poweroff, fail, reboot) and ``code``, as in exits.py."""
 
     kind: str
     code: int = 0
@@ -170,7 +170,8 @@ def decode_event(record: Any) -> Event:
 
 def _check_record(cls: type[Event], record: list[Any]) -> None:
     if len(record) != 3 + len(cls.FIELDS):
-        raise TraceError(f"{cls.KIND} record has {len(record) - 3} fields, expected {len(cls.FIELDS)}")
+        raise TraceError(f"{cls.KIND} record has {len(record) - 3} fields, "
+                         f"expected {len(cls.FIELDS)}")
     _check_value(cls.KIND, "icount", UINT, record[1])
     if record[2] is not None:
         _check_value(cls.KIND, "pc", UINT, record[2])

@@ -22,8 +22,10 @@ MAGIC = b"\x89rrvm\r\n\x1a"      # high bit and CR LF catch 7-bit and text-mode 
 FORMAT_VERSION = 1
 
 PREAMBLE = struct.Struct("<8sII")             # magic, format version, reserved
-FRAME = struct.Struct("<4sB3xIIIQQI")         # tag, codec, pad, stored, raw, count, first, last, crc
-TRAILER = struct.Struct("<4s4xQQI4s")         # tag, pad, index offset, footer offset, crc, end mark
+# tag, codec, pad, stored size, raw size, count, first icount, last icount, crc
+FRAME = struct.Struct("<4sB3xIIIQQI")
+# tag, pad, index offset, footer offset, crc, end mark
+TRAILER = struct.Struct("<4s4xQQI4s")
 FRAME_CRC_SPAN = FRAME.size - 4               # the crc covers the frame header before it
 
 TAG_HEAD = b"HEAD"

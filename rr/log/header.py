@@ -34,7 +34,7 @@ class EmbeddedFile:
     path: str          # the path it was loaded from at record time
     size: int          # original size in bytes
     sha256: str        # hex digest of the original bytes
-    compressed: bytes  # lz4 block format, no size prefix
+    compressed: bytes = field(repr=False)  # lz4 block format, no size prefix
 
     @classmethod
     def from_bytes(cls, data: bytes, path: str | os.PathLike[str] = "") -> "EmbeddedFile":
@@ -125,7 +125,8 @@ class TraceHeader:
         embedded = {}
         for role in EMBED_ROLES:
             value = take(data, role, (dict, type(None)), "header")
-            embedded[role] = None if value is None else EmbeddedFile.from_plain(value, f"header {role}")
+            embedded[role] = (None if value is None
+                              else EmbeddedFile.from_plain(value, f"header {role}"))
         return cls(
             board=take(data, "board", dict, "header"),
             clock_mode=take(clock, "mode", str, "header clock"),

@@ -109,7 +109,8 @@ def check_chunk_order(chunks: list[ChunkInfo], data_start: int, data_end: int) -
         previous = chunk
 
 
-def chunks_in_range(chunks: list[ChunkInfo], start: int | None, end: int | None) -> list[ChunkInfo]:
+def chunks_in_range(chunks: list[ChunkInfo], start: int | None,
+                    end: int | None) -> list[ChunkInfo]:
     """The chunks that may hold events with start <= icount < end (binary search on the index)."""
     lo = 0 if start is None else bisect.bisect_left(chunks, start, key=_last_icount)
     selected = []

@@ -77,7 +77,8 @@ def take(data: dict, key: str, kind: type | tuple[type, ...], what: str) -> Any:
     if type(value) is bool and bool not in kinds:
         raise TraceError(f"{what} field {key!r} is a bool, expected {_names(kinds)}")
     if not isinstance(value, kinds):
-        raise TraceError(f"{what} field {key!r} is a {type(value).__name__}, expected {_names(kinds)}")
+        raise TraceError(f"{what} field {key!r} is a {type(value).__name__}, "
+                         f"expected {_names(kinds)}")
     return value
 
 

@@ -27,7 +27,7 @@ from rr.log.frames import (CODEC_LZ4_BLOCK, CODEC_STORED, FORMAT_VERSION, FRAME,
                            MAGIC, PREAMBLE, RAW_LIMITS, TAG_CHUNK, TAG_FOOTER, TAG_HEAD,
                            TAG_INDEX, TRAILER, Frame, decompress, frame_crc, parse_frame,
                            parse_trailer)
-from rr.log.header import EMBED_ROLES, TraceHeader
+from rr.log.header import TraceHeader
 from rr.log.index import (ChunkInfo, TraceFooter, check_chunk_order, chunks_in_range,
                           index_from_plain)
 from rr.log.plain import unpack_msgpack, unpack_plain
@@ -50,6 +50,7 @@ class TraceReader:
         self.problems: list[str] = []
         self._footer: TraceFooter | None = None
         self._index: list[ChunkInfo] = []
+        self._chunk_area_end: int | None = None   # where chunks end, per an intact trailer
         try:
             self._fd = os.open(self.path, os.O_RDONLY)
         except OSError as exc:
@@ -60,7 +61,7 @@ class TraceReader:
             self.header, self.data_start = self._read_header()
             self._read_end()
         except BaseException:
-            os.close(self._fd)
+            self.close()
             raise
 
     # -- public API ---------------------------------------------------------------
@@ -93,10 +94,16 @@ class TraceReader:
 
     def chunk_events(self, chunk: ChunkInfo) -> list[Event]:
         """All events of one chunk, verified against its crc, sizes and index entry."""
-        frame, raw = self._load(chunk.offset, TAG_CHUNK, chunk.number)
         where = _chunk_name(chunk.number, chunk.offset)
-        if (frame.count, frame.first_icount, frame.last_icount) != (
-                chunk.event_count, chunk.first_icount, chunk.last_icount):
+        try:
+            frame, raw = self._load(chunk.offset, TAG_CHUNK, chunk.number)
+        except TraceTruncated as exc:   # the index (or an earlier scan) saw it whole: damage
+            detail = exc.what.removeprefix("truncated trace: ")
+            raise TraceCorrupt(f"damaged trace: {detail} (its index entry said it was whole)",
+                               self.path) from None
+        if (frame.count, frame.first_icount, frame.last_icount, frame.stored_size,
+                frame.raw_size) != (chunk.event_count, chunk.first_icount, chunk.last_icount,
+                                    chunk.stored_size, chunk.raw_size):
             raise TraceCorrupt(f"{where} does not match its index entry", self.path)
         try:
             records = unpack_msgpack(raw, "payload")
@@ -106,10 +113,18 @@ class TraceReader:
 
     def events(self, kinds: Iterable[str | type[Event]] | str | None = None,
                start: int | None = None, end: int | None = None) -> Iterator[Event]:
-        """Events with start <= icount < end, of the given kinds (names or classes), in order."""
+        """Events with start <= icount < end, of the given kinds (names or classes), in order.
+
+        Kind names are checked now, not at the first event, so a typo fails
+        before anything is printed.
+        """
         if isinstance(kinds, str):
             kinds = [kinds]
         tags = tags_for(kinds) if kinds is not None else None
+        return self._events(tags, start, end)
+
+    def _events(self, tags: frozenset[int] | None, start: int | None,
+                end: int | None) -> Iterator[Event]:
         for chunk in chunks_in_range(self._index, start, end):
             for event in self.chunk_events(chunk):
                 if start is not None and event.icount < start:
@@ -120,7 +135,7 @@ class TraceReader:
                     yield event
 
     def embedded_bytes(self, role: str) -> bytes | None:
-        """The original bytes of the embedded 'image', 'initrd' or 'dtb' (size and sha256 checked)."""
+        """Original bytes of the embedded 'image', 'initrd' or 'dtb' (size, sha256 checked)."""
         embedded = self.header.embedded(role)
         if embedded is None:
             return None
@@ -153,7 +168,7 @@ class TraceReader:
 
     def __del__(self) -> None:
         if getattr(self, "_fd", -1) >= 0:
-            os.close(self._fd)
+            self.close()
 
     # -- the start ------------------------------------------------------------------
 
@@ -209,12 +224,13 @@ class TraceReader:
         index_offset, footer_offset = pointers
         if not self.data_start <= index_offset < footer_offset < trailer_offset:
             raise TraceCorrupt(f"trailer at offset {trailer_offset} points outside the trace")
+        self._chunk_area_end = index_offset
         index_frame, index_raw = self._load(index_offset, TAG_INDEX, limit_end=footer_offset)
         footer_frame, footer_raw = self._load(footer_offset, TAG_FOOTER, limit_end=trailer_offset)
         if index_frame.end != footer_offset or footer_frame.end != trailer_offset:
             raise TraceCorrupt(f"trailer at offset {trailer_offset} does not match the frames "
                                "it points to")
-        index = self._decode(index_raw, index_frame, lambda d: index_from_plain(d))
+        index = self._decode(index_raw, index_frame, index_from_plain)
         if index_frame.count != len(index):
             raise TraceCorrupt(f"index frame at offset {index_offset} declares "
                                f"{index_frame.count} entries but holds {len(index)}", self.path)
@@ -226,25 +242,40 @@ class TraceReader:
         """Walk the frames from the header on, keeping every whole chunk.
 
         A frame cut by the end of the file (or a zero-filled tail) is
-        truncation: the crash this format is built to survive. A whole frame
-        with a bad checksum is corruption and an error.
+        truncation: the crash this format is built to survive. A whole chunk
+        with a bad checksum is corruption and an error. Damage past the last
+        chunk (in the index or footer, which are redundant) only makes the
+        trace incomplete; an intact trailer tells where that region starts.
         """
         chunks: list[ChunkInfo] = []
         offset, footer, footer_offset = self.data_start, None, 0
+        end_region = self._chunk_area_end    # None: unknown (no intact trailer)
+        damaged_end = False
         while offset < self.size:
+            in_end = damaged_end or (end_region is not None and offset >= end_region)
             try:
                 frame = self._frame_at(offset, number=len(chunks))
-                if frame.tag == TAG_HEAD:
-                    raise TraceCorrupt(f"second header frame at offset {offset}", self.path)
-                stored = self._payload(frame, number=len(chunks))
             except TraceTruncated as exc:
                 self.problems.append(exc.what)
                 break
             except TraceCorrupt as exc:
-                if self._tag_at(offset) not in (TAG_INDEX, TAG_FOOTER):
+                if not in_end:
                     raise
-                self.problems.append(exc.what)    # only the redundant end is damaged
+                self.problems.append(exc.what)
                 break
+            if frame.tag == TAG_HEAD:
+                raise TraceCorrupt(f"second header frame at offset {offset}", self.path)
+            try:
+                stored = self._payload(frame, number=len(chunks))
+            except TraceCorrupt as exc:
+                if frame.tag == TAG_CHUNK and not in_end:
+                    raise
+                self.problems.append(exc.what)
+                if frame.tag == TAG_FOOTER or in_end and frame.tag == TAG_CHUNK:
+                    break
+                damaged_end = True  # a damaged index: an intact footer may still follow it
+                offset = frame.end
+                continue
             if frame.tag == TAG_CHUNK:
                 chunks.append(ChunkInfo(len(chunks), offset, frame.first_icount,
                                         frame.last_icount, frame.count, frame.stored_size,
@@ -304,8 +335,8 @@ class TraceReader:
         frame = parse_frame(offset, self._pread(offset, FRAME.size))
         if frame.tag not in FRAME_TAGS:
             if self._zeros_from(offset):
-                raise TraceTruncated(f"truncated trace: zero bytes from offset {offset} to the end",
-                                     self.path)
+                raise TraceTruncated(f"truncated trace: zero bytes from offset {offset} to "
+                                     "the end", self.path)
             raise TraceCorrupt(f"no frame at offset {offset} (unknown tag {frame.tag!r})",
                                self.path)
         name = _frame_name(frame.tag, offset, number if frame.tag == TAG_CHUNK else None)
@@ -376,7 +407,7 @@ class TraceReader:
 
 
 def _decode_records(records: Any, frame: Frame) -> list[Event]:
-    """Events of a chunk payload: exactly ``frame.count`` of them, in order, spanning first..last."""
+    """Events of a chunk payload: exactly ``frame.count``, in order, spanning first..last."""
     if type(records) is not list:
         raise TraceError("payload is not an array of events")
     if len(records) != frame.count:
@@ -399,7 +430,9 @@ def _decode_records(records: Any, frame: Frame) -> list[Event]:
 
 
 def _chunk_name(number: int | None, offset: int) -> str:
-    return f"chunk {number} at offset {offset}" if number is not None else f"chunk at offset {offset}"
+    if number is None:
+        return f"chunk at offset {offset}"
+    return f"chunk {number} at offset {offset}"
 
 
 def _frame_name(tag: bytes, offset: int, number: int | None) -> str:
@@ -407,5 +440,3 @@ def _frame_name(tag: bytes, offset: int, number: int | None) -> str:
         return _chunk_name(number, offset)
     return f"{_FRAME_NAMES.get(tag, 'frame')} at offset {offset}"
 
-
-__all__ = ["TraceReader", "EMBED_ROLES"]

@@ -46,7 +46,7 @@ class TraceWriter:
         self.path = Path(path)
         self.header = header
         self.max_events = max_events
-        self.max_bytes = min(max_bytes, CHUNK_LIMIT - _ARRAY_HEADER_MAX)
+        self.max_bytes = max_bytes
         self.flush_interval = flush_interval
         self._fsync = fsync
         self._clock = clock
@@ -91,11 +91,11 @@ class TraceWriter:
             record = self._packer.pack(encode_event(event))
         except TraceError as exc:
             raise TraceWriteError(exc.what, self.path, self._offset) from None
-        if len(record) > self.max_bytes:
+        if len(record) > CHUNK_LIMIT - _ARRAY_HEADER_MAX:
             raise TraceWriteError(f"{event.KIND} event of {len(record)} bytes does not fit in a "
-                                  f"chunk of at most {self.max_bytes}", self.path, self._offset)
-        if self._pending_bytes + len(record) > self.max_bytes:
-            self.flush()
+                                  f"chunk (at most {CHUNK_LIMIT} bytes)", self.path, self._offset)
+        if self._records and self._pending_bytes + len(record) > self.max_bytes:
+            self.flush()            # a big event starts a chunk of its own
         if not self._records:
             self._pending_first = event.icount
         self._records.append(record)
@@ -108,7 +108,7 @@ class TraceWriter:
             self.maybe_flush()
 
     def maybe_flush(self) -> bool:
-        """Flush if events wait and ``flush_interval`` seconds passed; call it from idle loops too."""
+        """Flush if events wait and ``flush_interval`` seconds passed (idle loops call it)."""
         if self._records and self._clock() - self._last_flush >= self.flush_interval:
             self.flush()
             return True
@@ -137,7 +137,7 @@ class TraceWriter:
     # -- the end ----------------------------------------------------------------
 
     def close(self, footer: TraceFooter) -> TraceFooter:
-        """Finish a complete trace: last chunk, index, footer, trailer. Returns the stored footer."""
+        """Finish a complete trace: last chunk, index, footer, trailer; returns the footer."""
         self._check_open()
         if footer.final_icount < self._last_icount:
             raise TraceWriteError(f"footer final icount {footer.final_icount} is before the last "
@@ -161,7 +161,7 @@ class TraceWriter:
         return footer
 
     def abort(self) -> None:
-        """Stop without a footer: pending events are flushed, the trace stays readable but incomplete."""
+        """Stop without a footer: pending events are flushed; the trace is readable, incomplete."""
         if self._closed:
             return
         try:
@@ -178,7 +178,7 @@ class TraceWriter:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        """Leaving without close(footer) (an exception, a forgotten close) keeps what was recorded."""
+        """Leaving without close(footer) (an exception, a forgotten close) keeps the events."""
         self.abort()
 
     # -- state ------------------------------------------------------------------
