@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from rr import __version__
-from rr.commands import dtb, run
+from rr.commands import dtb, record, replay, run
 from rr.errors import RrError
 
-COMMANDS = {"run": run, "dtb": dtb}
+COMMANDS = {"run": run, "record": record, "replay": replay, "dtb": dtb}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,9 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(words)
     if args.command is None:
-        args = parser.parse_args(["run", *(argv if argv is not None else sys.argv[1:])])
+        words = ["run", *words]
+        args = parser.parse_args(words)
+    args.command_line = ["rrvm", *words]
     try:
         return COMMANDS[args.command].run(args)
     except RrError as exc:

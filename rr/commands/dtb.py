@@ -7,8 +7,7 @@ from pathlib import Path
 
 from rr.commands.board_options import add_board_arguments, board_config, boot_payload
 from rr.errors import RrError
-from rr.monitor import fdt
-from rr.monitor.loader import initrd_address
+from rr.monitor.board import settle_payload
 
 HELP = "write the device tree the board would give the guest"
 
@@ -19,12 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = board_config(args)
-    payload = boot_payload(args)
-    if payload.initrd is not None:
-        start = initrd_address(payload.image, config.ram_size, len(payload.initrd))
-        config.initrd_start, config.initrd_end = start, start + len(payload.initrd)
-    blob = payload.dtb if payload.dtb is not None else fdt.build_dtb(config)
+    blob = settle_payload(board_config(args), boot_payload(args)).dtb
     try:
         Path(args.output).write_bytes(blob)
     except OSError as exc:

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
 
-from rr.commands.board_options import add_board_arguments, board_config, boot_payload
-from rr.monitor.board import Board
-from rr.monitor.exits import POWEROFF
-from rr.monitor.host_console import HostConsole, HostConsoleOutput
-from rr.monitor.inputs import HostInputs
-from rr.monitor.run_loop import RunLoop
+from rr.commands.board_options import add_board_arguments
+from rr.commands.live_session import run_live
 
 HELP = "run a guest (the bundled demo if no image is given)"
 
@@ -20,20 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_board_arguments(parser)
     parser.add_argument("--max-insns", type=int, metavar="N",
                         help="stop with an error after N instructions")
+    parser.add_argument("--record", metavar="TRACE", help="also record the run into TRACE")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = board_config(args)
-    payload = boot_payload(args)
-    console = HostConsole()
-    board = Board(config, payload, HostInputs(console), HostConsoleOutput())
-    previous = signal.signal(signal.SIGINT, lambda *_: console.request_quit())
-    console.start()
-    try:
-        exit_ = RunLoop(board, args.max_insns).run()
-    finally:
-        console.close()
-        signal.signal(signal.SIGINT, previous)
-    if exit_.kind != POWEROFF:
-        print(f"\nrrvm: {exit_.detail} (exit status {exit_.status})", file=sys.stderr)
-    return exit_.status
+    return run_live(args, args.record)

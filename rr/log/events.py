@@ -80,14 +80,15 @@ class Entropy(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class InterruptInjection(Event):
-    """Interrupts raised at ``icount``: mip ``bits``, and the PLIC source ``line`` (0: none)."""
+class ConsoleClosed(Event):
+    """Console input ended (stdin at end of file): no byte will ever come again.
 
-    bits: int
-    line: int = 0
-    KIND: ClassVar[str] = "interrupt"
+    Interrupts are not logged: every raise follows from the guest's own
+    execution, the console bytes and the clock reads, so replay derives them.
+    """
+
+    KIND: ClassVar[str] = "console_closed"
     TAG: ClassVar[int] = 5
-    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (("bits", UINT), ("line", UINT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,7 @@ class GuestExit(Event):
 
 
 EVENT_TYPES: tuple[type[Event], ...] = (ConsoleInput, ClockRead, WallClockRead, Entropy,
-                                        InterruptInjection, UserQuit, GuestExit)
+                                        ConsoleClosed, UserQuit, GuestExit)
 TYPE_BY_TAG: dict[int, type[Event]] = {cls.TAG: cls for cls in EVENT_TYPES}
 TYPE_BY_KIND: dict[str, type[Event]] = {cls.KIND: cls for cls in EVENT_TYPES}
 

@@ -60,11 +60,27 @@ class BootPayload:
     dtb: bytes | None = None          # None: generate from the board configuration
 
 
+def settle_payload(config: BoardConfig, payload: BootPayload) -> BootPayload:
+    """Check the images fit, place the initrd and fix the device tree, before any board exists.
+
+    The result is what a trace embeds, so a replay boots from the same bytes.
+    """
+    check_fits(payload.image, config.ram_size)
+    if payload.initrd is not None:
+        start = initrd_address(payload.image, config.ram_size, len(payload.initrd))
+        config.initrd_start, config.initrd_end = start, start + len(payload.initrd)
+    dtb = payload.dtb if payload.dtb is not None else fdt.build_dtb(config)
+    if dtb_address(config.ram_size, len(dtb)) < payload.image.end:
+        raise ImageError("the device tree does not fit in RAM above the image "
+                         "(use --mem to enlarge RAM)")
+    return BootPayload(payload.image, payload.initrd, dtb)
+
+
 class Board:
     def __init__(self, config: BoardConfig, payload: BootPayload, inputs: InputSource,
                  console_out) -> None:
         self.config = config
-        self.payload = payload
+        self.payload = settle_payload(config, payload)
         self.inputs = inputs
         self.console_out = console_out
         self.cpu = Cpu()
@@ -87,9 +103,8 @@ class Board:
         self.traps = TrapHandler(self.cpu, self.memory, self.sbi,
                                  CounterEmulator(self.cpu, self.clock))
         self.bus = MmioBus(self.cpu)
-        self.dtb = b""
-        self.dtb_addr = 0
-        check_fits(payload.image, config.ram_size)
+        self.dtb = self.payload.dtb
+        self.dtb_addr = dtb_address(config.ram_size, len(self.dtb))
         self.reset(first=True)
 
     # --- assembly -----------------------------------------------------------
@@ -131,18 +146,10 @@ class Board:
         self.flush_tlb()
 
     def _load_payload(self) -> None:
-        image, config = self.payload.image, self.config
-        for seg in image.segments:
+        for seg in self.payload.image.segments:
             self.cpu.write_phys(seg.paddr, seg.data)
         if self.payload.initrd is not None:
-            start = initrd_address(image, config.ram_size, len(self.payload.initrd))
-            self.cpu.write_phys(start, self.payload.initrd)
-            config.initrd_start, config.initrd_end = start, start + len(self.payload.initrd)
-        self.dtb = self.payload.dtb if self.payload.dtb is not None else fdt.build_dtb(config)
-        self.dtb_addr = dtb_address(config.ram_size, len(self.dtb))
-        if self.dtb_addr < image.end:
-            raise ImageError("the device tree does not fit in RAM above the image "
-                             "(use --mem to enlarge RAM)")
+            self.cpu.write_phys(self.config.initrd_start, self.payload.initrd)
         self.cpu.write_phys(self.dtb_addr, self.dtb)
 
     # --- services to the SBI and devices ------------------------------------

@@ -33,10 +33,10 @@ class RunLoop:
         self.reboots = 0
 
     # --- public -------------------------------------------------------------
-    def run(self) -> GuestExit:
-        """Run until the guest exits for good (reboots are followed)."""
+    def run(self, stop_at: int | None = None) -> GuestExit | None:
+        """Run until the guest exits for good (reboots are followed), or to ``stop_at``."""
         while True:
-            exit_ = self.run_until(None)
+            exit_ = self.run_until(stop_at)
             if exit_ is not None and exit_.kind == REBOOT:
                 self.reboots += 1
                 self.board.reset()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from rr.log import (EVENT_TYPES, ClockRead, ConsoleInput, GuestExit, InterruptInjection,
+from rr.log import (EVENT_TYPES, ClockRead, ConsoleInput, GuestExit, ConsoleClosed,
                     TraceError, TraceReader, decode_event, encode_event, format_event,
                     kind_names, kind_of_tag, tag_of, tags_for)
 
@@ -73,7 +73,7 @@ def test_writer_refuses_what_the_reader_would_refuse():
     with pytest.raises(TraceError):
         encode_event(ConsoleInput(5, "text"))  # type: ignore[arg-type]
     with pytest.raises(TraceError):
-        encode_event(InterruptInjection(5, -1))
+        encode_event(ClockRead(5, "late"))  # type: ignore[arg-type]
 
 
 def test_format_event_is_one_line():

@@ -12,7 +12,7 @@ import msgpack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rr.log import ConsoleInput, GuestExit, InterruptInjection, TraceError, TraceReader
+from rr.log import ConsoleInput, GuestExit, ConsoleClosed, TraceError, TraceReader
 from rr.log.frames import (FRAME, FRAME_TAGS, TAG_HEAD, TRAILER, pack_frame, pack_preamble,
                            pack_trailer)
 from rr.log.plain import pack_plain
@@ -34,7 +34,7 @@ def _valid_trace() -> bytes:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "valid.rrt"
         events = [ConsoleInput(i * 7, b"k", pc=0x8020_0000) for i in range(12)]
-        events += [InterruptInjection(200, 1 << 9, line=10), GuestExit(300, "poweroff")]
+        events += [ConsoleClosed(200), GuestExit(300, "poweroff")]
         write_trace(path, events, max_events=4)
         return path.read_bytes()
 

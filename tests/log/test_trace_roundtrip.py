@@ -8,7 +8,7 @@ import msgpack
 import pytest
 
 from rr.log import (ClockRead, ConsoleInput, EmbeddedFile, Entropy, GuestExit,
-                    InterruptInjection, TraceError, TraceFooter, TraceReader, TraceWriteError,
+                    TraceError, TraceFooter, TraceReader, TraceWriteError,
                     TraceWriter, UserQuit, WallClockRead, encode_event)
 from rr.log.frames import FORMAT_VERSION, MAGIC
 
@@ -46,7 +46,7 @@ def test_header_without_embedded_files(tmp_path):
 
 
 def _many_events(n: int) -> list:
-    """A plausible host-clock recording: clock reads, console bytes, interrupts."""
+    """A plausible host-clock recording: clock reads, console bytes, wall-clock reads."""
     rng = random.Random(7)
     events, icount, ns = [], 0, 10**12
     for _ in range(n):
@@ -58,7 +58,7 @@ def _many_events(n: int) -> list:
         elif choice < 0.9:
             events.append(ConsoleInput(icount, bytes([rng.randrange(32, 127)]), pc=0x8020_0100))
         else:
-            events.append(InterruptInjection(icount, 1 << 5, pc=0x8020_0200))
+            events.append(WallClockRead(icount, 1_700_000_000 + icount, pc=0x8020_0200))
     return events
 
 
@@ -100,8 +100,8 @@ def test_kind_and_range_filters(tmp_path):
         assert list(reader.events(end=hi)) == events[:12_345]
         assert list(reader.events(kinds=["console_input"])) == [
             e for e in events if isinstance(e, ConsoleInput)]
-        assert list(reader.events(kinds="interrupt", start=lo, end=hi)) == [
-            e for e in events[5_000:12_345] if isinstance(e, InterruptInjection)]
+        assert list(reader.events(kinds="wall_clock_read", start=lo, end=hi)) == [
+            e for e in events[5_000:12_345] if isinstance(e, WallClockRead)]
         with pytest.raises(TraceError, match="unknown event kind"):
             reader.events(kinds=["bogus"])
 

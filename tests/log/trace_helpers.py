@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rr.log import (ClockRead, ConsoleInput, EmbeddedFile, Entropy, GuestExit,
-                    InterruptInjection, TraceFooter, TraceHeader, TraceWriter, UserQuit,
+                    ConsoleClosed, TraceFooter, TraceHeader, TraceWriter, UserQuit,
                     WallClockRead)
 
 ONE_OF_EACH = [
@@ -13,7 +13,7 @@ ONE_OF_EACH = [
     ClockRead(2_000, 123_456_789),
     WallClockRead(3_000, 1_700_000_000_000_000_000, pc=0xFFFF_FFFF_8000_0000),
     Entropy(4_000, bytes(range(64))),
-    InterruptInjection(10_000, 1 << 9, line=10),
+    ConsoleClosed(10_000),
     UserQuit(12_345, pc=0),
     GuestExit(20_000, "fail", 7),
 ]

@@ -1,0 +1,83 @@
+"""Recording: the live inputs, each one also written to the trace.
+
+``RecordingInputs`` wraps the live ``InputSource`` and logs every value the
+guest observes, at the instruction count where it observes it. The run loop
+and the devices do not know they are being recorded: replay is the other
+implementation of the same interface (rr/replay/replay_inputs.py), and the
+two agree on one rule: the events form a single ordered stream, in the
+order the monitor asked for them.
+
+- Reads (host clock, wall clock, entropy) are logged every time.
+- Queries that usually answer "nothing" (console bytes, quit, console
+  closed) are logged only when they answer something, which keeps the trace
+  of a guest without input a few kilobytes whatever its length.
+
+The pc is stored where it is exact (run-loop positions and trap hooks) so a
+replay notices a divergence at the first input that lands elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Event, UserQuit,
+                           WallClockRead)
+from rr.log.trace_writer import TraceWriter
+from rr.monitor.inputs import InputSource
+
+
+class RecordingInputs(InputSource):
+    """Live inputs, logged to ``writer`` as they reach the guest."""
+
+    def __init__(self, live: InputSource, writer: TraceWriter) -> None:
+        self.live = live
+        self.writer = writer
+        self.pc: Callable[[], int | None] = lambda: None   # set once the board exists
+        self._quit_logged = False
+        self._closed_logged = False
+
+    def _log(self, event: Event) -> None:
+        self.writer.write(event)
+
+    def console_bytes(self, icount: int, max_bytes: int) -> bytes:
+        data = self.live.console_bytes(icount, max_bytes)
+        if data:
+            self._log(ConsoleInput(icount, data, pc=self.pc()))
+        # Called at every epoch boundary: the writer's once-a-second flush rides on it.
+        self.writer.maybe_flush()
+        return data
+
+    def wait_console(self, timeout: float | None) -> None:
+        self.live.wait_console(timeout)
+
+    def host_time_ns(self, icount: int) -> int:
+        ns = self.live.host_time_ns(icount)
+        self._log(ClockRead(icount, ns, pc=self.pc()))
+        return ns
+
+    def wall_time_ns(self, icount: int) -> int:
+        # Read from an MMIO callback, where unicorn's pc is not exact: no pc.
+        ns = self.live.wall_time_ns(icount)
+        self._log(WallClockRead(icount, ns))
+        return ns
+
+    def entropy(self, icount: int, size: int) -> bytes:
+        data = self.live.entropy(icount, size)
+        self._log(Entropy(icount, data))
+        return data
+
+    def quit_requested(self, icount: int) -> bool:
+        if self._quit_logged:
+            return True
+        if self.live.quit_requested(icount):
+            self._quit_logged = True
+            self._log(UserQuit(icount, pc=self.pc()))
+        return self._quit_logged
+
+    def console_closed(self, icount: int) -> bool:
+        if self._closed_logged:
+            return True
+        if self.live.console_closed(icount):
+            self._closed_logged = True
+            self._log(ConsoleClosed(icount, pc=self.pc()))
+        return self._closed_logged

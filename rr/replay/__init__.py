@@ -1,0 +1,1 @@
+"""The replay engine: a trace re-executed bit for bit, with divergence checks."""

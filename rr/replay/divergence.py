@@ -1,0 +1,23 @@
+"""What a replay reports when the guest no longer does what was recorded."""
+
+from __future__ import annotations
+
+from rr.errors import RrError
+from rr.log.events import Event, format_event
+
+DIVERGENCE_STATUS = 5
+
+
+class Divergence(RrError):
+    """The replayed run left the recorded one: a distinct exit status, and where it happened."""
+
+    exit_status = DIVERGENCE_STATUS
+
+
+def divergence(what: str, icount: int, pc: int | None, expected: Event | None,
+               last_match: Event | None) -> Divergence:
+    where = f"instruction {icount}" + (f" (pc {pc:#x})" if pc is not None else "")
+    wanted = format_event(expected) if expected is not None else "the end of the trace"
+    after = format_event(last_match) if last_match is not None else "none (at the first event)"
+    return Divergence(f"replay diverged at {where}: {what}; the trace expected {wanted}; "
+                      f"last matching event: {after}")

@@ -1,0 +1,119 @@
+"""Replay: the recorded inputs handed back at the instruction counts where they were logged.
+
+The other implementation of ``InputSource`` (recording is rr/log/recording_inputs.py).
+The events form one ordered stream, in the order the monitor asked for them
+while recording, and the replayed monitor asks in the same order as long as
+the guest does the same thing:
+
+- a read (host clock, wall clock, entropy) must find an event of its kind at
+  this instruction count next in the stream;
+- a query (console bytes, quit, console closed) takes the next event only if
+  it is of its kind at this count, and otherwise answers "nothing";
+- an event left behind (its count passed without the monitor asking for
+  it) and a pc that differs from the recorded one are divergences.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator
+
+from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Event, GuestExit,
+                           UserQuit, WallClockRead)
+from rr.monitor.inputs import InputSource
+from rr.replay.divergence import Divergence, divergence
+
+
+class ReplayInputs(InputSource):
+    def __init__(self, events: Iterable[Event]) -> None:
+        self._events: Iterator[Event] = iter(events)
+        self._next: Event | None = next(self._events, None)
+        self.last_match: Event | None = None
+        self.pc: Callable[[], int | None] = lambda: None   # set once the board exists
+        self._quit = False
+        self._closed = False
+
+    @property
+    def pending(self) -> Event | None:
+        """The next recorded event not yet replayed."""
+        return self._next
+
+    def _advance(self, event: Event) -> Event:
+        self.last_match = event
+        self._next = next(self._events, None)
+        return event
+
+    def _fail(self, what: str, icount: int) -> Divergence:
+        return divergence(what, icount, self.pc(), self._next, self.last_match)
+
+    def _check_pc(self, event: Event, icount: int) -> None:
+        if event.pc is not None and event.pc != self.pc():
+            raise self._fail(f"the guest is at another pc than when {event.KIND} was recorded",
+                             icount)
+
+    def _passed(self, icount: int) -> None:
+        if self._next is not None and self._next.icount < icount:
+            raise self._fail(f"the recorded {self._next.KIND} was never asked for", icount)
+
+    def _take(self, kind: type[Event], icount: int) -> Event:
+        """The next event, which must be a ``kind`` at ``icount``."""
+        self._passed(icount)
+        event = self._next
+        if not isinstance(event, kind) or event.icount != icount:
+            raise self._fail(f"the guest read its {kind.KIND.replace('_', ' ')}", icount)
+        self._check_pc(event, icount)
+        return self._advance(event)
+
+    def _match(self, kind: type[Event], icount: int) -> Event | None:
+        """The next event if it is a ``kind`` at ``icount``, else None."""
+        self._passed(icount)
+        event = self._next
+        if isinstance(event, kind) and event.icount == icount:
+            self._check_pc(event, icount)
+            return self._advance(event)
+        return None
+
+    # --- InputSource --------------------------------------------------------
+    def console_bytes(self, icount: int, max_bytes: int) -> bytes:
+        event = self._match(ConsoleInput, icount)
+        if event is None:
+            return b""
+        if len(event.data) > max_bytes:
+            raise self._fail(f"the UART has room for {max_bytes} bytes, the recording fed "
+                             f"{len(event.data)}", icount)
+        return event.data
+
+    def wait_console(self, timeout: float | None) -> None:
+        pass                              # the recorded bytes are already here
+
+    def host_time_ns(self, icount: int) -> int:
+        return self._take(ClockRead, icount).ns
+
+    def wall_time_ns(self, icount: int) -> int:
+        return self._take(WallClockRead, icount).ns
+
+    def entropy(self, icount: int, size: int) -> bytes:
+        data = self._take(Entropy, icount).data
+        if len(data) != size:
+            raise self._fail(f"the guest asked for {size} random bytes, {len(data)} were recorded",
+                             icount)
+        return data
+
+    def quit_requested(self, icount: int) -> bool:
+        self._quit = self._quit or self._match(UserQuit, icount) is not None
+        return self._quit
+
+    def console_closed(self, icount: int) -> bool:
+        self._closed = self._closed or self._match(ConsoleClosed, icount) is not None
+        return self._closed
+
+    # --- the end ------------------------------------------------------------
+    def expect_exit(self, icount: int, kind: str, code: int) -> None:
+        """The replayed run ended: it must end as recorded, with every event used."""
+        event = self._next
+        if not isinstance(event, GuestExit):
+            self._passed(icount + 1)
+            raise self._fail(f"the guest ended the run ({kind})", icount)
+        if (event.icount, event.kind, event.code) != (icount, kind, code):
+            raise self._fail(f"the guest ended the run ({kind}, code {code})", icount)
+        self._check_pc(event, icount)
+        self._advance(event)

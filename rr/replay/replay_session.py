@@ -1,0 +1,80 @@
+"""A board rebuilt from a trace and driven by its recorded inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from rr.errors import RrError
+from rr.log.recording import ERROR_EXIT
+from rr.log.trace_reader import TraceReader
+from rr.monitor.board import Board, BootPayload
+from rr.monitor.board_config import BoardConfig
+from rr.monitor.exits import GuestExit
+from rr.monitor.loader import parse_image
+from rr.monitor.run_loop import RunLoop
+from rr.monitor.state_digest import state_digest
+from rr.replay.divergence import Divergence
+from rr.replay.replay_inputs import ReplayInputs
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    icount: int
+    exit: GuestExit | None          # None: stopped before the end (--to, or an incomplete trace)
+    error: RrError | None           # the board error the recording also ended with
+    verified: bool                  # final state hash compared with the footer
+
+
+class ReplaySession:
+    def __init__(self, reader: TraceReader, console_out: Callable[[bytes], None]) -> None:
+        self.reader = reader
+        header = reader.header
+        image = header.image
+        if image is None:
+            raise RrError(f"{reader.path}: the trace embeds no guest image")
+        config = BoardConfig.from_dict(header.board)
+        config.clock = header.clock_mode
+        payload = BootPayload(parse_image(image.path or image.name, reader.image_bytes()),
+                              reader.initrd_bytes(), reader.dtb_bytes())
+        self.inputs = ReplayInputs(reader.events())
+        self.board = Board(config, payload, self.inputs, console_out)
+        self.inputs.pc = lambda: self.board.cpu.pc
+        self.loop = RunLoop(self.board)
+
+    @property
+    def end_icount(self) -> int | None:
+        """Where recorded history ends, when the trace is incomplete."""
+        return None if self.reader.complete else self.reader.last_icount
+
+    def run(self, stop_at: int | None = None) -> ReplayOutcome:
+        """Replay to the end (or to ``stop_at``), checking every event and the final state."""
+        limit = stop_at if stop_at is not None else self.end_icount
+        try:
+            exit_ = self.loop.run(limit)
+        except Divergence:
+            raise
+        except RrError as error:
+            icount = self.board.cpu.icount
+            self.inputs.expect_exit(icount, ERROR_EXIT, error.exit_status)
+            return ReplayOutcome(icount, None, error, self._verify())
+        icount = self.board.cpu.icount
+        if exit_ is None:
+            return ReplayOutcome(icount, None, None, False)
+        self.inputs.expect_exit(icount, exit_.kind, exit_.code)
+        return ReplayOutcome(icount, exit_, None, self._verify())
+
+    def _verify(self) -> bool:
+        footer = self.reader.footer
+        if footer is None:
+            return False
+        board = self.board
+        if footer.final_icount != board.cpu.icount:
+            raise Divergence(f"replay ended at instruction {board.cpu.icount}, "
+                             f"the recording at {footer.final_icount}")
+        digest = state_digest(board)
+        if digest != footer.state_hash:
+            raise Divergence(f"final state differs from the recording at instruction "
+                             f"{board.cpu.icount}: state hash {digest[:16]}..., "
+                             f"recorded {footer.state_hash[:16]}...")
+        return True
