@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
-
 from rr.monitor import fdt
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.bus import MmioBus
@@ -33,6 +31,7 @@ from rr.monitor.guest_memory import GuestMemory
 from rr.monitor.inputs import InputSource
 from rr.monitor.interrupts import CpuInterruptLines
 from rr.monitor.loader import GuestImage, check_fits, dtb_address, initrd_address
+from rr.monitor.ram import GuestRam
 from rr.monitor.sbi import Sbi, SbiPorts
 from rr.monitor.timer import SbiTimer
 from rr.monitor.traps import TrapHandler
@@ -84,7 +83,7 @@ class Board:
         self.inputs = inputs
         self.console_out = console_out
         self.cpu = Cpu()
-        self.cpu.uc.mem_map(RAM_BASE, config.ram_size)
+        self.ram = GuestRam(self.cpu, RAM_BASE, config.ram_size)
         self.memory = GuestMemory(self.cpu)
         self.lines = CpuInterruptLines(self.cpu)
         self.clock = make_clock(config.clock, inputs)
@@ -98,7 +97,7 @@ class Board:
         self.sbi = Sbi(self.cpu, SbiPorts(
             console_write=console_out, console_read=self._sbi_console_read,
             set_timer=self._sbi_set_timer, send_self_ipi=self.lines.set_software_pending,
-            clear_self_ipi=self._clear_ipi, flush_tlb=self.flush_tlb,
+            clear_self_ipi=self._clear_ipi, flush_tlb=self.cpu.flush_tlb,
             request_exit=self._sbi_exit, suspend=self._sbi_suspend))
         self.traps = TrapHandler(self.cpu, self.memory, self.sbi,
                                  CounterEmulator(self.cpu, self.clock))
@@ -124,7 +123,7 @@ class Board:
         """Power-on (or reboot): fresh devices, images reloaded, hart at the entry point."""
         cpu = self.cpu
         if not first:
-            cpu.write_phys(RAM_BASE, bytes(self.config.ram_size))
+            self.ram.zero()
         self.exit_request = None
         self.timer.deadline = None
         self.lines.wanted = self.lines.applied = 0
@@ -142,8 +141,7 @@ class Board:
         cpu.set_x(11, self.dtb_addr)        # a1: device tree
         cpu.priv = PRIV_S
         cpu.pc = self.payload.image.entry
-        cpu.uc.ctl_flush_tb()
-        self.flush_tlb()
+        cpu.invalidate_caches()
 
     def _load_payload(self) -> None:
         for seg in self.payload.image.segments:
@@ -152,10 +150,29 @@ class Board:
             self.cpu.write_phys(self.config.initrd_start, self.payload.initrd)
         self.cpu.write_phys(self.dtb_addr, self.dtb)
 
-    # --- services to the SBI and devices ------------------------------------
-    def flush_tlb(self) -> None:
-        self.cpu.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+    # --- state outside the hart and RAM --------------------------------------
+    def get_state(self) -> dict:
+        """Devices, clock, timer, interrupt lines and console backlog, as plain data.
 
+        Taken only between runs, where no exit or stop request is pending.
+        """
+        return {
+            "devices": [device.get_state() for device in self.bus.devices],
+            "clock": self.clock.get_state(), "timer": self.timer.get_state(),
+            "lines": self.lines.get_state(), "console_backlog": bytes(self.console_backlog),
+        }
+
+    def set_state(self, state: dict) -> None:
+        for device, device_state in zip(self.bus.devices, state["devices"]):
+            device.set_state(device_state)
+        self.clock.set_state(state["clock"])
+        self.timer.set_state(state["timer"])
+        self.lines.set_state(state["lines"])
+        self.console_backlog[:] = state["console_backlog"]
+        self.exit_request = None
+        self.suspend_requested = self.replan_requested = False
+
+    # --- services to the SBI and devices ------------------------------------
     def _wall_time(self) -> int:
         return self.inputs.wall_time_ns(self.cpu.icount_in_hook())
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc, UcError
 from unicorn import riscv_const as rc
+from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 from unicorn.unicorn_py3.unicorn import uclib
 
 from rr.monitor.constants import PRIV_M, UNTIL_NEVER
@@ -162,6 +163,14 @@ class Cpu:
             executed = max_insns if count_reached else raw
             self.icount += executed
         return RunStop(executed, count_reached, error)
+
+    def flush_tlb(self) -> None:
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def invalidate_caches(self) -> None:
+        """Forget translated code and TLB entries (after memory changed behind unicorn)."""
+        self.uc.ctl_flush_tb()
+        self.flush_tlb()
 
     def stop(self) -> None:
         """Ask the current run to return (from a trap hook, never from MMIO)."""

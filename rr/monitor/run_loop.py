@@ -31,6 +31,7 @@ class RunLoop:
         self.board = board
         self.max_insns = max_insns
         self.reboots = 0
+        self._pause_requested = False
 
     # --- public -------------------------------------------------------------
     def run(self, stop_at: int | None = None) -> GuestExit | None:
@@ -55,7 +56,17 @@ class RunLoop:
                 return None
             target = self._chunk_end(icount, stop_at)
             stop = cpu.run(target - icount)
+            if self._pause_requested:
+                # A debugger hook paused mid-instruction: the caller discards
+                # this state (it goes back to a checkpoint), so stop as is.
+                self._pause_requested = False
+                return None
             self._after_stop(stop)
+
+    def pause(self) -> None:
+        """From a hook: end the current run_until as soon as unicorn stops."""
+        self._pause_requested = True
+        self.board.cpu.stop()
 
     # --- positions ----------------------------------------------------------
     def _chunk_end(self, icount: int, stop_at: int | None) -> int:

@@ -15,7 +15,7 @@ the guest does the same thing:
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Event, GuestExit,
                            UserQuit, WallClockRead)
@@ -25,22 +25,30 @@ from rr.replay.divergence import Divergence, divergence
 
 class ReplayInputs(InputSource):
     def __init__(self, events: Iterable[Event]) -> None:
-        self._events: Iterator[Event] = iter(events)
-        self._next: Event | None = next(self._events, None)
-        self.last_match: Event | None = None
+        self.events: list[Event] = list(events)
+        self.cursor = 0                    # index of the next event to replay
         self.pc: Callable[[], int | None] = lambda: None   # set once the board exists
         self._quit = False
         self._closed = False
 
     @property
-    def pending(self) -> Event | None:
+    def _next(self) -> Event | None:
         """The next recorded event not yet replayed."""
-        return self._next
+        return self.events[self.cursor] if self.cursor < len(self.events) else None
+
+    @property
+    def last_match(self) -> Event | None:
+        return self.events[self.cursor - 1] if self.cursor else None
 
     def _advance(self, event: Event) -> Event:
-        self.last_match = event
-        self._next = next(self._events, None)
+        self.cursor += 1
         return event
+
+    def get_state(self) -> dict[str, Any]:
+        return {"cursor": self.cursor, "quit": self._quit, "closed": self._closed}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.cursor, self._quit, self._closed = state["cursor"], state["quit"], state["closed"]
 
     def _fail(self, what: str, icount: int) -> Divergence:
         return divergence(what, icount, self.pc(), self._next, self.last_match)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rr.errors import RrError
+from rr.log.errors import TraceError
 from rr.log.recording import ERROR_EXIT
 from rr.log.trace_reader import TraceReader
 from rr.monitor.board import Board, BootPayload
@@ -14,6 +15,7 @@ from rr.monitor.exits import GuestExit
 from rr.monitor.loader import parse_image
 from rr.monitor.run_loop import RunLoop
 from rr.monitor.state_digest import state_digest
+from rr.replay.console_log import ConsoleLog
 from rr.replay.divergence import Divergence
 from rr.replay.replay_inputs import ReplayInputs
 
@@ -38,8 +40,10 @@ class ReplaySession:
         payload = BootPayload(parse_image(image.path or image.name, reader.image_bytes()),
                               reader.initrd_bytes(), reader.dtb_bytes())
         self.inputs = ReplayInputs(reader.events())
-        self.board = Board(config, payload, self.inputs, console_out)
+        self.console = ConsoleLog(console_out)
+        self.board = Board(config, payload, self.inputs, self.console)
         self.inputs.pc = lambda: self.board.cpu.pc
+        self.console.icount = self.board.cpu.icount_in_hook
         self.loop = RunLoop(self.board)
 
     @property
@@ -52,7 +56,7 @@ class ReplaySession:
         limit = stop_at if stop_at is not None else self.end_icount
         try:
             exit_ = self.loop.run(limit)
-        except Divergence:
+        except (Divergence, TraceError):   # a damaged chunk is not the guest's error
             raise
         except RrError as error:
             icount = self.board.cpu.icount

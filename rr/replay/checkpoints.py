@@ -1,0 +1,159 @@
+"""Checkpoints of a replay: whole-machine states to come back to.
+
+A checkpoint holds the hart (a CPU-only unicorn context), the board's Python
+state (devices, clocks, timer, lines), the replay's event cursor, and the
+RAM, which is not copied whole. A shadow copy holds RAM as of the newest
+checkpoint (the frontier of executed history); when a newer one is taken,
+the pages that changed are found (libc memcmp over 1 MiB blocks, then
+pages) and their old contents kept as the older checkpoint's undo record.
+
+Restoring checkpoint k brings RAM to the frontier (pages that differ from
+the shadow), then applies the undo records down to k. Nothing is dropped, so
+moving forward again reuses the checkpoints already there.
+
+Unicorn's own memory snapshots are not used: they form a stack in which
+restoring one discards the newer ones (DESIGN.md fact 12), and every copied
+page becomes a memory region that slows all later accesses (measured: 3 ms
+per page write after 2,000 copied pages). Only CPU-only contexts are taken
+from unicorn, which have neither problem.
+
+Side checkpoints are cheap helpers away from the frontier (for stepping back
+and forth around one position): they hold the pages where RAM differs from
+the frontier's, and are dropped whenever the frontier moves.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from unicorn.unicorn_const import UC_CTL_CONTEXT_CPU, UC_CTL_CONTEXT_MODE, UC_CTL_IO_WRITE
+
+from rr.monitor.board import Board
+from rr.monitor.constants import PAGE_SIZE
+from rr.monitor.run_loop import RunLoop
+from rr.replay.replay_inputs import ReplayInputs
+
+COARSE_BLOCK = 1 << 20
+_libc = ctypes.CDLL(None)
+_memcmp = _libc.memcmp
+_memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+_memcmp.restype = ctypes.c_int
+
+
+@dataclass
+class Checkpoint:
+    icount: int
+    cpu: Any                                    # unicorn UcContext (registers only)
+    machine: dict[str, Any]
+    # Frontier checkpoints: page contents as of this checkpoint for every page
+    # that changed before the next one was taken (empty for the newest).
+    undo: dict[int, bytes] = field(default_factory=dict, repr=False)
+    # Side checkpoints: the pages where this state differs from the frontier.
+    pages: dict[int, bytes] | None = field(default=None, repr=False)
+
+
+class CheckpointStack:
+    def __init__(self, board: Board, inputs: ReplayInputs, loop: RunLoop) -> None:
+        self.board = board
+        self.inputs = inputs
+        self.loop = loop
+        uc = board.cpu.uc
+        uc.ctl(UC_CTL_CONTEXT_MODE, UC_CTL_IO_WRITE, ctypes.c_int(UC_CTL_CONTEXT_CPU))
+        ram = board.ram
+        self._ram = ram.map
+        self._ram_address = ctypes.addressof(ctypes.c_char.from_buffer(ram.map))
+        self._shadow = bytearray(ram.map)
+        self._shadow_address = ctypes.addressof(ctypes.c_char.from_buffer(self._shadow))
+        self._stack: list[Checkpoint] = []
+        self._side: list[Checkpoint] = []
+
+    # --- queries ------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._stack) + len(self._side)
+
+    @property
+    def newest(self) -> Checkpoint | None:
+        return self._stack[-1] if self._stack else None
+
+    def at_or_before(self, icount: int) -> Checkpoint | None:
+        """The latest checkpoint not after ``icount``."""
+        candidates = [c for c in (*self._stack, *self._side) if c.icount <= icount]
+        return max(candidates, key=lambda c: c.icount, default=None)
+
+    def positions(self) -> list[int]:
+        return sorted(c.icount for c in (*self._stack, *self._side))
+
+    # --- taking and restoring -----------------------------------------------
+    def take(self) -> Checkpoint:
+        """A checkpoint of the current position: at the frontier, or a side one behind it."""
+        icount = self.board.cpu.icount
+        newest = self.newest
+        existing = self.at_or_before(icount)
+        if existing is not None and existing.icount == icount:
+            return existing
+        if newest is not None and icount < newest.icount:
+            return self._take_side()
+        if newest is not None:
+            newest.undo = self._advance_shadow()
+            self._side.clear()            # their page sets were relative to the old frontier
+        checkpoint = self._capture()
+        self._stack.append(checkpoint)
+        return checkpoint
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Return the whole machine to ``checkpoint``."""
+        for page in list(self._changed_pages()):
+            self._ram[page:page + PAGE_SIZE] = self._shadow[page:page + PAGE_SIZE]
+        if checkpoint.pages is not None:
+            for page, data in checkpoint.pages.items():
+                self._ram[page:page + PAGE_SIZE] = data
+        else:
+            index = next(i for i, c in enumerate(self._stack) if c is checkpoint)
+            for newer in reversed(self._stack[index:-1]):
+                for page, data in newer.undo.items():
+                    self._ram[page:page + PAGE_SIZE] = data
+        board = self.board
+        board.cpu.uc.context_restore(checkpoint.cpu)
+        board.cpu.icount = checkpoint.icount
+        board.set_state(checkpoint.machine["board"])
+        self.inputs.set_state(checkpoint.machine["inputs"])
+        self.loop.reboots = checkpoint.machine["reboots"]
+        board.cpu.invalidate_caches()
+
+    # --- internals ----------------------------------------------------------
+    def _capture(self) -> Checkpoint:
+        return Checkpoint(self.board.cpu.icount, self.board.cpu.uc.context_save(),
+                          self._machine_state())
+
+    def _take_side(self) -> Checkpoint:
+        checkpoint = self._capture()
+        checkpoint.pages = {page: bytes(self._ram[page:page + PAGE_SIZE])
+                            for page in self._changed_pages()}
+        self._side.append(checkpoint)
+        return checkpoint
+
+    def _machine_state(self) -> dict[str, Any]:
+        return {"board": self.board.get_state(), "inputs": self.inputs.get_state(),
+                "reboots": self.loop.reboots}
+
+    def _changed_pages(self) -> Iterator[int]:
+        """Offsets of the RAM pages that differ from the shadow."""
+        ram, shadow = self._ram_address, self._shadow_address
+        size = len(self._shadow)
+        for block in range(0, size, COARSE_BLOCK):
+            length = min(COARSE_BLOCK, size - block)
+            if not _memcmp(ram + block, shadow + block, length):
+                continue
+            for page in range(block, block + length, PAGE_SIZE):
+                if _memcmp(ram + page, shadow + page, PAGE_SIZE):
+                    yield page
+
+    def _advance_shadow(self) -> dict[int, bytes]:
+        """Bring the shadow up to the current RAM; return the pages it had."""
+        undo = {}
+        for page in list(self._changed_pages()):
+            undo[page] = bytes(self._shadow[page:page + PAGE_SIZE])
+            self._shadow[page:page + PAGE_SIZE] = self._ram[page:page + PAGE_SIZE]
+        return undo

@@ -1,0 +1,27 @@
+"""The guest's console output by position, printed once however often history is re-run."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+class ConsoleLog:
+    """Output bytes with the instruction count that wrote them; only new history reaches ``sink``."""
+
+    def __init__(self, sink: Callable[[bytes], None]) -> None:
+        self.sink = sink
+        self.entries: list[tuple[int, bytes]] = []
+        self.frontier = 0                 # instructions before this have been executed before
+        self.icount: Callable[[], int] = lambda: 0
+
+    def __call__(self, data: bytes) -> None:
+        icount = self.icount()
+        if icount >= self.frontier:
+            self.entries.append((icount, data))
+            self.sink(data)
+
+    def reached(self, icount: int) -> None:
+        self.frontier = max(self.frontier, icount)
+
+    def text_until(self, icount: int) -> bytes:
+        return b"".join(data for at, data in self.entries if at < icount)

@@ -1,0 +1,173 @@
+"""Moving through recorded history: seek, step, continue and their reverse.
+
+Positions are instruction counts (opaque to callers, totally ordered). Going
+forward replays; going back restores the newest checkpoint at or before the
+target and replays from there. Checkpoints are taken every ``spacing``
+instructions as history is first executed, plus one shortly before any seek
+target, so stepping back again from there is cheap.
+
+Searches (continue in either direction, the last write to an address) run
+history with hooks that only note where a breakpoint or watchpoint was hit;
+the timeline then moves to that exact position by replaying to it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from rr.errors import RrError
+from rr.replay.checkpoints import CheckpointStack
+from rr.replay.hits import Hit, HitCollector, Watchpoint
+from rr.replay.replay_session import ReplaySession
+
+DEFAULT_SPACING = 10_000_000     # instructions between checkpoints on first execution
+NEAR_TARGET = 1_000_000          # a seek leaves a checkpoint at most this far before its target
+
+
+class Interrupted(RrError):
+    """A long timeline operation was interrupted by the user."""
+
+
+class Timeline:
+    def __init__(self, session: ReplaySession, spacing: int = DEFAULT_SPACING) -> None:
+        self.session = session
+        self.board = session.board
+        self.loop = session.loop
+        self.spacing = spacing
+        self.checkpoints = CheckpointStack(self.board, session.inputs, self.loop)
+        self.checkpoints.take()
+        self.end: int | None = session.end_icount      # None until a complete trace is run out
+        self.ended_with: object | None = None          # the GuestExit or board error at the end
+        self._dirty = False                            # a hook paused mid-instruction
+        self._cancel = False
+        self.progress: Callable[[int], None] | None = None
+
+    # --- position -----------------------------------------------------------
+    @property
+    def position(self) -> int:
+        return self.board.cpu.icount
+
+    @property
+    def at_end(self) -> bool:
+        return self.end is not None and self.position >= self.end
+
+    def cancel(self) -> None:
+        """Ask a running operation to stop at its next slice (safe from a signal handler)."""
+        self._cancel = True
+
+    # --- moving -------------------------------------------------------------
+    def seek(self, target: int) -> int:
+        """Go to instruction count ``target`` (clamped to recorded history); return the position."""
+        target = max(0, target if self.end is None else min(target, self.end))
+        checkpoint = self.checkpoints.at_or_before(target)
+        if self._dirty or target < self.position or checkpoint.icount > self.position:
+            self.checkpoints.restore(checkpoint)
+            self._dirty = False
+        if target - self.position > NEAR_TARGET and not self._beyond_frontier(target):
+            self._advance(target - NEAR_TARGET // 2)
+            self._checkpoint_here()
+        self._advance(target)
+        return self.position
+
+    def _beyond_frontier(self, icount: int) -> bool:
+        return icount > self.checkpoints.newest.icount
+
+    def step(self, count: int = 1) -> int:
+        return self.seek(self.position + count)
+
+    def reverse_step(self, count: int = 1) -> int:
+        return self.seek(self.position - count)
+
+    def run_forward(self, breakpoints: Iterable[int] = (),
+                    watchpoints: Iterable[Watchpoint] = ()) -> Hit | None:
+        """Continue to the first hit after here; None when history ends first."""
+        collector = HitCollector(self.board.cpu, breakpoints, watchpoints, self.position,
+                                 on_hit=lambda hit: self.loop.pause())
+        try:
+            self._advance(self.end, stop=lambda: bool(collector.hits))
+        finally:
+            collector.remove()
+        if not collector.hits:
+            return None
+        hit = min(collector.hits)
+        self._dirty = True
+        self.seek(hit.icount)
+        return hit
+
+    def run_backward(self, breakpoints: Iterable[int] = (),
+                     watchpoints: Iterable[Watchpoint] = ()) -> Hit | None:
+        """Go back to the last hit before here; None (at instruction 0) when there is none."""
+        hit = self._last_hit_before(self.position, set(breakpoints), list(watchpoints))
+        self.seek(hit.icount if hit is not None else 0)
+        return hit
+
+    def last_write(self, address: int, length: int = 1) -> Hit | None:
+        """The last instruction before here that wrote the range; the position is kept."""
+        here = self.position
+        hit = self._last_hit_before(here, set(), [Watchpoint(address, length, "write")])
+        self.seek(here)
+        return hit
+
+    def all_hits(self, breakpoints: Iterable[int] = (),
+                 watchpoints: Iterable[Watchpoint] = ()) -> list[Hit]:
+        """Every hit over the whole of history, in order; the position is kept."""
+        here = self.position
+        self.seek(0)
+        collector = HitCollector(self.board.cpu, breakpoints, watchpoints, -1)
+        try:
+            self._advance(self.end)
+        finally:
+            collector.remove()
+        self.seek(here)
+        return sorted(collector.hits)
+
+    # --- internals ----------------------------------------------------------
+    def _last_hit_before(self, start: int, breakpoints: set[int],
+                         watchpoints: list[Watchpoint]) -> Hit | None:
+        high = start
+        while high > 0:
+            checkpoint = self.checkpoints.at_or_before(high - 1)
+            self.checkpoints.restore(checkpoint)
+            self._dirty = False
+            collector = HitCollector(self.board.cpu, breakpoints, watchpoints,
+                                     checkpoint.icount - 1)
+            try:
+                self._advance(high)
+            finally:
+                collector.remove()
+            hits = [hit for hit in collector.hits if hit.icount < high]
+            if hits:
+                return max(hits)
+            high = checkpoint.icount
+        return None
+
+    def _checkpoint_here(self) -> None:
+        if not self._dirty and not self.at_end:
+            self.checkpoints.take()
+
+    def _advance(self, target: int | None, stop: Callable[[], bool] = lambda: False) -> None:
+        """Execute forward to ``target`` (None: the end), checkpointing at the spacing."""
+        self._cancel = False
+        while not self.at_end and (target is None or self.position < target):
+            newest = self.checkpoints.newest.icount
+            if self.position >= newest + self.spacing:
+                self._checkpoint_here()
+                newest = self.position
+            # Past the frontier, stop at the spacing to leave checkpoints behind.
+            slice_end = newest + self.spacing if self.position >= newest else None
+            limit = min((x for x in (target, self.end, slice_end) if x is not None), default=None)
+            try:
+                exit_ = self.loop.run(limit)
+            except RrError as error:          # the board error the recording ended with
+                exit_ = error
+            self.session.console.reached(self.position)
+            if exit_ is not None:
+                self.ended_with = exit_
+                self.end = self.position
+                return
+            if stop():
+                return
+            if self.progress is not None:
+                self.progress(self.position)
+            if self._cancel:
+                raise Interrupted(f"interrupted at instruction {self.position}")
