@@ -36,6 +36,7 @@ from rr.monitor.run_loop import RunLoop
 from rr.replay.replay_inputs import ReplayInputs
 
 COARSE_BLOCK = 1 << 20
+MAX_SIDE_CHECKPOINTS = 16       # the oldest side checkpoint goes when one more is taken
 _libc = ctypes.CDLL(None)
 _memcmp = _libc.memcmp
 _memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
@@ -131,6 +132,8 @@ class CheckpointStack:
         checkpoint = self._capture()
         checkpoint.pages = {page: bytes(self._ram[page:page + PAGE_SIZE])
                             for page in self._changed_pages()}
+        if len(self._side) >= MAX_SIDE_CHECKPOINTS:
+            del self._side[0]
         self._side.append(checkpoint)
         return checkpoint
 

@@ -153,9 +153,10 @@ class Timeline:
             if self.position >= newest + self.spacing:
                 self._checkpoint_here()
                 newest = self.position
-            # Past the frontier, stop at the spacing to leave checkpoints behind.
-            slice_end = newest + self.spacing if self.position >= newest else None
-            limit = min((x for x in (target, self.end, slice_end) if x is not None), default=None)
+            # Past the frontier, slices end on the spacing to leave checkpoints
+            # behind; inside known history they only keep the run interruptible.
+            slice_end = (newest if self.position >= newest else self.position) + self.spacing
+            limit = min(x for x in (target, self.end, slice_end) if x is not None)
             try:
                 exit_ = self.loop.run(limit)
             except RrError as error:          # the board error the recording ended with
