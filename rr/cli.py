@@ -6,10 +6,11 @@ import argparse
 import sys
 
 from rr import __version__
-from rr.commands import dtb, record, replay, run
+from rr.commands import debug, dtb, dump, info, record, replay, run
 from rr.errors import RrError
 
-COMMANDS = {"run": run, "record": record, "replay": replay, "dtb": dtb}
+COMMANDS = {"run": run, "record": record, "replay": replay, "info": info, "dump": dump,
+            "dtb": dtb, "debug": debug}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 
+from rr.commands import progress
 from rr.commands.board_options import board_config, boot_payload
 from rr.errors import RrError
 from rr.log.recording import Recording
@@ -27,7 +28,11 @@ def run_live(args: argparse.Namespace, record_to: str | None) -> int:
     if recording:
         recording.attach(board)
     previous = signal.signal(signal.SIGINT, lambda *_: console.request_quit())
+    status = (progress.Progress(lambda: board.cpu.icount, lambda: recording.writer.bytes_written)
+              if recording and progress.wanted() else None)
     console.start()
+    if status:
+        status.start()
     try:
         exit_ = RunLoop(board, args.max_insns).run()
     except RrError as error:
@@ -35,6 +40,8 @@ def run_live(args: argparse.Namespace, record_to: str | None) -> int:
             recording.finish_with_error(error)
         raise
     finally:
+        if status:
+            status.stop()
         console.close()
         signal.signal(signal.SIGINT, previous)
     if recording:

@@ -12,6 +12,7 @@ import hashlib
 import msgpack
 
 from rr.monitor.board import Board
+from rr.monitor.ram import BLOCK
 DIGEST_CSRS = ("sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval", "sip",
                "satp", "mip", "mie", "fcsr")
 
@@ -26,9 +27,13 @@ def register_state(board: Board) -> dict:
 
 
 def state_digest(board: Board) -> str:
-    """sha256 (hex) over icount, registers, device state and all of RAM."""
+    """sha256 (hex) over icount, registers, device state and RAM (its non-zero 1 MiB blocks)."""
     h = hashlib.sha256()
     h.update(msgpack.packb({"icount": board.cpu.icount, "regs": register_state(board),
                             "devices": board.get_state()}))
-    h.update(board.ram.map)
+    ram = board.ram
+    view = memoryview(ram.map)
+    for block in ram.nonzero_blocks():       # all-zero blocks are implied by their absence
+        h.update(block.to_bytes(8, "little"))
+        h.update(view[block:block + BLOCK])
     return h.hexdigest()

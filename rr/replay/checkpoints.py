@@ -32,15 +32,11 @@ from unicorn.unicorn_const import UC_CTL_CONTEXT_CPU, UC_CTL_CONTEXT_MODE, UC_CT
 
 from rr.monitor.board import Board
 from rr.monitor.constants import PAGE_SIZE
+from rr.monitor.ram import buffer_address, differing_pages
 from rr.monitor.run_loop import RunLoop
 from rr.replay.replay_inputs import ReplayInputs
 
-COARSE_BLOCK = 1 << 20
 MAX_SIDE_CHECKPOINTS = 16       # the oldest side checkpoint goes when one more is taken
-_libc = ctypes.CDLL(None)
-_memcmp = _libc.memcmp
-_memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-_memcmp.restype = ctypes.c_int
 
 
 @dataclass
@@ -64,9 +60,9 @@ class CheckpointStack:
         uc.ctl(UC_CTL_CONTEXT_MODE, UC_CTL_IO_WRITE, ctypes.c_int(UC_CTL_CONTEXT_CPU))
         ram = board.ram
         self._ram = ram.map
-        self._ram_address = ctypes.addressof(ctypes.c_char.from_buffer(ram.map))
+        self._ram_address = ram.address
         self._shadow = bytearray(ram.map)
-        self._shadow_address = ctypes.addressof(ctypes.c_char.from_buffer(self._shadow))
+        self._shadow_address = buffer_address(self._shadow)
         self._stack: list[Checkpoint] = []
         self._side: list[Checkpoint] = []
 
@@ -143,15 +139,7 @@ class CheckpointStack:
 
     def _changed_pages(self) -> Iterator[int]:
         """Offsets of the RAM pages that differ from the shadow."""
-        ram, shadow = self._ram_address, self._shadow_address
-        size = len(self._shadow)
-        for block in range(0, size, COARSE_BLOCK):
-            length = min(COARSE_BLOCK, size - block)
-            if not _memcmp(ram + block, shadow + block, length):
-                continue
-            for page in range(block, block + length, PAGE_SIZE):
-                if _memcmp(ram + page, shadow + page, PAGE_SIZE):
-                    yield page
+        return differing_pages(self._ram_address, self._shadow_address, len(self._shadow))
 
     def _advance_shadow(self) -> dict[int, bytes]:
         """Bring the shadow up to the current RAM; return the pages it had."""

@@ -14,10 +14,18 @@ class Divergence(RrError):
     exit_status = DIVERGENCE_STATUS
 
 
+class EndOfHistory(RrError):
+    """An incomplete trace ran out: the recording was cut off here. Not an error for replay."""
+
+
+def _one_line(event: Event) -> str:
+    return " ".join(format_event(event).split())
+
+
 def divergence(what: str, icount: int, pc: int | None, expected: Event | None,
                last_match: Event | None) -> Divergence:
     where = f"instruction {icount}" + (f" (pc {pc:#x})" if pc is not None else "")
-    wanted = format_event(expected) if expected is not None else "the end of the trace"
-    after = format_event(last_match) if last_match is not None else "none (at the first event)"
+    wanted = _one_line(expected) if expected is not None else "the end of the trace"
+    after = _one_line(last_match) if last_match is not None else "none (at the first event)"
     return Divergence(f"replay diverged at {where}: {what}; the trace expected {wanted}; "
                       f"last matching event: {after}")

@@ -10,7 +10,10 @@ the guest does the same thing:
 - a query (console bytes, quit, console closed) takes the next event only if
   it is of its kind at this count, and otherwise answers "nothing";
 - an event left behind (its count passed without the monitor asking for
-  it) and a pc that differs from the recorded one are divergences.
+  it) and a pc that differs from the recorded one are divergences;
+- a guest waiting for input (the monitor calls ``wait_console``) with no
+  event left at this position will never get any: a divergence, or, when
+  the trace was cut off, the end of recorded history.
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ from typing import Any, Callable, Iterable
 
 from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Event, GuestExit,
                            UserQuit, WallClockRead)
+from rr.errors import RrError
 from rr.monitor.inputs import InputSource
-from rr.replay.divergence import Divergence, divergence
+from rr.replay.divergence import Divergence, EndOfHistory, divergence
 
 
 class ReplayInputs(InputSource):
-    def __init__(self, events: Iterable[Event]) -> None:
+    def __init__(self, events: Iterable[Event], complete: bool = True) -> None:
         self.events: list[Event] = list(events)
+        self.complete = complete           # False: the recording was cut off after the last event
         self.cursor = 0                    # index of the next event to replay
+        self._asked_at = 0                 # instruction count of the latest query
         self.pc: Callable[[], int | None] = lambda: None   # set once the board exists
         self._quit = False
         self._closed = False
@@ -50,7 +56,9 @@ class ReplayInputs(InputSource):
     def set_state(self, state: dict[str, Any]) -> None:
         self.cursor, self._quit, self._closed = state["cursor"], state["quit"], state["closed"]
 
-    def _fail(self, what: str, icount: int) -> Divergence:
+    def _fail(self, what: str, icount: int) -> RrError:
+        if self._next is None and not self.complete:
+            return EndOfHistory(f"the recording was cut off after instruction {icount}")
         return divergence(what, icount, self.pc(), self._next, self.last_match)
 
     def _check_pc(self, event: Event, icount: int) -> None:
@@ -74,6 +82,7 @@ class ReplayInputs(InputSource):
     def _match(self, kind: type[Event], icount: int) -> Event | None:
         """The next event if it is a ``kind`` at ``icount``, else None."""
         self._passed(icount)
+        self._asked_at = icount
         event = self._next
         if isinstance(event, kind) and event.icount == icount:
             self._check_pc(event, icount)
@@ -91,7 +100,10 @@ class ReplayInputs(InputSource):
         return event.data
 
     def wait_console(self, timeout: float | None) -> None:
-        pass                              # the recorded bytes are already here
+        """Live, the wait ended with something at this same position; replay has it or never will."""
+        event = self._next
+        if event is None or event.icount != self._asked_at:
+            raise self._fail("the guest waits for input that was not recorded here", self._asked_at)
 
     def host_time_ns(self, icount: int) -> int:
         return self._take(ClockRead, icount).ns

@@ -16,7 +16,7 @@ from rr.monitor.loader import parse_image
 from rr.monitor.run_loop import RunLoop
 from rr.monitor.state_digest import state_digest
 from rr.replay.console_log import ConsoleLog
-from rr.replay.divergence import Divergence
+from rr.replay.divergence import Divergence, EndOfHistory
 from rr.replay.replay_inputs import ReplayInputs
 
 
@@ -39,7 +39,7 @@ class ReplaySession:
         config.clock = header.clock_mode
         payload = BootPayload(parse_image(image.path or image.name, reader.image_bytes()),
                               reader.initrd_bytes(), reader.dtb_bytes())
-        self.inputs = ReplayInputs(reader.events())
+        self.inputs = ReplayInputs(reader.events(), complete=reader.complete)
         self.console = ConsoleLog(console_out)
         self.board = Board(config, payload, self.inputs, self.console)
         self.inputs.pc = lambda: self.board.cpu.pc
@@ -56,6 +56,8 @@ class ReplaySession:
         limit = stop_at if stop_at is not None else self.end_icount
         try:
             exit_ = self.loop.run(limit)
+        except EndOfHistory:
+            return ReplayOutcome(self.board.cpu.icount, None, None, False)
         except (Divergence, TraceError):   # a damaged chunk is not the guest's error
             raise
         except RrError as error:

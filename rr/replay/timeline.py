@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 from rr.errors import RrError
 from rr.replay.checkpoints import CheckpointStack
+from rr.replay.divergence import Divergence
 from rr.replay.hits import Hit, HitCollector, Watchpoint
 from rr.replay.replay_session import ReplaySession
 
@@ -79,9 +80,16 @@ class Timeline:
         return self.seek(self.position - count)
 
     def run_forward(self, breakpoints: Iterable[int] = (),
-                    watchpoints: Iterable[Watchpoint] = ()) -> Hit | None:
-        """Continue to the first hit after here; None when history ends first."""
-        collector = HitCollector(self.board.cpu, breakpoints, watchpoints, self.position,
+                    watchpoints: Iterable[Watchpoint] = (),
+                    include_current: bool = False) -> Hit | None:
+        """Continue to the first hit after here; None when history ends first.
+
+        ``include_current``: the instruction about to execute counts too, as on
+        hardware (a debugger's continue stops at once on a breakpoint there, or
+        before a watched access it makes).
+        """
+        after = self.position - 1 if include_current else self.position
+        collector = HitCollector(self.board.cpu, breakpoints, watchpoints, after,
                                  on_hit=lambda hit: self.loop.pause())
         try:
             self._advance(self.end, stop=lambda: bool(collector.hits))
@@ -159,7 +167,9 @@ class Timeline:
             limit = min(x for x in (target, self.end, slice_end) if x is not None)
             try:
                 exit_ = self.loop.run(limit)
-            except RrError as error:          # the board error the recording ended with
+            except Divergence:
+                raise
+            except RrError as error:          # the recorded board error, or EndOfHistory
                 exit_ = error
             self.session.console.reached(self.position)
             if exit_ is not None:
