@@ -1,0 +1,69 @@
+"""Every number and fixed string of the GDB remote protocol as rrvm speaks it.
+
+What stock gdb-multiarch 13.1 sends and expects is in
+/work/shared/GDB-NOTES.md; the values here follow it.
+"""
+
+from __future__ import annotations
+
+# --- Listening --------------------------------------------------------------
+DEFAULT_ADDRESS = "127.0.0.1"    # a debugger stub can read and steer the guest: local only by default
+LISTEN_BACKLOG = 4
+# A second client is refused with one error reply; wait this long for its first packet.
+REFUSAL_TIMEOUT_SECONDS = 2.0
+
+# --- Framing ----------------------------------------------------------------
+# Advertised in qSupported; gdb sizes its packets (and memory reads) to it.
+PACKET_SIZE = 0x4000
+# Longest packet body accepted (escaped X data may exceed PacketSize a little);
+# anything longer is discarded and answered with an error, never buffered whole.
+MAX_INCOMING_PACKET = 2 * PACKET_SIZE
+# Largest memory read answered at once (two hex digits per byte must fit a packet).
+MAX_MEMORY_READ = PACKET_SIZE // 2 - 16
+# Monitor output is sent in O packets of at most this many bytes of text.
+MONITOR_CHUNK = PACKET_SIZE // 2 - 16
+RECV_SIZE = 4096
+# Times a reply is sent again when gdb answers it with '-' (ack mode only).
+MAX_RETRANSMITS = 3
+
+PACKET_START = ord("$")
+PACKET_END = ord("#")
+ESCAPE = ord("}")
+RUN_LENGTH = ord("*")
+ESCAPE_XOR = 0x20
+ACK = ord("+")
+NACK = ord("-")
+INTERRUPT = 0x03                 # Ctrl-C from gdb, between packets, while the target runs
+ESCAPED_BYTES = frozenset(b"#$}*")
+RUN_LENGTH_BIAS = 29             # '*' followed by chr(n + 29) repeats the previous byte n times
+
+# --- Threads and signals ----------------------------------------------------
+THREAD_ID = 1                    # one hart, one thread; ids 0 and -1 mean "any" / "all"
+ACCEPTED_THREAD_IDS = frozenset({"0", "-1", "1"})
+SIGINT = 2
+SIGTRAP = 5
+
+# --- Error replies ----------------------------------------------------------
+ERROR_BAD_ARGUMENT = "E01"       # a packet we understand, with arguments we cannot parse
+ERROR_NO_REGISTER = "E00"        # a register number not in the target description
+ERROR_FAULT = "E14"              # EFAULT: memory not mapped (page fault, device, beyond RAM)
+
+# qSupported features (GDB-NOTES: never multiprocess+, thread ids would become pP.T).
+SUPPORTED_FEATURES = (
+    f"PacketSize={PACKET_SIZE:x}",
+    "qXfer:features:read+",
+    "swbreak+",
+    "hwbreak+",
+    "vContSupported+",
+    "QStartNoAckMode+",
+    "ReverseStep+",
+    "ReverseContinue+",
+)
+VCONT_ACTIONS = "vCont;c;C;s;S"
+
+# Z packet types.
+Z_SOFTWARE_BREAK = 0
+Z_HARDWARE_BREAK = 1
+Z_WRITE_WATCH = 2
+Z_READ_WATCH = 3
+Z_ACCESS_WATCH = 4

@@ -1,0 +1,172 @@
+"""`monitor ...` commands of a replay: time and trace facts gdb has no command for.
+
+Each command returns its output as text (errors included: gdb shows it
+either way, and a typo should not look like a protocol failure). Positions
+are instruction counts, the same numbers `rrvm replay --to` and `rrvm dump`
+use.
+
+`monitor seek` moves the replay behind gdb's back: gdb keeps showing its
+cached registers and frame until it next stops, so the output says how to
+refresh them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import shlex
+from typing import Callable
+
+from rr.log.events import format_event
+from rr.log.trace_reader import TraceReader
+from rr.monitor.disasm import disassemble_one
+from rr.monitor import mmu
+from rr.replay.timeline import Timeline
+
+DEFAULT_EVENTS_AROUND = 5
+DEFAULT_WATCH_LENGTH = 1
+MAX_WATCH_LENGTH = 1 << 20
+
+
+class MonitorError(Exception):
+    """A command used wrongly; the message is shown to the user."""
+
+
+class ReplayMonitor:
+    def __init__(self, timeline: Timeline, reader: TraceReader) -> None:
+        self.timeline = timeline
+        self.reader = reader
+        self._commands: dict[str, tuple[Callable[[list[str]], str], str]] = {
+            "icount": (self._icount, "icount                 the current instruction count"),
+            "seek": (self._seek, "seek N                 go to instruction count N"),
+            "events": (self._events, f"events [N]             N recorded events before and "
+                                     f"after now (default {DEFAULT_EVENTS_AROUND})"),
+            "info": (self._info, "info                   what the trace holds, and where we are"),
+            "last-write": (self._last_write, "last-write ADDR [LEN]  the last instruction before "
+                                             "now that wrote ADDR (virtual; LEN bytes, default 1)"),
+            "checkpoints": (self._checkpoints, "checkpoints            positions of the checkpoints"),
+            "checkpoint": (self._checkpoint, "checkpoint             take a checkpoint here"),
+            "help": (self._help, "help                   this list"),
+        }
+
+    def run(self, line: str) -> str:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            return f"rrvm: cannot parse '{line}': {exc}\n"
+        if not words:
+            return self._help([])
+        name, args = words[0], words[1:]
+        command = self._commands.get(name)
+        if command is None:
+            return f"rrvm: unknown monitor command '{name}'; 'monitor help' lists them\n"
+        try:
+            return command[0](args)
+        except MonitorError as exc:
+            return f"rrvm: {name}: {exc}\n"
+
+    # --- commands -------------------------------------------------------------
+    def _help(self, args: list[str]) -> str:
+        lines = ["rrvm monitor commands (positions are instruction counts):"]
+        lines += [f"  {text}" for _, text in self._commands.values()]
+        return "\n".join(lines) + "\n"
+
+    def _icount(self, args: list[str]) -> str:
+        _no_arguments(args)
+        return f"icount {self.timeline.position}\n"
+
+    def _seek(self, args: list[str]) -> str:
+        if len(args) != 1:
+            raise MonitorError("usage: monitor seek N")
+        target = _number(args[0], "instruction count")
+        reached = self.timeline.seek(target)
+        note = "" if reached == target else f" (history ends at {reached})"
+        return (f"now at instruction {reached}{note}, pc {self.timeline.board.cpu.pc:#x}\n"
+                "(gdb still shows the old state: 'maint flush register-cache' refreshes it)\n")
+
+    def _events(self, args: list[str]) -> str:
+        if len(args) > 1:
+            raise MonitorError("usage: monitor events [N]")
+        count = _number(args[0], "event count") if args else DEFAULT_EVENTS_AROUND
+        events = self.timeline.session.inputs.events      # as TraceReader.events() gave them
+        now = self.timeline.position
+        split = bisect.bisect_left([event.icount for event in events], now)
+        before, after = events[max(0, split - count):split], events[split:split + count]
+        lines = [format_event(event) for event in before]
+        lines.append(f"{'-' * 6} now: instruction {now} {'-' * 6}")
+        lines += [format_event(event) for event in after]
+        if not events:
+            lines.append("(the trace records no events)")
+        return "\n".join(lines) + "\n"
+
+    def _info(self, args: list[str]) -> str:
+        _no_arguments(args)
+        reader, timeline = self.reader, self.timeline
+        image = reader.header.image
+        footer = reader.footer
+        lines = [f"trace        {reader.path}",
+                 f"guest        {image.name or image.path if image else '(none)'}"]
+        if footer is not None:
+            lines.append(f"history      instructions 0 to {footer.final_icount}, complete")
+            lines.append(f"exit         {footer.exit_kind or '?'}, code {footer.exit_code}, "
+                         f"exit status {footer.exit_status}")
+        else:
+            lines.append(f"history      incomplete: instructions 0 to {reader.last_icount or 0} "
+                         "(the recording was cut off)")
+        lines.append(f"events       {len(timeline.session.inputs.events)}")
+        lines.append(f"now          instruction {timeline.position}, pc "
+                     f"{timeline.board.cpu.pc:#x}")
+        lines.append(f"checkpoints  {len(timeline.checkpoints.positions())}")
+        return "\n".join(lines) + "\n"
+
+    def _last_write(self, args: list[str]) -> str:
+        if not 1 <= len(args) <= 2:
+            raise MonitorError("usage: monitor last-write ADDR [LEN]")
+        address = _number(args[0], "address")
+        length = _number(args[1], "length") if len(args) == 2 else DEFAULT_WATCH_LENGTH
+        if not 1 <= length <= MAX_WATCH_LENGTH:
+            raise MonitorError(f"length must be 1 to {MAX_WATCH_LENGTH}")
+        timeline = self.timeline
+        here = timeline.position
+        hit = timeline.last_write(address, length)
+        what = f"{address:#x}" + (f" ({length} bytes)" if length > 1 else "")
+        if hit is None:
+            return f"no write to {what} before instruction {here}\n"
+        timeline.seek(hit.icount)
+        pc = timeline.board.cpu.pc
+        try:
+            insn, size = timeline.board.memory.fetch_instruction(pc)
+            text = f": {disassemble_one(insn.to_bytes(size, 'little'), pc)}"
+        except mmu.PageFault:
+            text = ""
+        timeline.seek(here)
+        return (f"last write to {what} before instruction {here}: instruction {hit.icount}, "
+                f"pc {pc:#x}{text} (wrote at {hit.address:#x})\n")
+
+    def _checkpoints(self, args: list[str]) -> str:
+        _no_arguments(args)
+        positions = self.timeline.checkpoints.positions()
+        return f"{len(positions)} checkpoints at instructions: " + \
+            ", ".join(str(p) for p in positions) + "\n"
+
+    def _checkpoint(self, args: list[str]) -> str:
+        _no_arguments(args)
+        if self.timeline.at_end:
+            # The machine has exited here; a checkpoint would not remember that.
+            raise MonitorError("not at the end of history (step back first)")
+        checkpoint = self.timeline.checkpoints.take()
+        return f"checkpoint at instruction {checkpoint.icount}\n"
+
+
+def _number(text: str, what: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise MonitorError(f"{what} '{text}' is not a number (decimal, or hex with 0x)") from None
+    if value < 0:
+        raise MonitorError(f"{what} must not be negative")
+    return value
+
+
+def _no_arguments(args: list[str]) -> None:
+    if args:
+        raise MonitorError(f"takes no arguments (got '{' '.join(args)}')")

@@ -1,0 +1,206 @@
+"""Recorded history as a gdb target: read-only state, resumable in both directions.
+
+Where each resume stops follows what gdb expects (GDB-NOTES.md):
+
+- a forward continue counts the instruction about to execute, as hardware
+  does (a breakpoint at the pc stops at once);
+- a reverse continue never stops at the state it starts from for a
+  breakpoint, and goes back to instruction 0 (replaylog:begin) without a hit;
+- gdb treats RISC-V watchpoints as non-steppable: after a watchpoint stop it
+  removes them, steps once in the same direction, and compares values.
+  So a forward watchpoint stop is reported *before* the access executes
+  (pc = the store, memory unchanged) and a reverse one at the state just
+  *after* it (the store's icount + 1, which may be the starting state);
+- at either end of history nothing moves and the stop says so
+  (replaylog:begin / replaylog:end).
+
+Time navigation itself (checkpoints, replaying to a position, searching
+for hits) is rr.replay.timeline.Timeline's business.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rr.gdbstub.monitor import ReplayMonitor
+from rr.gdbstub.registers import Register
+from rr.gdbstub.stop_points import StopPoints
+from rr.gdbstub.target import Direction, MemoryFault, ReadOnly, Resume, Stop, StopKind
+from rr.log.trace_reader import TraceReader
+from rr.monitor import mmu
+from rr.monitor.constants import PAGE_SIZE, PRIV_M
+from rr.replay.hits import Hit, HitCollector, Watchpoint
+from rr.replay.timeline import Interrupted, Timeline
+
+READ_ONLY_REASON = ("rrvm is replaying a recording, which is read-only: changing registers "
+                    "or memory would make the replay leave recorded history")
+
+
+class ReplayTarget:
+    def __init__(self, timeline: Timeline, reader: TraceReader,
+                 log: Callable[[str], None] = lambda text: None) -> None:
+        self.timeline = timeline
+        self.board = timeline.board
+        self.reader = reader
+        self.log = log
+        self.monitor_commands = ReplayMonitor(timeline, reader)
+        self._end_reported = False
+
+    # --- state ----------------------------------------------------------------
+    def read_register(self, register: Register) -> int | None:
+        return register.read(self.board.cpu)
+
+    def write_register(self, register: Register, value: int) -> None:
+        raise ReadOnly(READ_ONLY_REASON)
+
+    def read_memory(self, address: int, length: int) -> bytes:
+        """Virtual memory through the current page tables (physical when satp is bare).
+
+        Only RAM is read, straight from the board's own copy: a read through
+        unicorn at a device address would call the device and change the replay.
+        """
+        cpu = self.board.cpu
+        priv = cpu.priv
+        satp = 0 if priv == PRIV_M else cpu.csr("satp")
+        out = bytearray()
+        while len(out) < length:
+            here = (address + len(out)) & mmu.MASK64
+            piece = min(length - len(out), PAGE_SIZE - (here & (PAGE_SIZE - 1)))
+            try:
+                out += mmu.read_virtual(satp, here, piece, self._read_ram, "debug", priv)
+            except mmu.PageFault as fault:
+                if not out:
+                    raise MemoryFault(f"cannot read memory at {here:#x}: {fault.reason}") from None
+                break
+        return bytes(out)
+
+    def _read_ram(self, paddr: int, size: int) -> bytes:
+        ram = self.board.ram
+        if not ram.contains(paddr, size):
+            raise mmu.PageFault(paddr, "not RAM")
+        offset = paddr - ram.base
+        return bytes(ram.map[offset:offset + size])
+
+    def write_memory(self, address: int, data: bytes) -> None:
+        raise ReadOnly(READ_ONLY_REASON)
+
+    def monitor(self, command: str) -> str:
+        return self.monitor_commands.run(command)
+
+    def describe_position(self) -> str:
+        return f"instruction {self.timeline.position}, pc {self.board.cpu.pc:#x}"
+
+    # --- resuming ---------------------------------------------------------------
+    def resume(self, how: Resume, points: StopPoints, interrupted: Callable[[], bool]) -> Stop:
+        timeline = self.timeline
+        timeline.progress = lambda _position: timeline.cancel() if interrupted() else None
+        try:
+            if how.direction is Direction.FORWARD:
+                stop = self._step(points) if how.step else self._continue(points)
+            else:
+                stop = self._reverse_step(points) if how.step else self._reverse_continue(points)
+        finally:
+            timeline.progress = None
+        if stop.kind is StopKind.HISTORY_END:
+            self._note_end()
+        return stop
+
+    def _step(self, points: StopPoints) -> Stop:
+        timeline = self.timeline
+        start = timeline.position
+        if timeline.at_end:
+            return Stop(StopKind.HISTORY_END)
+        hit = self._watch_hit_by_next_instruction(points.watchpoints)
+        if hit is not None:
+            timeline.seek(start)         # hardware traps before the access: do not move
+            return self._watch_stop(hit)
+        if timeline.position == start:
+            return Stop(StopKind.HISTORY_END)
+        return Stop(StopKind.STEP)
+
+    def _continue(self, points: StopPoints) -> Stop:
+        timeline = self.timeline
+        if timeline.at_end:
+            return Stop(StopKind.HISTORY_END)
+        try:
+            hit = timeline.run_forward(points.breakpoints, points.watchpoints,
+                                       include_current=True)
+        except Interrupted:
+            return Stop(StopKind.INTERRUPTED)
+        if hit is None:
+            return Stop(StopKind.HISTORY_END)
+        if hit.kind == "breakpoint":
+            return self._breakpoint_stop(hit, points)
+        return self._watch_stop(hit)
+
+    def _reverse_step(self, points: StopPoints) -> Stop:
+        timeline = self.timeline
+        start = timeline.position
+        if start == 0:
+            return Stop(StopKind.HISTORY_BEGIN)
+        timeline.seek(start - 1)
+        watchpoints = points.watchpoints
+        if watchpoints:
+            # The instruction stepped back over accessed a watched range: report
+            # at the state after it, like a reverse continue (gdb steps back again).
+            hit = self._watch_hit_by_next_instruction(watchpoints)
+            if hit is not None:
+                return self._watch_stop(hit)
+            timeline.seek(start - 1)
+        return Stop(StopKind.STEP)
+
+    def _reverse_continue(self, points: StopPoints) -> Stop:
+        timeline = self.timeline
+        start = timeline.position
+        if start == 0:
+            return Stop(StopKind.HISTORY_BEGIN)
+        try:
+            hit = timeline.run_backward(points.breakpoints, points.watchpoints)
+        except Interrupted:
+            timeline.progress = None
+            timeline.seek(start)         # as rr does: an interrupted search changes nothing
+            return Stop(StopKind.INTERRUPTED)
+        if hit is None:
+            return Stop(StopKind.HISTORY_BEGIN)
+        if hit.kind == "breakpoint":
+            return self._breakpoint_stop(hit, points)
+        timeline.seek(hit.icount + 1)    # the state just after the access
+        return self._watch_stop(hit)
+
+    # --- helpers ----------------------------------------------------------------
+    def _watch_hit_by_next_instruction(self, watchpoints: list[Watchpoint]) -> Hit | None:
+        """Execute one instruction, noting whether it touched a watched range."""
+        timeline = self.timeline
+        here = timeline.position
+        if not watchpoints:
+            timeline.step(1)
+            return None
+        collector = HitCollector(self.board.cpu, (), watchpoints, here - 1)
+        try:
+            timeline.step(1)
+        finally:
+            collector.remove()
+        hits = [hit for hit in collector.hits if hit.icount == here]
+        return min(hits) if hits else None
+
+    @staticmethod
+    def _breakpoint_stop(hit: Hit, points: StopPoints) -> Stop:
+        return Stop(StopKind.BREAKPOINT, hit.address,
+                    hardware=points.is_hardware_breakpoint(hit.address))
+
+    @staticmethod
+    def _watch_stop(hit: Hit) -> Stop:
+        watch = hit.watch
+        assert watch is not None
+        # The access may start below the watched range; gdb matches the address
+        # against its watchpoints, so report one inside the range.
+        return Stop(StopKind.WATCHPOINT, max(hit.address, watch.address), watch.kind)
+
+    def _note_end(self) -> None:
+        if self._end_reported:
+            return
+        self._end_reported = True
+        ended = self.timeline.ended_with
+        detail = getattr(ended, "detail", None) or (str(ended) if ended is not None else "")
+        self.log(f"end of recorded history at instruction {self.timeline.position}"
+                 + (f" ({detail})" if detail else ""))

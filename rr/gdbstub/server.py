@@ -1,0 +1,321 @@
+"""Debugger semantics: what each gdb packet means for a target, and what to answer.
+
+``GdbServer`` serves one gdb session over an ``RspConnection`` against a
+``DebugTarget``. It keeps gdb's view of the session (the stop points gdb
+inserted, the last stop, what gdb said it supports) and turns target stops
+into stop replies; it never decides where a resume stops (the target does)
+and never touches bytes on the wire (the connection does).
+
+Rules from GDB-NOTES.md that shape it:
+- any packet not implemented gets an empty reply (never a blanket OK);
+- one thread, id 1; no multiprocess extensions;
+- `g` carries x0..x31 and pc, every other register comes through `p`; a
+  register the target cannot supply is ``xx..`` (unavailable);
+- a request the target refuses (writes while replaying) gets an ``E.`` reply
+  that says why, and the same line on the stub's stderr;
+- stop replies: ``T05thread:1;`` plus swbreak/hwbreak, watch/rwatch/awatch
+  with the address, replaylog:begin/end; Ctrl-C gives ``T02thread:1;``.
+
+A client that sends ``D`` (detach) or ``k`` (kill) ends the server; one that
+disconnects ends only its session (the listener then waits for the next).
+"""
+
+from __future__ import annotations
+
+import binascii
+import traceback
+from enum import Enum
+from typing import Callable
+
+from rr.errors import RrError
+from rr.gdbstub.constants import (ACCEPTED_THREAD_IDS, ERROR_BAD_ARGUMENT, ERROR_FAULT,
+                                  ERROR_NO_REGISTER, MAX_INCOMING_PACKET, MAX_MEMORY_READ,
+                                  MONITOR_CHUNK, SIGINT, SIGTRAP, SUPPORTED_FEATURES, THREAD_ID,
+                                  VCONT_ACTIONS)
+from rr.gdbstub.packets import OVERSIZED, ConnectionClosed, RspConnection, escape_binary
+from rr.gdbstub.registers import BY_NUMBER, G_PACKET_REGISTERS, REGISTERS, Register
+from rr.gdbstub.stop_points import STOP_REASON_OF_KIND, Z_TYPES, StopPoint, StopPoints
+from rr.gdbstub.target import (DebugTarget, Direction, MemoryFault, ReadOnly, Resume, Stop,
+                               StopKind)
+from rr.gdbstub.target_xml import read_annex
+
+
+class SessionEnd(Enum):
+    DETACHED = "detached"            # D: gdb is done; the server exits
+    KILLED = "killed"                # k / vKill: the server exits
+    DISCONNECTED = "disconnected"    # the client went away; wait for another
+
+
+class _Error(Exception):
+    """A reply that is an error (``E01``, ``E.text``): raised by handlers, sent by dispatch."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+def error_text_reply(message: str) -> str:
+    """``E.message``, with only bytes that need no escaping (gdb shows it verbatim)."""
+    clean = "".join(c if " " <= c <= "~" and c not in "#$}*" else "?" for c in message)
+    return "E." + clean
+
+
+def stop_reply(stop: Stop, features: set[str]) -> str:
+    if stop.kind is StopKind.INTERRUPTED:
+        return f"T{SIGINT:02x}thread:{THREAD_ID:x};"
+    reply = f"T{SIGTRAP:02x}thread:{THREAD_ID:x};"
+    if stop.kind is StopKind.BREAKPOINT:
+        reason = "hwbreak" if stop.hardware else "swbreak"
+        if f"{reason}+" in features:
+            reply += f"{reason}:;"
+    elif stop.kind is StopKind.WATCHPOINT:
+        reply += f"{STOP_REASON_OF_KIND[stop.watch_kind]}:{stop.address:x};"
+    elif stop.kind is StopKind.HISTORY_BEGIN:
+        reply += "replaylog:begin;"
+    elif stop.kind is StopKind.HISTORY_END:
+        reply += "replaylog:end;"
+    return reply
+
+
+def _hex_value(value: int, size: int) -> str:
+    return (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little").hex()
+
+
+def _parse_hex(text: str) -> int:
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise _Error(ERROR_BAD_ARGUMENT) from None
+
+
+class GdbServer:
+    def __init__(self, target: DebugTarget, log: Callable[[str], None]) -> None:
+        self.target = target
+        self.log = log
+        self.conn: RspConnection | None = None
+        self.points = StopPoints()
+        self.last_stop = Stop(StopKind.STEP)
+        self.client_features: set[str] = set()
+
+    # --- the session loop ---------------------------------------------------------
+    def serve(self, conn: RspConnection) -> SessionEnd:
+        """Answer packets until gdb detaches, kills, or goes away."""
+        self.conn = conn
+        self.points = StopPoints()           # a new gdb inserts its own
+        self.client_features = set()
+        try:
+            while True:
+                packet = conn.read_packet()
+                if packet is OVERSIZED:
+                    conn.send(error_text_reply(f"packet longer than {MAX_INCOMING_PACKET} bytes"))
+                    continue
+                end = self._dispatch(packet.decode("latin-1"))
+                if end is not None:
+                    return end
+        except ConnectionClosed:
+            return SessionEnd.DISCONNECTED
+
+    def _dispatch(self, packet: str) -> SessionEnd | None:
+        conn = self.conn
+        if packet == "k" or packet.startswith("vKill"):
+            self.log("gdb killed the session")
+            if packet.startswith("vKill"):
+                conn.send("OK")
+            return SessionEnd.KILLED
+        if packet == "D" or packet.startswith("D;"):
+            conn.send("OK")
+            self.log("gdb detached")
+            return SessionEnd.DETACHED
+        if packet == "QStartNoAckMode":
+            conn.send("OK")
+            conn.start_no_ack_mode()
+            return None
+        try:
+            reply = self._handle(packet)
+        except _Error as error:
+            reply = error.reply
+        except (ReadOnly, MemoryFault) as error:
+            reply = error_text_reply(str(error))
+        except RrError as error:
+            self.log(f"error: {error}")
+            reply = error_text_reply(str(error))
+        except ConnectionClosed:
+            raise
+        except Exception:                          # a bug: report it, keep serving
+            self.log(f"internal error on packet {packet[:80]!r}:\n{traceback.format_exc()}")
+            reply = ERROR_BAD_ARGUMENT
+        if reply is not None:
+            conn.send(reply)
+        return None
+
+    def _handle(self, packet: str) -> str | None:
+        head = packet[:1]
+        if head == "q":
+            return self._query(packet)
+        if head == "v":
+            return self._v_packet(packet)
+        if head == "?":
+            return stop_reply(self.last_stop, self.client_features)
+        if head == "H":
+            return "OK" if packet[2:] in ACCEPTED_THREAD_IDS else ERROR_BAD_ARGUMENT
+        if head == "T":
+            return "OK" if packet[1:] in ACCEPTED_THREAD_IDS else ERROR_BAD_ARGUMENT
+        if head == "g":
+            return "".join(self._register_hex(reg) for reg in REGISTERS[:G_PACKET_REGISTERS])
+        if head == "p":
+            return self._read_register(packet[1:])
+        if head in "GP":
+            return self._refused_write(packet)
+        if head == "m":
+            return self._read_memory(packet[1:])
+        if head in "MX":
+            return self._refused_write(packet)
+        if head in "cCsS":
+            return self._resume(Resume(Direction.FORWARD, step=head in "sS"))
+        if packet in ("bs", "bc"):
+            return self._resume(Resume(Direction.BACKWARD, step=packet == "bs"))
+        if head in "Zz":
+            return self._stop_point(packet)
+        return ""
+
+    # --- queries --------------------------------------------------------------------
+    def _query(self, packet: str) -> str:
+        if packet.startswith("qSupported"):
+            _, _, listed = packet.partition(":")
+            self.client_features = set(listed.split(";")) if listed else set()
+            return ";".join(SUPPORTED_FEATURES)
+        if packet.startswith("qXfer:features:read:"):
+            return self._xfer_features(packet[len("qXfer:features:read:"):])
+        if packet == "qC":
+            return f"QC{THREAD_ID:x}"
+        if packet == "qfThreadInfo":
+            return f"m{THREAD_ID:x}"
+        if packet == "qsThreadInfo":
+            return "l"
+        if packet.startswith("qAttached"):
+            return "1"
+        if packet.startswith("qRcmd,"):
+            return self._monitor(packet[len("qRcmd,"):])
+        return ""
+
+    def _xfer_features(self, rest: str) -> str:
+        annex, _, window = rest.rpartition(":")
+        offset_text, _, length_text = window.partition(",")
+        data = read_annex(annex, _parse_hex(offset_text), _parse_hex(length_text))
+        if data is None:
+            return "E00"
+        return (data[:1] + escape_binary(data[1:])).decode("latin-1")
+
+    def _monitor(self, hex_command: str) -> str:
+        try:
+            command = bytes.fromhex(hex_command).decode("utf-8", "replace")
+        except ValueError:
+            raise _Error(ERROR_BAD_ARGUMENT) from None
+        output = self.target.monitor(command)
+        for start in range(0, len(output), MONITOR_CHUNK):
+            self.conn.send("O" + output[start:start + MONITOR_CHUNK].encode().hex())
+        return "OK"
+
+    # --- v packets ------------------------------------------------------------------
+    def _v_packet(self, packet: str) -> str:
+        if packet == "vCont?":
+            return VCONT_ACTIONS
+        if packet.startswith("vCont;"):
+            return self._resume(self._vcont_action(packet[len("vCont;"):]))
+        return ""                            # vMustReplyEmpty and everything else
+
+    @staticmethod
+    def _vcont_action(actions: str) -> Resume:
+        """The leftmost action that applies to our thread (no id, -1, 0 or 1)."""
+        for action in actions.split(";"):
+            verb, _, thread = action.partition(":")
+            if thread and thread not in ACCEPTED_THREAD_IDS:
+                continue
+            if verb[:1] in ("c", "C"):
+                return Resume(Direction.FORWARD, step=False)
+            if verb[:1] in ("s", "S"):
+                return Resume(Direction.FORWARD, step=True)
+            raise _Error(ERROR_BAD_ARGUMENT)
+        raise _Error(ERROR_BAD_ARGUMENT)
+
+    # --- registers and memory ---------------------------------------------------------
+    def _register_hex(self, register: Register) -> str:
+        value = self.target.read_register(register)
+        if value is None:
+            return "xx" * register.size
+        return _hex_value(value, register.size)
+
+    def _read_register(self, number: str) -> str:
+        register = BY_NUMBER.get(_parse_hex(number))
+        if register is None:
+            return ERROR_NO_REGISTER
+        return self._register_hex(register)
+
+    def _read_memory(self, arguments: str) -> str:
+        address_text, _, length_text = arguments.partition(",")
+        address, length = _parse_hex(address_text), _parse_hex(length_text)
+        try:
+            return self.target.read_memory(address, min(length, MAX_MEMORY_READ)).hex()
+        except MemoryFault:
+            return ERROR_FAULT
+
+    def _refused_write(self, packet: str) -> str:
+        """G, P, M, X: the target decides; a replay refuses and says why."""
+        head = packet[0]
+        try:
+            if head == "P":
+                number, _, value = packet[1:].partition("=")
+                register = BY_NUMBER.get(_parse_hex(number))
+                if register is None:
+                    return ERROR_NO_REGISTER
+                self.target.write_register(register, int.from_bytes(bytes.fromhex(value),
+                                                                    "little"))
+            elif head == "G":
+                data = bytes.fromhex(packet[1:])
+                for index, register in enumerate(REGISTERS[:G_PACKET_REGISTERS]):
+                    chunk = data[index * 8:index * 8 + 8]
+                    if len(chunk) == 8:
+                        self.target.write_register(register, int.from_bytes(chunk, "little"))
+            else:
+                where, _, data = packet[1:].partition(":")
+                address_text, _, _length = where.partition(",")
+                payload = data.encode("latin-1") if head == "X" else bytes.fromhex(data)
+                self.target.write_memory(_parse_hex(address_text), payload)
+        except ValueError:
+            return ERROR_BAD_ARGUMENT
+        except ReadOnly as refusal:
+            what = {"G": "write registers", "P": "write a register", "M": "write memory",
+                    "X": "write memory"}[head]
+            self.log(f"refused: gdb asked to {what} ({packet[:40]}...): {refusal}")
+            return error_text_reply(str(refusal))
+        except MemoryFault:
+            return ERROR_FAULT
+        return "OK"
+
+    # --- stop points and resuming -------------------------------------------------------
+    def _stop_point(self, packet: str) -> str:
+        fields = packet[1:].split(";", 1)[0].split(",")
+        if len(fields) != 3:
+            return ERROR_BAD_ARGUMENT
+        kind_type = _parse_hex(fields[0])
+        if kind_type not in Z_TYPES:
+            return ""
+        point = StopPoint(kind_type, _parse_hex(fields[1]), _parse_hex(fields[2]))
+        if packet[0] == "Z":
+            self.points.insert(point)
+        else:
+            self.points.remove(point)
+        return "OK"
+
+    def _resume(self, how: Resume) -> str:
+        try:
+            stop = self.target.resume(how, self.points, self.conn.poll_interrupt)
+        except RrError as error:
+            # Tell gdb (console output is allowed until the stop reply) and stop here.
+            self.log(f"error: {error}")
+            self.conn.send("O" + f"rrvm: {error}\n".encode().hex())
+            stop = Stop(StopKind.STEP)
+        if self.conn.closed:
+            raise ConnectionClosed()
+        self.last_stop = stop
+        return stop_reply(stop, self.client_features)

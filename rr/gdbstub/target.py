@@ -1,0 +1,81 @@
+"""What the GDB server needs from a debuggable machine, live or replayed.
+
+The server (server.py) speaks the protocol and keeps gdb's view (stop points,
+the last stop); a target owns the machine and decides where a resume stops.
+A replay (replay_target.py) and, later, a live guest implement the same
+interface, so the protocol code never asks which one it is driving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable, Protocol
+
+from rr.errors import RrError
+from rr.gdbstub.registers import Register
+from rr.gdbstub.stop_points import StopPoints
+
+
+class Direction(Enum):
+    FORWARD = "forward"
+    BACKWARD = "backward"
+
+
+@dataclass(frozen=True)
+class Resume:
+    """One resume request: c, s, vCont, bs or bc."""
+
+    direction: Direction
+    step: bool
+
+
+class StopKind(Enum):
+    STEP = "step"                    # a step completed; nothing else to say
+    BREAKPOINT = "breakpoint"        # before the instruction at ``address`` executes
+    WATCHPOINT = "watchpoint"        # ``address`` was accessed (see ReplayTarget for where)
+    HISTORY_BEGIN = "history-begin"  # at instruction 0, did not move further back
+    HISTORY_END = "history-end"      # at the end of recorded history, did not move further
+    INTERRUPTED = "interrupted"      # Ctrl-C from gdb
+
+
+@dataclass(frozen=True)
+class Stop:
+    kind: StopKind
+    address: int | None = None       # breakpoint pc, or the data address of a watchpoint hit
+    watch_kind: str | None = None    # "write", "read" or "access": the watchpoint that hit
+    hardware: bool = False           # a Z1 (hardware) breakpoint rather than Z0
+
+
+class MemoryFault(RrError):
+    """Guest memory that cannot be read or written at this address (unmapped, a device)."""
+
+
+class ReadOnly(RrError):
+    """The target refuses a change of state; the message says why."""
+
+
+class DebugTarget(Protocol):
+    """A machine gdb can inspect and resume."""
+
+    def read_register(self, register: Register) -> int | None:
+        """The register's value, or None when it cannot be supplied (shown as unavailable)."""
+
+    def write_register(self, register: Register, value: int) -> None:
+        """Change a register, or raise ReadOnly saying why not."""
+
+    def read_memory(self, address: int, length: int) -> bytes:
+        """Bytes at a virtual address in the current address space; may return fewer than
+        asked when a later page is unmapped; raises MemoryFault when the first is."""
+
+    def write_memory(self, address: int, data: bytes) -> None:
+        """Change guest memory, or raise ReadOnly / MemoryFault."""
+
+    def resume(self, how: Resume, points: StopPoints, interrupted: Callable[[], bool]) -> Stop:
+        """Run as asked until a stop; ``interrupted()`` is polled while running (Ctrl-C)."""
+
+    def monitor(self, command: str) -> str:
+        """Run a `monitor` command; its output (errors included) as text."""
+
+    def describe_position(self) -> str:
+        """Where the target is, for the stub's own log lines."""

@@ -1,0 +1,53 @@
+"""The riscv64 target description gdb reads through qXfer:features:read.
+
+Without it gdb-multiarch assumes x86-64 and rejects our `g` reply, so it is
+served at every connection. All four features (cpu, fpu, virtual, csr) are
+inlined in one target.xml, generated from the register table so numbers and
+sizes always match what the register packets carry.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rr.gdbstub.registers import (FEATURE_CPU, FEATURE_CSR, FEATURE_FPU, FEATURE_VIRTUAL,
+                                  REGISTERS)
+
+ANNEX = "target.xml"
+ARCHITECTURE = "riscv:rv64"
+_FEATURES = (FEATURE_CPU, FEATURE_FPU, FEATURE_VIRTUAL, FEATURE_CSR)
+# The fpu feature's registers hold a single or a double (QEMU's riscv_double).
+_FPU_TYPES = ('  <union id="riscv_double">\n'
+              '    <field name="float" type="ieee_single"/>\n'
+              '    <field name="double" type="ieee_double"/>\n'
+              '  </union>\n')
+
+
+@lru_cache(maxsize=1)
+def target_xml() -> bytes:
+    lines = ['<?xml version="1.0"?>',
+             '<!DOCTYPE target SYSTEM "gdb-target.dtd">',
+             '<target version="1.0">',
+             f'<architecture>{ARCHITECTURE}</architecture>']
+    for feature in _FEATURES:
+        lines.append(f'<feature name="{feature}">')
+        if feature == FEATURE_FPU:
+            lines.append(_FPU_TYPES.rstrip("\n"))
+        for reg in REGISTERS:
+            if reg.feature == feature:
+                group = ' group="csr"' if feature == FEATURE_CSR else ""
+                lines.append(f'  <reg name="{reg.name}" bitsize="{reg.bitsize}" '
+                             f'type="{reg.type}" regnum="{reg.regnum}"{group}/>')
+        lines.append('</feature>')
+    lines.append('</target>')
+    return ("\n".join(lines) + "\n").encode()
+
+
+def read_annex(annex: str, offset: int, length: int) -> bytes | None:
+    """qXfer reply body ('m' + data when more follows, 'l' + data for the last piece), unescaped."""
+    if annex != ANNEX:
+        return None
+    document = target_xml()
+    piece = document[offset:offset + length]
+    more = offset + length < len(document)
+    return (b"m" if more else b"l") + piece
