@@ -3,7 +3,13 @@
 Hooks only note the instruction count of a hit (exact, from unicorn's
 counter) and may pause the run; the timeline then moves to that position by
 replaying to it, so nothing depends on where unicorn happened to stop.
-Watchpoints are on virtual addresses, as unicorn reports them to memory hooks.
+
+Watchpoints are given on virtual addresses, but unicorn reports *physical*
+addresses to memory hooks when paging is on. Each watched page is therefore
+translated through the page tables current when the search starts, the
+physical range is hooked, and hits are reported at the virtual address. A
+page unmapped at that moment cannot be watched; a mapping changed during
+the search is not followed.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ from typing import Callable, Iterable
 
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
+from rr.monitor import mmu
+from rr.monitor.constants import PAGE_SIZE
 from rr.monitor.cpu import Cpu
+from rr.monitor.guest_memory import GuestMemory
 
 WATCH_KINDS = ("write", "read", "access")
 MAX_ACCESS = 16          # widest access that can overlap a watched range from below
@@ -24,6 +33,16 @@ class Watchpoint:
     address: int
     length: int = 1
     kind: str = "write"          # write, read or access
+
+
+@dataclass(frozen=True)
+class WatchedPiece:
+    """The part of a watchpoint inside one page, at its physical address."""
+
+    paddr: int
+    vaddr: int
+    length: int
+    watch: Watchpoint
 
 
 @dataclass(frozen=True, order=True)
@@ -37,22 +56,24 @@ class Hit:
 class HitCollector:
     """Hooks for a set of breakpoints and watchpoints, noting hits after ``after``."""
 
-    def __init__(self, cpu: Cpu, breakpoints: Iterable[int], watchpoints: Iterable[Watchpoint],
+    def __init__(self, cpu: Cpu, breakpoints: Iterable[int],
+                 watchpoints: Iterable[Watchpoint | WatchedPiece],
                  after: int, on_hit: Callable[[Hit], None] | None = None) -> None:
+        """Watchpoints are translated now; pieces from ``translate_watchpoints`` are used as given."""
         self.cpu = cpu
         self.after = after
         self.on_hit = on_hit
         self.hits: list[Hit] = []
-        self.watchpoints = list(watchpoints)
         uc = cpu.uc
         self._handles = [uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc)
                          for pc in set(breakpoints)]
-        for watch in self.watchpoints:
+        self._pieces = translate_watchpoints(cpu, watchpoints)
+        for piece in self._pieces:
             types = {"write": UC_HOOK_MEM_WRITE, "read": UC_HOOK_MEM_READ,
-                     "access": UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE}[watch.kind]
+                     "access": UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE}[piece.watch.kind]
             self._handles.append(uc.hook_add(
-                types, self._on_memory, begin=max(0, watch.address - MAX_ACCESS + 1),
-                end=watch.address + watch.length - 1))
+                types, self._on_memory, begin=max(0, piece.paddr - MAX_ACCESS + 1),
+                end=piece.paddr + piece.length - 1))
         cpu.invalidate_caches()       # hooks do not apply to code translated before them
 
     def remove(self) -> None:
@@ -72,8 +93,32 @@ class HitCollector:
 
     def _on_memory(self, _uc, access: int, address: int, size: int, _value: int, _user) -> None:
         kind = "write" if access == UC_MEM_WRITE else "read"
-        for watch in self.watchpoints:
-            overlaps = address < watch.address + watch.length and watch.address < address + size
-            if overlaps and watch.kind in (kind, "access"):
-                self._note(Hit(self.cpu.icount_in_hook(), kind, address, watch))
+        for piece in self._pieces:
+            overlaps = address < piece.paddr + piece.length and piece.paddr < address + size
+            if overlaps and piece.watch.kind in (kind, "access"):
+                vaddr = piece.vaddr + max(0, address - piece.paddr)
+                self._note(Hit(self.cpu.icount_in_hook(), kind, vaddr, piece.watch))
                 return
+
+
+def translate_watchpoints(cpu: Cpu, watchpoints: Iterable[Watchpoint | WatchedPiece]
+                          ) -> list[WatchedPiece]:
+    """Watched ranges split at page boundaries, each piece translated with the current page tables."""
+    pieces: list[WatchedPiece] = []
+    for watch in watchpoints:
+        pieces.extend([watch] if isinstance(watch, WatchedPiece) else _physical_pieces(cpu, watch))
+    return pieces
+
+
+def _physical_pieces(cpu: Cpu, watch: Watchpoint) -> list[WatchedPiece]:
+    memory = GuestMemory(cpu)
+    pieces = []
+    vaddr, end = watch.address, watch.address + watch.length
+    while vaddr < end:
+        length = min(end, (vaddr | (PAGE_SIZE - 1)) + 1) - vaddr
+        try:
+            pieces.append(WatchedPiece(memory.translate(vaddr), vaddr, length, watch))
+        except mmu.PageFault:
+            pass                      # not mapped now: nothing can touch it through this mapping
+        vaddr += length
+    return pieces

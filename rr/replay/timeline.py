@@ -8,7 +8,9 @@ target, so stepping back again from there is cheap.
 
 Searches (continue in either direction, the last write to an address) run
 history with hooks that only note where a breakpoint or watchpoint was hit;
-the timeline then moves to that exact position by replaying to it.
+the timeline then moves to that exact position by replaying to it. Watched
+virtual addresses are translated once, with the page tables of the position
+a search starts from.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Callable, Iterable
 from rr.errors import RrError
 from rr.replay.checkpoints import CheckpointStack
 from rr.replay.divergence import Divergence
-from rr.replay.hits import Hit, HitCollector, Watchpoint
+from rr.replay.hits import Hit, HitCollector, WatchedPiece, Watchpoint, translate_watchpoints
 from rr.replay.replay_session import ReplaySession
 
 DEFAULT_SPACING = 10_000_000     # instructions between checkpoints on first execution
@@ -36,6 +38,7 @@ class Timeline:
         self.loop = session.loop
         self.spacing = spacing
         self.checkpoints = CheckpointStack(self.board, session.inputs, self.loop)
+        self.loop.run(0)              # position 0 as a replay sees it: inputs recorded there fed
         self.checkpoints.take()
         self.end: int | None = session.end_icount      # None until a complete trace is run out
         self.ended_with: object | None = None          # the GuestExit or board error at the end
@@ -105,14 +108,16 @@ class Timeline:
     def run_backward(self, breakpoints: Iterable[int] = (),
                      watchpoints: Iterable[Watchpoint] = ()) -> Hit | None:
         """Go back to the last hit before here; None (at instruction 0) when there is none."""
-        hit = self._last_hit_before(self.position, set(breakpoints), list(watchpoints))
+        hit = self._last_hit_before(self.position, set(breakpoints),
+                                    translate_watchpoints(self.board.cpu, watchpoints))
         self.seek(hit.icount if hit is not None else 0)
         return hit
 
     def last_write(self, address: int, length: int = 1) -> Hit | None:
         """The last instruction before here that wrote the range; the position is kept."""
         here = self.position
-        hit = self._last_hit_before(here, set(), [Watchpoint(address, length, "write")])
+        pieces = translate_watchpoints(self.board.cpu, [Watchpoint(address, length, "write")])
+        hit = self._last_hit_before(here, set(), pieces)
         self.seek(here)
         return hit
 
@@ -120,8 +125,9 @@ class Timeline:
                  watchpoints: Iterable[Watchpoint] = ()) -> list[Hit]:
         """Every hit over the whole of history, in order; the position is kept."""
         here = self.position
+        pieces = translate_watchpoints(self.board.cpu, watchpoints)
         self.seek(0)
-        collector = HitCollector(self.board.cpu, breakpoints, watchpoints, -1)
+        collector = HitCollector(self.board.cpu, breakpoints, pieces, -1)
         try:
             self._advance(self.end)
         finally:
@@ -131,7 +137,7 @@ class Timeline:
 
     # --- internals ----------------------------------------------------------
     def _last_hit_before(self, start: int, breakpoints: set[int],
-                         watchpoints: list[Watchpoint]) -> Hit | None:
+                         watchpoints: list[WatchedPiece]) -> Hit | None:
         high = start
         while high > 0:
             checkpoint = self.checkpoints.at_or_before(high - 1)

@@ -1,0 +1,192 @@
+"""Helpers shared by the time-travel tests: recording traces once, straight replays, snapshots.
+
+Not a conftest.py on purpose (a second conftest module would shadow
+``from conftest import ...`` in the other test folders). Test modules wrap
+the recording functions in their own fixtures; the recordings themselves are
+made once per pytest session (cached here, written under tmp_path_factory).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable
+
+import pytest
+
+from rr.log.trace_reader import TraceReader
+from rr.monitor.state_digest import register_state
+from rr.replay.replay_session import ReplaySession
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = REPO / "guests" / "bin"
+RRVM = [sys.executable, "-m", "rr"]
+UBOOT = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
+# Stop autoboot, two commands, power off: about 15-30 M instructions (virtual clock).
+UBOOT_INPUT = b" \nversion\ncrc32 80200000 1000\npoweroff\n"
+TIMEOUT = 120
+
+
+@dataclasses.dataclass(frozen=True)
+class Recorded:
+    trace: Path
+    stdout: bytes            # the guest's console output as the recorder printed it
+    status: int
+
+    def reader(self) -> TraceReader:
+        return TraceReader(self.trace)
+
+    @property
+    def final_icount(self) -> int:
+        with self.reader() as reader:
+            return reader.footer.final_icount
+
+
+_recordings: dict[str, Recorded] = {}
+
+
+def record(trace: Path, guest: Path | str, stdin: bytes = b"", *options: str) -> Recorded:
+    """`python -m rr record GUEST -o TRACE` in a fresh process."""
+    proc = subprocess.run([*RRVM, "record", str(guest), *options, "-o", str(trace)], cwd=REPO,
+                          input=stdin, capture_output=True, timeout=TIMEOUT)
+    assert trace.is_file(), proc.stderr.decode(errors="replace")
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode(errors="replace")
+    return Recorded(trace, proc.stdout, proc.returncode)
+
+
+def _cached(key: str, tmp_path_factory, make) -> Recorded:
+    if key not in _recordings:
+        _recordings[key] = make(tmp_path_factory.mktemp(key) / f"{key}.rrt")
+    return _recordings[key]
+
+
+def uboot_recording(tmp_path_factory) -> Recorded:
+    """Debian's U-Boot with piped commands (skips when the package is not installed)."""
+    if not UBOOT.is_file():
+        pytest.skip(f"{UBOOT} not found (install Debian's u-boot-qemu package)")
+
+    def make(trace: Path) -> Recorded:
+        rec = record(trace, UBOOT, UBOOT_INPUT)
+        assert rec.status == 0, rec.stdout[-500:]
+        assert b"poweroff ..." in rec.stdout
+        return rec
+
+    rec = _cached("uboot", tmp_path_factory, make)
+    assert rec.final_icount >= 10_000_000, "the U-Boot session is too short for these tests"
+    return rec
+
+
+def demo_recording(tmp_path_factory) -> Recorded:
+    """guests/bin/demo.elf (its length depends on the RTC seed: crash or clean run)."""
+    return _cached("demo", tmp_path_factory, lambda trace: record(trace, BIN / "demo.elf"))
+
+
+def rewrite(src: Path, dst: Path, edit_events=None, **writer_options) -> Path:
+    """A copy of a trace (same header and footer) with its events passed through an edit."""
+    from rr.log.index import TraceFooter
+    from rr.log.trace_writer import TraceWriter
+
+    with TraceReader(src, strict=True) as reader:
+        header, footer, events = reader.header, reader.footer, list(reader.events())
+    if edit_events:
+        events = edit_events(events)
+    footer = TraceFooter(final_icount=footer.final_icount, exit_status=footer.exit_status,
+                         exit_kind=footer.exit_kind, exit_code=footer.exit_code,
+                         state_hash=footer.state_hash, closed=footer.closed)
+    writer = TraceWriter(dst, header, fsync=False, **writer_options)
+    for event in events:
+        writer.write(event)
+    writer.close(footer)
+    return dst
+
+
+def paging_recording(tmp_path_factory) -> Recorded:
+    """guests/bin/paging.elf: an Sv39 kernel running a user program at 0x400000."""
+    return _cached("paging", tmp_path_factory, lambda trace: record(trace, BIN / "paging.elf"))
+
+
+# --- replays ---------------------------------------------------------------------------------
+
+def open_session(trace: Path, sink=None) -> ReplaySession:
+    return ReplaySession(TraceReader(trace), sink if sink is not None else (lambda data: None))
+
+
+def ram_digest(board) -> str:
+    return hashlib.sha1(board.ram.map).hexdigest()
+
+
+def snapshot(board, ram: bool = True) -> dict:
+    """What the guest can observe at this position (RAM as a digest)."""
+    state = {"icount": board.cpu.icount, "regs": register_state(board),
+             "devices": board.get_state()}
+    if ram:
+        state["ram"] = ram_digest(board)
+    return state
+
+
+def straight_snapshots(trace: Path, positions: Iterable[int], ram: bool = True) -> dict[int, dict]:
+    """Snapshots at each position from one plain forward replay (no timeline, no checkpoints)."""
+    session = open_session(trace)
+    result = {}
+    for position in sorted(set(positions)):
+        session.loop.run(position)
+        assert session.board.cpu.icount == position, (position, session.board.cpu.icount)
+        result[position] = snapshot(session.board, ram)
+    return result
+
+
+def fresh_snapshot(trace: Path, position: int, ram: bool = True) -> dict:
+    """A snapshot after one uninterrupted replay from the start in a new session."""
+    session = open_session(trace)
+    session.loop.run(position)
+    assert session.board.cpu.icount == position
+    return snapshot(session.board, ram)
+
+
+def differences(actual: dict, expected: dict) -> str:
+    """A short account of what differs between two snapshots."""
+    lines = []
+    for key in ("icount", "ram"):
+        if actual.get(key) != expected.get(key):
+            lines.append(f"{key}: {actual.get(key)!r:.200} != {expected.get(key)!r:.200}")
+    lines += _deep_differences("devices", actual.get("devices"), expected.get("devices"))
+    regs, want = actual["regs"], expected["regs"]
+    for name in ("pc", "priv"):
+        if regs[name] != want[name]:
+            lines.append(f"{name}: {regs[name]:#x} != {want[name]:#x}")
+    for bank in ("x", "f"):
+        for n, (a, b) in enumerate(zip(regs[bank], want[bank])):
+            if a != b:
+                lines.append(f"{bank}{n}: {a:#x} != {b:#x}")
+    for name, value in regs["csr"].items():
+        if value != want["csr"][name]:
+            lines.append(f"{name}: {value:#x} != {want['csr'][name]:#x}")
+    return "; ".join(lines)
+
+
+def _deep_differences(path: str, a, b) -> list[str]:
+    if a == b:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [line for key in sorted(set(a) | set(b), key=str)
+                for line in _deep_differences(f"{path}.{key}", a.get(key), b.get(key))]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [line for i, (x, y) in enumerate(zip(a, b))
+                for line in _deep_differences(f"{path}[{i}]", x, y)]
+    return [f"{path}: {a!r:.200} != {b!r:.200}"]
+
+
+# --- guest symbols ---------------------------------------------------------------------------
+
+def elf_symbol(elf: Path, name: str) -> int:
+    from elftools.elf.elffile import ELFFile
+
+    with open(elf, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        symbols = symtab.get_symbol_by_name(name) if symtab is not None else None
+        if not symbols:
+            raise LookupError(f"{elf} has no symbol {name!r}")
+        return symbols[0]["st_value"]
