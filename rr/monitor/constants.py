@@ -324,3 +324,74 @@ FDT_PHANDLE_TEST = 4
 # Local interrupt numbers of the hart's interrupt controller the PLIC contexts feed.
 IRQ_M_EXT = 11
 IRQ_S_EXT = 9
+
+# =============================================================================
+# virtio devices: status, features, split virtqueues, block and rng
+# (appended by the virtio work; virtio 1.x spec sections 2, 4.2, 5.2, 5.4)
+# =============================================================================
+
+# --- Device status bits (2.1) -------------------------------------------------
+VIRTIO_STATUS_ACKNOWLEDGE = 1
+VIRTIO_STATUS_DRIVER = 2
+VIRTIO_STATUS_DRIVER_OK = 4
+VIRTIO_STATUS_FEATURES_OK = 8
+VIRTIO_STATUS_DEVICE_NEEDS_RESET = 64
+VIRTIO_STATUS_FAILED = 128
+VIRTIO_STATUS_MASK = 0xFF
+
+# --- InterruptStatus / InterruptACK bits (4.2.2) ------------------------------
+VIRTIO_MMIO_INT_VRING = 1            # used buffer notification
+VIRTIO_MMIO_INT_CONFIG = 2           # configuration change (also: needs reset)
+
+# --- Reserved feature bits (6) --------------------------------------------------
+VIRTIO_F_INDIRECT_DESC = 28
+VIRTIO_F_EVENT_IDX = 29              # never offered: notifications are not suppressed
+VIRTIO_F_VERSION_1 = 32              # always offered: this transport is modern only
+VIRTIO_FEATURE_WORDS = 2             # DeviceFeaturesSel / DriverFeaturesSel 0 and 1
+
+# --- Split virtqueue layout (2.7) -------------------------------------------------
+VIRTQ_DESC_F_NEXT = 1
+VIRTQ_DESC_F_WRITE = 2
+VIRTQ_DESC_F_INDIRECT = 4
+VIRTQ_DESC_SIZE = 16                 # addr u64, len u32, flags u16, next u16
+VIRTQ_AVAIL_RING = 4                 # offset of ring[] after flags u16, idx u16
+VIRTQ_USED_RING = 4
+VIRTQ_USED_ELEM_SIZE = 8             # id u32, len u32
+VIRTQ_IDX_OFFSET = 2                 # idx field in both the avail and the used ring
+VIRTQ_MAX_SIZE = 32768               # largest Queue Size the spec allows
+VIRTQ_INDIRECT_MAX = 65536           # a table cannot be longer: next is a u16
+
+# --- Device ids (5) -------------------------------------------------------------
+VIRTIO_ID_BLOCK = 2
+VIRTIO_ID_RNG = 4
+
+# --- virtio-blk (5.2) -------------------------------------------------------------
+VIRTIO_BLK_QUEUE_SIZE = 256
+VIRTIO_BLK_SEG_MAX = VIRTIO_BLK_QUEUE_SIZE - 2   # as QEMU: header and status take two
+VIRTIO_BLK_SECTOR_SIZE = 512
+VIRTIO_BLK_F_SEG_MAX = 2
+VIRTIO_BLK_F_RO = 5
+VIRTIO_BLK_F_BLK_SIZE = 6
+VIRTIO_BLK_F_FLUSH = 9
+VIRTIO_BLK_T_IN = 0
+VIRTIO_BLK_T_OUT = 1
+VIRTIO_BLK_T_FLUSH = 4
+VIRTIO_BLK_T_GET_ID = 8
+VIRTIO_BLK_S_OK = 0
+VIRTIO_BLK_S_IOERR = 1
+VIRTIO_BLK_S_UNSUPP = 2
+VIRTIO_BLK_HEADER_SIZE = 16          # type u32, reserved u32, sector u64
+VIRTIO_BLK_ID_BYTES = 20
+VIRTIO_BLK_ID = b"rrvm-disk"
+# struct virtio_blk_config field offsets and size (up to write_zeroes_may_unmap)
+VIRTIO_BLK_CFG_CAPACITY = 0x00
+VIRTIO_BLK_CFG_SEG_MAX = 0x0C
+VIRTIO_BLK_CFG_BLK_SIZE = 0x14
+VIRTIO_BLK_CFG_NUM_QUEUES = 0x22
+VIRTIO_BLK_CFG_SIZE = 0x3C
+
+# --- virtio-rng (5.4) ---------------------------------------------------------------
+VIRTIO_RNG_QUEUE_SIZE = 64
+# At most this many entropy bytes per request (the device may fill less than
+# offered); keeps one greedy request from bloating the trace.
+VIRTIO_RNG_MAX_REQUEST = 4096
