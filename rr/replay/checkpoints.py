@@ -74,9 +74,10 @@ class CheckpointStack:
     def newest(self) -> Checkpoint | None:
         return self._stack[-1] if self._stack else None
 
-    def at_or_before(self, icount: int) -> Checkpoint | None:
-        """The latest checkpoint not after ``icount``."""
-        candidates = [c for c in (*self._stack, *self._side) if c.icount <= icount]
+    def at_or_before(self, icount: int, frontier_only: bool = False) -> Checkpoint | None:
+        """The latest checkpoint not after ``icount`` (``frontier_only``: no side checkpoints)."""
+        side = () if frontier_only else self._side
+        candidates = [c for c in (*self._stack, *side) if c.icount <= icount]
         return max(candidates, key=lambda c: c.icount, default=None)
 
     def positions(self) -> list[int]:

@@ -140,7 +140,8 @@ class Timeline:
                          watchpoints: list[WatchedPiece]) -> Hit | None:
         high = start
         while high > 0:
-            checkpoint = self.checkpoints.at_or_before(high - 1)
+            # Whole spacing intervals: each one costs a restore, side checkpoints only add some.
+            checkpoint = self.checkpoints.at_or_before(high - 1, frontier_only=True)
             self.checkpoints.restore(checkpoint)
             self._dirty = False
             collector = HitCollector(self.board.cpu, breakpoints, watchpoints,
