@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from rr.errors import RrError
-from rr.gdbstub.constants import DEFAULT_ADDRESS
+from rr.gdbstub.constants import DEFAULT_ADDRESS, MAX_PORT
 from rr.gdbstub.listener import GdbListener
 from rr.gdbstub.replay_target import ReplayTarget
 from rr.gdbstub.server import GdbServer
@@ -22,7 +22,6 @@ from rr.replay.replay_session import ReplaySession
 from rr.replay.timeline import Timeline
 
 HELP = "replay a trace under gdb, with reverse execution (gdb-multiarch: target remote :PORT)"
-MAX_PORT = 65535
 
 
 class DebugOptionError(RrError):
@@ -47,10 +46,13 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.gdb <= MAX_PORT:
         raise DebugOptionError(f"--gdb {args.gdb}: a TCP port is 0 to {MAX_PORT}")
     reader = TraceReader(args.trace)
-    session = ReplaySession(reader, HostConsoleOutput())
-    timeline = Timeline(session)
+    listener = GdbListener(args.address, args.gdb)     # a busy port fails before the replay loads
+    try:
+        timeline = Timeline(ReplaySession(reader, HostConsoleOutput()))
+    except BaseException:
+        listener.close()
+        raise
     target = ReplayTarget(timeline, reader, log=_log)
-    listener = GdbListener(args.address, args.gdb)
     _log(f"waiting for gdb on {listener.address}:{listener.port}")
     trace = (lambda text: print(f"rrvm gdb: {text}", file=sys.stderr, flush=True)) \
         if args.debug_protocol else None

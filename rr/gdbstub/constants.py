@@ -8,9 +8,13 @@ from __future__ import annotations
 
 # --- Listening --------------------------------------------------------------
 DEFAULT_ADDRESS = "127.0.0.1"    # a debugger stub can read and steer the guest: local only by default
+MAX_PORT = 65535                 # --gdb 0 asks the system for a free port (printed)
 LISTEN_BACKLOG = 4
 # A second client is refused with one error reply; wait this long for its first packet.
 REFUSAL_TIMEOUT_SECONDS = 2.0
+# Before refusing a client as a second one, wait this long for the current
+# session to end (its client may have just disconnected, unnoticed so far).
+BUSY_GRACE_SECONDS = 1.0
 
 # --- Framing ----------------------------------------------------------------
 # Advertised in qSupported; gdb sizes its packets (and memory reads) to it.
@@ -36,6 +40,8 @@ NACK = ord("-")
 INTERRUPT = 0x03                 # Ctrl-C from gdb, between packets, while the target runs
 ESCAPED_BYTES = frozenset(b"#$}*")
 RUN_LENGTH_BIAS = 29             # '*' followed by chr(n + 29) repeats the previous byte n times
+
+ADDRESS_SPACE = 1 << 64          # stop points must lie inside it
 
 # --- Threads and signals ----------------------------------------------------
 THREAD_ID = 1                    # one hart, one thread; ids 0 and -1 mean "any" / "all"
@@ -67,3 +73,8 @@ Z_HARDWARE_BREAK = 1
 Z_WRITE_WATCH = 2
 Z_READ_WATCH = 3
 Z_ACCESS_WATCH = 4
+
+# --- Monitor commands -------------------------------------------------------
+DEFAULT_EVENTS_AROUND = 5        # `monitor events`: this many before and after now
+DEFAULT_WATCH_LENGTH = 1         # `monitor last-write ADDR`: bytes watched
+MAX_WATCH_LENGTH = 1 << 20

@@ -21,7 +21,7 @@ import threading
 from typing import Callable
 
 from rr.errors import RrError
-from rr.gdbstub.constants import (LISTEN_BACKLOG, PACKET_END, RECV_SIZE,
+from rr.gdbstub.constants import (BUSY_GRACE_SECONDS, LISTEN_BACKLOG, PACKET_END, RECV_SIZE,
                                   REFUSAL_TIMEOUT_SECONDS)
 from rr.gdbstub.packets import RspConnection, frame
 from rr.gdbstub.server import GdbServer, SessionEnd, error_text_reply
@@ -35,6 +35,9 @@ class ListenError(RrError):
 
 
 class GdbListener:
+    """The listening socket (bound at construction, so a busy port fails early) and the
+    hand-over of clients to the main thread."""
+
     def __init__(self, address: str, port: int) -> None:
         try:
             infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)
@@ -99,7 +102,9 @@ class GdbListener:
             except OSError:
                 return                          # the listening socket was closed
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self._busy.acquire(blocking=False):
+            # A client that just disconnected may not have been noticed yet
+            # (the main thread is between two polls): give it a moment.
+            if self._busy.acquire(timeout=BUSY_GRACE_SECONDS):
                 self._clients.put(client)
             else:
                 threading.Thread(target=_refuse, args=(client,), name="gdb-refusal",

@@ -16,15 +16,12 @@ import bisect
 import shlex
 from typing import Callable
 
+from rr.gdbstub.constants import DEFAULT_EVENTS_AROUND, DEFAULT_WATCH_LENGTH, MAX_WATCH_LENGTH
 from rr.log.events import format_event
 from rr.log.trace_reader import TraceReader
 from rr.monitor.disasm import disassemble_one
 from rr.monitor import mmu
 from rr.replay.timeline import Timeline
-
-DEFAULT_EVENTS_AROUND = 5
-DEFAULT_WATCH_LENGTH = 1
-MAX_WATCH_LENGTH = 1 << 20
 
 
 class MonitorError(Exception):
@@ -32,6 +29,8 @@ class MonitorError(Exception):
 
 
 class ReplayMonitor:
+    """The command set of a replay; ``run`` takes one line as the user typed it after `monitor`."""
+
     def __init__(self, timeline: Timeline, reader: TraceReader) -> None:
         self.timeline = timeline
         self.reader = reader

@@ -77,7 +77,7 @@ def _build() -> tuple[Register, ...]:
              for name, number in FPU_CSRS]
     # priv: the privilege mode, with the virtualisation bit (bit 2) clear: no H extension.
     regs.append(Register("priv", PRIV_REGNUM, 64, "int", FEATURE_VIRTUAL, lambda cpu: cpu.priv))
-    regs += [Register(name, FIRST_CSR_REGNUM + number, 64, "int", FEATURE_CSR, _csr(name))
+    regs += [Register(name, FIRST_CSR_REGNUM + number, 64, "uint64", FEATURE_CSR, _csr(name))
              for name, number in SUPERVISOR_CSRS]
     return tuple(regs)
 

@@ -37,6 +37,8 @@ READ_ONLY_REASON = ("rrvm is replaying a recording, which is read-only: changing
 
 
 class ReplayTarget:
+    """A DebugTarget over a Timeline: where gdb's resumes stop, and read-only state."""
+
     def __init__(self, timeline: Timeline, reader: TraceReader,
                  log: Callable[[str], None] = lambda text: None) -> None:
         self.timeline = timeline

@@ -28,7 +28,7 @@ from enum import Enum
 from typing import Callable
 
 from rr.errors import RrError
-from rr.gdbstub.constants import (ACCEPTED_THREAD_IDS, ERROR_BAD_ARGUMENT, ERROR_FAULT,
+from rr.gdbstub.constants import (ACCEPTED_THREAD_IDS, ADDRESS_SPACE, ERROR_BAD_ARGUMENT, ERROR_FAULT,
                                   ERROR_NO_REGISTER, MAX_INCOMING_PACKET, MAX_MEMORY_READ,
                                   MONITOR_CHUNK, SIGINT, SIGTRAP, SUPPORTED_FEATURES, THREAD_ID,
                                   VCONT_ACTIONS)
@@ -81,14 +81,19 @@ def _hex_value(value: int, size: int) -> str:
     return (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little").hex()
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def _parse_hex(text: str) -> int:
-    try:
-        return int(text, 16)
-    except ValueError:
-        raise _Error(ERROR_BAD_ARGUMENT) from None
+    """A non-negative hex number as gdb writes them (no sign, no prefix, no spaces)."""
+    if not text or not _HEX_DIGITS.issuperset(text):
+        raise _Error(ERROR_BAD_ARGUMENT)
+    return int(text, 16)
 
 
 class GdbServer:
+    """One gdb session at a time against ``target``; ``log`` gets the stub's own messages."""
+
     def __init__(self, target: DebugTarget, log: Callable[[str], None]) -> None:
         self.target = target
         self.log = log
@@ -103,6 +108,7 @@ class GdbServer:
         self.conn = conn
         self.points = StopPoints()           # a new gdb inserts its own
         self.client_features = set()
+        self.last_stop = Stop(StopKind.STEP)  # no stale reason (a watchpoint it never set)
         try:
             while True:
                 packet = conn.read_packet()
@@ -113,6 +119,7 @@ class GdbServer:
                 if end is not None:
                     return end
         except ConnectionClosed:
+            self.log(f"gdb went away; the guest stays at {self.target.describe_position()}")
             return SessionEnd.DISCONNECTED
 
     def _dispatch(self, packet: str) -> SessionEnd | None:
@@ -149,7 +156,9 @@ class GdbServer:
         return None
 
     def _handle(self, packet: str) -> str | None:
-        head = packet[:1]
+        if not packet:
+            return ""
+        head = packet[0]
         if head == "q":
             return self._query(packet)
         if head == "v":
@@ -165,11 +174,11 @@ class GdbServer:
         if head == "p":
             return self._read_register(packet[1:])
         if head in "GP":
-            return self._refused_write(packet)
+            return self._write_state(packet)
         if head == "m":
             return self._read_memory(packet[1:])
         if head in "MX":
-            return self._refused_write(packet)
+            return self._write_state(packet)
         if head in "cCsS":
             return self._resume(Resume(Direction.FORWARD, step=head in "sS"))
         if packet in ("bs", "bc"):
@@ -211,7 +220,12 @@ class GdbServer:
             command = bytes.fromhex(hex_command).decode("utf-8", "replace")
         except ValueError:
             raise _Error(ERROR_BAD_ARGUMENT) from None
-        output = self.target.monitor(command)
+        try:
+            output = self.target.monitor(command)
+        except RrError as error:
+            # gdb prints a qRcmd reply that is neither OK nor O.. as hex: say it in O packets.
+            self.log(f"error in 'monitor {command}': {error}")
+            output = f"rrvm: {error}\n"
         for start in range(0, len(output), MONITOR_CHUNK):
             self.conn.send("O" + output[start:start + MONITOR_CHUNK].encode().hex())
         return "OK"
@@ -259,15 +273,17 @@ class GdbServer:
         except MemoryFault:
             return ERROR_FAULT
 
-    def _refused_write(self, packet: str) -> str:
+    def _write_state(self, packet: str) -> str:
         """G, P, M, X: the target decides; a replay refuses and says why."""
         head = packet[0]
+        what = "write registers"
         try:
             if head == "P":
                 number, _, value = packet[1:].partition("=")
                 register = BY_NUMBER.get(_parse_hex(number))
                 if register is None:
                     return ERROR_NO_REGISTER
+                what = f"write register {register.name}"
                 self.target.write_register(register, int.from_bytes(bytes.fromhex(value),
                                                                     "little"))
             elif head == "G":
@@ -279,14 +295,14 @@ class GdbServer:
             else:
                 where, _, data = packet[1:].partition(":")
                 address_text, _, _length = where.partition(",")
+                address = _parse_hex(address_text)
+                what = f"write memory at {address:#x}"
                 payload = data.encode("latin-1") if head == "X" else bytes.fromhex(data)
-                self.target.write_memory(_parse_hex(address_text), payload)
+                self.target.write_memory(address, payload)
         except ValueError:
             return ERROR_BAD_ARGUMENT
         except ReadOnly as refusal:
-            what = {"G": "write registers", "P": "write a register", "M": "write memory",
-                    "X": "write memory"}[head]
-            self.log(f"refused: gdb asked to {what} ({packet[:40]}...): {refusal}")
+            self.log(f"refused: gdb asked to {what}: {refusal}")
             return error_text_reply(str(refusal))
         except MemoryFault:
             return ERROR_FAULT
@@ -301,6 +317,8 @@ class GdbServer:
         if kind_type not in Z_TYPES:
             return ""
         point = StopPoint(kind_type, _parse_hex(fields[1]), _parse_hex(fields[2]))
+        if point.address + max(point.kind, 1) > ADDRESS_SPACE:
+            return ERROR_BAD_ARGUMENT
         if packet[0] == "Z":
             self.points.insert(point)
         else:

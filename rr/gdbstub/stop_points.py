@@ -30,6 +30,8 @@ class StopPoint:
 
 
 class StopPoints:
+    """Everything gdb has inserted, as it asked for it, with the views a target needs."""
+
     def __init__(self) -> None:
         self._points: set[StopPoint] = set()
 

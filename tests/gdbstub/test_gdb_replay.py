@@ -1,0 +1,152 @@
+"""Stock gdb-multiarch against `rrvm debug`: the reverse-debugging acceptance tests.
+
+gdb runs in batch mode; every -ex runs even after an error, so the tests
+assert on the text gdb prints (monitor output goes to its stderr).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from gdb_helpers import BIN, GDB, DebugServer, icount_of, pc_values, record, run_gdb
+from rr.log.trace_reader import TraceReader
+from rr.replay.hits import Watchpoint
+from rr.replay.replay_session import ReplaySession
+from rr.replay.timeline import Timeline
+
+pytestmark = pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
+
+STEPS = 10
+NO_HISTORY = "No more reverse-execution history."
+PRINT_PC = 'printf "{tag} %lx\\n", $pc'
+OSABIS = {"default": (), "osabi-none": ("set osabi none",)}
+
+
+def _symbol(elf: str, name: str) -> tuple[int, int]:
+    with open(BIN / elf, "rb") as f:
+        symbol = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(name)[0]
+        return symbol["st_value"], symbol["st_size"]
+
+
+@pytest.fixture(scope="module")
+def timer_trace(tmp_path_factory):
+    return record("timer", tmp_path_factory.mktemp("gdb") / "timer.rr")
+
+
+@pytest.fixture(scope="module")
+def demo_crash_trace(tmp_path_factory):
+    """A demo run that crashed on the poisoned list (more than half the runs do: the seed is
+    the RTC, a recorded input); the rarer audit failure would end elsewhere."""
+    trace = record("demo", tmp_path_factory.mktemp("gdb") / "demo.rr", want_exit="fail",
+                   want_output=b"PANIC: load page fault", attempts=20)
+    with TraceReader(trace) as reader:
+        assert reader.footer.exit_kind == "fail"
+    return trace
+
+
+@pytest.mark.parametrize("osabi", OSABIS)
+def test_qemu_reverse_debugging_recipe(timer_trace, osabi):
+    """Step 10, step back 10 checking each pc, forward again, breakpoints on those
+    pcs, continue to the end, reverse-continue stops at the last one."""
+    main, _ = _symbol("timer.elf", "main")
+    commands = [f"break *{main:#x}", "continue", "delete"]
+    for n in range(STEPS):
+        commands += [f"set $rrstep{n} = $pc", PRINT_PC.format(tag="STEP"), "stepi"]
+    for _ in range(STEPS):
+        commands += ["reverse-stepi", PRINT_PC.format(tag="BACK")]
+    for _ in range(STEPS):
+        commands += [PRINT_PC.format(tag="FWD"), "stepi"]
+    commands += [f"break *$rrstep{n}" for n in range(STEPS)]
+    commands += ["continue", PRINT_PC.format(tag="END"), "monitor icount",
+                 "reverse-continue", PRINT_PC.format(tag="RC")]
+    with DebugServer(timer_trace) as server:
+        gdb = run_gdb("timer.elf", server.port, commands, setup=OSABIS[osabi])
+    steps = pc_values(gdb.stdout, "STEP")
+    assert len(steps) == STEPS and steps[0] == main, gdb.output
+    assert len(set(steps)) == STEPS
+    assert pc_values(gdb.stdout, "BACK") == steps[::-1], gdb.output
+    assert pc_values(gdb.stdout, "FWD") == steps, gdb.output
+    # None of those instructions runs again: the continue reaches the end of history.
+    assert NO_HISTORY in gdb.stdout
+    with TraceReader(timer_trace) as reader:
+        assert icount_of(gdb.stderr) == reader.footer.final_icount
+    assert pc_values(gdb.stdout, "RC") == [steps[-1]], gdb.output
+    assert re.search(rf"Breakpoint {STEPS + 1}, 0x0*{steps[-1]:x} in main \(\)", gdb.stdout)
+    assert "timer: start" in server.stdout.decode()                   # console to stdout, once
+    assert server.stdout.decode().count("tick 5") == 1
+
+
+def test_reverse_stepi_at_the_start_and_inspection(timer_trace):
+    commands = ["reverse-stepi", PRINT_PC.format(tag="PC"), "monitor icount", "bt",
+                "info registers", "x/4i $pc", "p $priv", "p/x $satp",
+                "set var $a0 = 1", "monitor info"]
+    with DebugServer(timer_trace) as server:
+        gdb = run_gdb("timer.elf", server.port, commands)
+        assert server.wait() == 0 and "gdb detached" in server.stderr   # batch gdb detaches
+    assert NO_HISTORY in gdb.stdout
+    assert pc_values(gdb.stdout, "PC") == [0x80200000]
+    assert "icount 0" in gdb.stderr
+    assert "#0  _start () at common/start.S" in gdb.stdout
+    assert re.search(r"^a1\s+0x87e00000", gdb.stdout, re.M)          # the device tree
+    assert re.search(r"^pc\s+0x80200000\s+0x80200000 <_start>", gdb.stdout, re.M)
+    assert re.search(r"=> 0x80200000 <_start>:\s+csrw\s+sie,zero", gdb.stdout)
+    assert len(re.findall(r"^   0x802000[0-9a-f]+ <_start\+\d+>:", gdb.stdout, re.M)) == 3
+    assert re.search(r"^\$1 = 1$", gdb.stdout, re.M)                   # S-mode
+    assert re.search(r"^\$2 = 0x0$", gdb.stdout, re.M)
+    assert "read-only" in gdb.stderr                                   # the register write
+    assert "timer.elf" in gdb.stderr and "complete" in gdb.stderr      # monitor info
+
+
+def _last_change(trace, address: int, size: int) -> tuple[int, int, bytes, bytes]:
+    """(icount, pc, value before, value after) of the last store that changed the range."""
+    with TraceReader(trace) as reader:
+        timeline = Timeline(ReplaySession(reader, lambda data: None))
+        hits = timeline.all_hits(watchpoints=[Watchpoint(address, size, "write")])
+        ram = timeline.board.ram
+        offset = address - ram.base
+        for hit in reversed(hits):
+            timeline.seek(hit.icount)
+            before, pc = bytes(ram.map[offset:offset + size]), timeline.board.cpu.pc
+            timeline.seek(hit.icount + 1)
+            after = bytes(ram.map[offset:offset + size])
+            if before != after:
+                return hit.icount, pc, before, after
+    raise AssertionError("no write changed the range")
+
+
+def _list_values(text: str) -> list[tuple[int, int]]:
+    """(head, count) pairs of every `{head = 0x..., count = N}` gdb printed."""
+    return [(int(head, 16), int(count))
+            for head, count in re.findall(r"head = (0x[0-9a-f]+)[^,]*, count = (\d+)", text)]
+
+
+def test_demo_crash_watchpoint_reverse_continue(demo_crash_trace):
+    address, size = _symbol("demo.elf", "shared_list")
+    icount, pc, before, after = _last_change(demo_crash_trace, address, size)
+    value = lambda raw: (int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:16], "little"))  # noqa: E731
+    commands = ["continue", "bt", "watch shared_list", "reverse-continue",
+                PRINT_PC.format(tag="PC"), "monitor icount", "x/i $pc", "bt",
+                "continue", "monitor icount", "kill"]
+    with DebugServer(demo_crash_trace) as server:
+        gdb = run_gdb("demo.elf", server.port, commands)
+        assert server.wait() == 0 and "gdb killed the session" in server.stderr
+    out = gdb.stdout
+    # The end of history is the crash: a panic reached from the trap handler.
+    assert NO_HISTORY in out
+    assert re.search(r"#\d+ +0x[0-9a-f]+ in panic \(", out) and "trap_handler" in out, out
+    assert "PANIC" in server.stdout.decode()
+    # Reverse: Old is the value after the store, New the value before it.
+    assert "Hardware watchpoint 1: shared_list" in out
+    values = _list_values(out)
+    assert values[:2] == [value(after), value(before)], out
+    assert pc_values(out, "PC") == [pc]
+    icounts = [int(n) for n in re.findall(r"icount (\d+)", gdb.stderr)]
+    assert icounts[0] == icount, gdb.output
+    assert re.search(rf"=> 0x0*{pc:x} <list_(push|pop)\+\d+>:\s+sd\s", out), out
+    assert re.search(r"#0 +(0x[0-9a-f]+ in )?list_(push|pop) \(", out), out
+    # Forward again over the same store: New and Old the other way round, after it.
+    assert values[2:4] == [value(before), value(after)], out
+    assert icounts[1] == icount + 1
