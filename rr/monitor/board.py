@@ -84,7 +84,7 @@ class Board:
         self.console_out = console_out
         self.cpu = Cpu()
         self.ram = GuestRam(self.cpu, RAM_BASE, config.ram_size)
-        self.memory = GuestMemory(self.cpu)
+        self.memory = GuestMemory(self.cpu, self.ram)
         self.lines = CpuInterruptLines(self.cpu)
         self.clock = make_clock(config.clock, inputs)
         self.timer = SbiTimer(self.clock, self.lines)

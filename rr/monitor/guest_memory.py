@@ -13,20 +13,32 @@ from unicorn import riscv_const as rc
 from rr.monitor import mmu
 from rr.monitor.constants import PAGE_SIZE, PRIV_M, PRIV_S, SSTATUS_MXR, SSTATUS_SUM
 from rr.monitor.cpu import Cpu
+from rr.monitor.ram import GuestRam
 
 FETCH_CACHE_LIMIT = 4096
 
 
 class GuestMemory:
-    """Virtual-address access for the monitor and the debugger."""
+    """Virtual-address access for the monitor and the debugger.
 
-    def __init__(self, cpu: Cpu) -> None:
+    With ``ram`` given, physical accesses outside it are refused: reading a
+    device register through unicorn runs its MMIO callback (a UART read pops
+    its FIFO), and a debugger must never change the machine by looking at it.
+    """
+
+    def __init__(self, cpu: Cpu, ram: GuestRam | None = None) -> None:
         self.cpu = cpu
+        self.ram = ram
         # (pc, satp) -> (paddr, instruction bytes, bits, length) of trapping
         # instructions; rdtime in a busy loop traps at the same pc over and over.
         self._fetch_cache: dict[tuple[int, int], tuple[int, bytes, int, int]] = {}
 
+    def _check_ram(self, addr: int, size: int) -> None:
+        if self.ram is not None and not self.ram.contains(addr, size):
+            raise mmu.PageFault(addr, "not RAM: device registers are not read or written here")
+
     def _read_phys(self, addr: int, size: int) -> bytes:
+        self._check_ram(addr, size)
         try:
             return self.cpu.read_phys(addr, size)
         except UcError:
@@ -77,6 +89,7 @@ class GuestMemory:
             paddr = self.translate(vaddr + offset)
             room = 0x1000 - ((vaddr + offset) & 0xFFF)
             piece = data[offset:offset + room]
+            self._check_ram(paddr, len(piece))
             try:
                 self.cpu.write_phys(paddr, piece)
             except UcError:

@@ -43,3 +43,14 @@ def test_given_dtb_replaces_the_generated_one():
     board = Board(BoardConfig(), BootPayload(parse_image("k", SPIN), dtb=blob),
                   ScriptedInputs(), print)
     assert board.cpu.read_phys(board.cpu.x(11), len(blob)) == blob
+
+
+def test_debugger_reads_never_touch_device_registers():
+    from rr.monitor import mmu
+    board = Board(BoardConfig(), BootPayload(parse_image("k", SPIN)), ScriptedInputs(), print)
+    board.uart.write(2, 1, 1)                      # FIFOs on
+    board.uart.receive(b"typed")
+    with pytest.raises(mmu.PageFault, match="not RAM"):
+        board.memory.read(0x1000_0000, 1)          # the UART's receive register
+    assert board.uart.rx_space() == 16 - 5         # nothing was popped
+    assert board.memory.read(0x8020_0000, 4) == SPIN
