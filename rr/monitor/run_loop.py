@@ -32,6 +32,9 @@ class RunLoop:
         self.max_insns = max_insns
         self.reboots = 0
         self._pause_requested = False
+        # The position last serviced: stopping and resuming there must not
+        # take inputs a straight run would not (part of checkpointed state).
+        self.serviced_at: int | None = None
 
     # --- public -------------------------------------------------------------
     def run(self, stop_at: int | None = None) -> GuestExit | None:
@@ -49,7 +52,9 @@ class RunLoop:
         board, cpu = self.board, self.board.cpu
         while True:
             icount = cpu.icount
-            self._service_position(icount)
+            if icount != self.serviced_at:
+                self._service_position(icount)
+                self.serviced_at = icount
             if board.exit_request is not None:
                 return board.exit_request
             if stop_at is not None and icount >= stop_at:

@@ -118,6 +118,7 @@ class CheckpointStack:
         board.set_state(checkpoint.machine["board"])
         self.inputs.set_state(checkpoint.machine["inputs"])
         self.loop.reboots = checkpoint.machine["reboots"]
+        self.loop.serviced_at = checkpoint.machine["serviced_at"]
         board.cpu.invalidate_caches()
 
     # --- internals ----------------------------------------------------------
@@ -136,7 +137,7 @@ class CheckpointStack:
 
     def _machine_state(self) -> dict[str, Any]:
         return {"board": self.board.get_state(), "inputs": self.inputs.get_state(),
-                "reboots": self.loop.reboots}
+                "reboots": self.loop.reboots, "serviced_at": self.loop.serviced_at}
 
     def _changed_pages(self) -> Iterator[int]:
         """Offsets of the RAM pages that differ from the shadow."""

@@ -125,3 +125,37 @@ def test_console_input_lands_at_the_same_instruction():
     assert b"echo: hello" in reference[3]
     stops = random.Random(5).sample(range(1, reference[1]), 200)
     assert run_with_stops("echo", stops, b"hello\nquit\n") == reference
+
+
+class CountingInputs(FixedInputs):
+    """Counts the monitor's requests for outside input: each may be logged when recording."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    def host_time_ns(self, icount):
+        self.requests += 1
+        return self.requests * 1_000_000        # time passes 1 ms per read, idle or not
+
+    def console_bytes(self, icount, max_bytes):
+        self.requests += 1
+        return super().console_bytes(icount, max_bytes)
+
+
+def test_stopping_at_an_epoch_boundary_does_not_service_it_twice():
+    """A debugger stop at an epoch boundary must not add inputs a straight run does not take."""
+    if not (GUESTS / "demo.elf").exists():
+        pytest.skip("guests/bin/demo.elf not built")
+    from rr.monitor.constants import EPOCH_INSNS
+    counts = []
+    for stops in ([], [EPOCH_INSNS * k for k in range(1, 6)] * 2):
+        inputs = CountingInputs()
+        board = Board(BoardConfig(clock="host"), BootPayload(load_image(str(GUESTS / "demo.elf"))),
+                      inputs, lambda data: None)
+        loop = RunLoop(board)
+        for stop in stops:
+            loop.run_until(stop)
+        loop.run_until(None)
+        counts.append(inputs.requests)
+    assert counts[0] == counts[1]
