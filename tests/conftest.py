@@ -44,3 +44,25 @@ def build_guest(tmp_path):
         return elf
 
     return build
+
+
+def rewrite(src: Path, dst: Path, edit_events=None, edit_footer=None, **writer_options) -> Path:
+    """A copy of a trace with the same header and footer, events and footer passed through edits."""
+    from rr.log.index import TraceFooter
+    from rr.log.trace_reader import TraceReader
+    from rr.log.trace_writer import TraceWriter
+
+    with TraceReader(src, strict=True) as reader:
+        header, footer, events = reader.header, reader.footer, list(reader.events())
+    if edit_events:
+        events = edit_events(events)
+    footer = TraceFooter(final_icount=footer.final_icount, exit_status=footer.exit_status,
+                         exit_kind=footer.exit_kind, exit_code=footer.exit_code,
+                         state_hash=footer.state_hash, closed=footer.closed)
+    if edit_footer:
+        footer = edit_footer(footer)
+    writer = TraceWriter(dst, header, fsync=False, **writer_options)
+    for event in events:
+        writer.write(event)
+    writer.close(footer)
+    return dst

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, RRVM, run_rrvm
+from conftest import rewrite, REPO, RRVM, run_rrvm
 from rr.log.events import ConsoleInput
 from rr.log.index import TraceFooter
 from rr.log.trace_reader import TraceReader
@@ -256,24 +256,6 @@ def test_uboot_session_keystrokes_at_exact_counts(tmp_path):
 
 
 # --- altered traces ------------------------------------------------------------------------
-
-def rewrite(src: Path, dst: Path, edit_events=None, edit_footer=None, **writer_options) -> Path:
-    """A copy of a trace with the same header and footer, events and footer passed through edits."""
-    with TraceReader(src, strict=True) as reader:
-        header, footer, events = reader.header, reader.footer, list(reader.events())
-    if edit_events:
-        events = edit_events(events)
-    footer = TraceFooter(final_icount=footer.final_icount, exit_status=footer.exit_status,
-                         exit_kind=footer.exit_kind, exit_code=footer.exit_code,
-                         state_hash=footer.state_hash, closed=footer.closed)
-    if edit_footer:
-        footer = edit_footer(footer)
-    writer = TraceWriter(dst, header, fsync=False, **writer_options)
-    for event in events:
-        writer.write(event)
-    writer.close(footer)
-    return dst
-
 
 def shift_console_input(events, delta: int, which: bytes = b"q"):
     """Move the console_input event holding ``which`` by ``delta`` instructions."""

@@ -58,11 +58,17 @@ class HitCollector:
 
     def __init__(self, cpu: Cpu, breakpoints: Iterable[int],
                  watchpoints: Iterable[Watchpoint | WatchedPiece],
-                 after: int, on_hit: Callable[[Hit], None] | None = None) -> None:
-        """Watchpoints are translated now; pieces from ``translate_watchpoints`` are used as given."""
+                 after: int, on_hit: Callable[[Hit], None] | None = None,
+                 condition: Callable[[Hit], bool] | None = None) -> None:
+        """Watchpoints are translated now; pieces from ``translate_watchpoints`` are used as given.
+
+        ``condition``: only hits it accepts count; it runs in the hook, with the
+        registers as they are at the hit (e.g. to require a stack pointer).
+        """
         self.cpu = cpu
         self.after = after
         self.on_hit = on_hit
+        self.condition = condition
         self.hits: list[Hit] = []
         uc = cpu.uc
         self._handles = [uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc)
@@ -83,7 +89,7 @@ class HitCollector:
         self.cpu.invalidate_caches()
 
     def _note(self, hit: Hit) -> None:
-        if hit.icount > self.after:
+        if hit.icount > self.after and (self.condition is None or self.condition(hit)):
             self.hits.append(hit)
             if self.on_hit is not None:
                 self.on_hit(hit)

@@ -84,16 +84,18 @@ class Timeline:
 
     def run_forward(self, breakpoints: Iterable[int] = (),
                     watchpoints: Iterable[Watchpoint] = (),
-                    include_current: bool = False) -> Hit | None:
+                    include_current: bool = False,
+                    condition: Callable[[Hit], bool] | None = None) -> Hit | None:
         """Continue to the first hit after here; None when history ends first.
 
         ``include_current``: the instruction about to execute counts too, as on
         hardware (a debugger's continue stops at once on a breakpoint there, or
-        before a watched access it makes).
+        before a watched access it makes). ``condition``: only the hits it
+        accepts count (see HitCollector).
         """
         after = self.position - 1 if include_current else self.position
         collector = HitCollector(self.board.cpu, breakpoints, watchpoints, after,
-                                 on_hit=lambda hit: self.loop.pause())
+                                 on_hit=lambda hit: self.loop.pause(), condition=condition)
         try:
             self._advance(self.end, stop=lambda: bool(collector.hits))
         finally:
@@ -106,10 +108,11 @@ class Timeline:
         return hit
 
     def run_backward(self, breakpoints: Iterable[int] = (),
-                     watchpoints: Iterable[Watchpoint] = ()) -> Hit | None:
+                     watchpoints: Iterable[Watchpoint] = (),
+                     condition: Callable[[Hit], bool] | None = None) -> Hit | None:
         """Go back to the last hit before here; None (at instruction 0) when there is none."""
         hit = self._last_hit_before(self.position, set(breakpoints),
-                                    translate_watchpoints(self.board.cpu, watchpoints))
+                                    translate_watchpoints(self.board.cpu, watchpoints), condition)
         self.seek(hit.icount if hit is not None else 0)
         return hit
 
@@ -137,7 +140,8 @@ class Timeline:
 
     # --- internals ----------------------------------------------------------
     def _last_hit_before(self, start: int, breakpoints: set[int],
-                         watchpoints: list[WatchedPiece]) -> Hit | None:
+                         watchpoints: list[WatchedPiece],
+                         condition: Callable[[Hit], bool] | None = None) -> Hit | None:
         high = start
         while high > 0:
             # Whole spacing intervals: each one costs a restore, side checkpoints only add some.
@@ -145,7 +149,7 @@ class Timeline:
             self.checkpoints.restore(checkpoint)
             self._dirty = False
             collector = HitCollector(self.board.cpu, breakpoints, watchpoints,
-                                     checkpoint.icount - 1)
+                                     checkpoint.icount - 1, condition=condition)
             try:
                 self._advance(high)
             finally:

@@ -20,6 +20,7 @@ import pytest
 from rr.log.trace_reader import TraceReader
 from rr.monitor.state_digest import register_state
 from rr.replay.replay_session import ReplaySession
+from conftest import rewrite  # noqa: F401 - shared with tests/test_record_replay.py
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / "guests" / "bin"
@@ -82,25 +83,6 @@ def uboot_recording(tmp_path_factory) -> Recorded:
 def demo_recording(tmp_path_factory) -> Recorded:
     """guests/bin/demo.elf (its length depends on the RTC seed: crash or clean run)."""
     return _cached("demo", tmp_path_factory, lambda trace: record(trace, BIN / "demo.elf"))
-
-
-def rewrite(src: Path, dst: Path, edit_events=None, **writer_options) -> Path:
-    """A copy of a trace (same header and footer) with its events passed through an edit."""
-    from rr.log.index import TraceFooter
-    from rr.log.trace_writer import TraceWriter
-
-    with TraceReader(src, strict=True) as reader:
-        header, footer, events = reader.header, reader.footer, list(reader.events())
-    if edit_events:
-        events = edit_events(events)
-    footer = TraceFooter(final_icount=footer.final_icount, exit_status=footer.exit_status,
-                         exit_kind=footer.exit_kind, exit_code=footer.exit_code,
-                         state_hash=footer.state_hash, closed=footer.closed)
-    writer = TraceWriter(dst, header, fsync=False, **writer_options)
-    for event in events:
-        writer.write(event)
-    writer.close(footer)
-    return dst
 
 
 def paging_recording(tmp_path_factory) -> Recorded:

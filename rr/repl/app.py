@@ -1,0 +1,159 @@
+"""The REPL's front end: opening a trace, the prompt-toolkit session, -c scripts, Ctrl-C.
+
+History persists in a file: $RRVM_HISTORY if set, else
+$XDG_STATE_HOME/rrvm/repl_history (~/.local/state/rrvm/repl_history).
+While a command runs, SIGINT asks the timeline to stop (``Debugger.interrupt``)
+and the prompt comes back; at the prompt, Ctrl-C clears the line and Ctrl-D quits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from rr.errors import RrError
+from rr.log.trace_reader import TraceReader
+from rr.repl.commands import Quit, Repl
+from rr.repl.debugger import Debugger
+from rr.repl.formatting import Printer, colour_wanted
+from rr.repl.symbols import ELF_MAGIC, SymbolTable
+
+HISTORY_ENV = "RRVM_HISTORY"
+
+
+def history_path() -> Path:
+    explicit = os.environ.get(HISTORY_ENV)
+    if explicit:
+        return Path(explicit)
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "rrvm" / "repl_history"
+
+
+def load_symbols(reader: TraceReader, symbols_path: str | None) -> tuple[SymbolTable, str]:
+    """The symbol table and a phrase saying where it came from."""
+    if symbols_path:
+        try:
+            data = Path(symbols_path).read_bytes()
+        except OSError as exc:
+            raise RrError(f"--symbols {symbols_path}: {exc.strerror or exc}") from None
+        table = SymbolTable.from_elf(data, symbols_path)
+        return table, f"{len(table)} symbols from {symbols_path}"
+    image = reader.header.image
+    data = reader.image_bytes() or b""
+    name = image.name if image is not None else "image"
+    if data.startswith(ELF_MAGIC):
+        table = SymbolTable.from_elf(data, name)
+        return table, f"{len(table)} symbols from the embedded {name}"
+    return SymbolTable(), f"no symbols ({name} is not an ELF; use --symbols ELF)"
+
+
+@contextmanager
+def interruptible(debugger: Debugger) -> Iterator[None]:
+    """SIGINT interrupts the running command instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: debugger.interrupt())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_line(repl: Repl, line: str) -> bool:
+    """Run the ';'-separated commands of one line; raises Quit."""
+    ok = True
+    with interruptible(repl.debugger):
+        for part in line.split(";"):
+            ok = repl.execute(part.strip()) and ok
+            if repl.debugger.interrupted:
+                break                         # Ctrl-C stops the rest of the line too
+    return ok
+
+
+def run_script(repl: Repl, script: str) -> int:
+    try:
+        ok = run_line(repl, script)
+    except Quit:
+        return 0
+    return 0 if ok else 1
+
+
+def run_stream(repl: Repl, stream) -> int:
+    """Commands read from a pipe, one line at a time."""
+    ok = True
+    try:
+        for line in stream:
+            ok = run_line(repl, line) and ok
+    except Quit:
+        pass
+    return 0 if ok else 1
+
+
+def prompt_text(debugger: Debugger, colour: bool):
+    pc = debugger.pc
+    where = debugger.symbols.describe(pc) or f"{pc:#x}"
+    head = f"[{debugger.position} {where}]"
+    if not colour:
+        return f"{head} rr> "
+    return [("class:prompt", head), ("", " rr> ")]
+
+
+def interactive(repl: Repl, banner: str) -> int:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.shortcuts import CompleteStyle
+
+    from rr.repl.completion import ReplCompleter
+    from rr.repl.formatting import STYLE
+
+    path = history_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+        history = FileHistory(str(path))
+    except OSError as exc:
+        repl.out.error(f"history not kept: {path}: {exc.strerror or exc}")
+        history = InMemoryHistory()
+    session = PromptSession(history=history, completer=ReplCompleter(repl.debugger.symbols),
+                            complete_style=CompleteStyle.READLINE_LIKE, style=STYLE,
+                            complete_while_typing=False, include_default_pygments_style=False)
+    repl.out.line(banner)
+    while True:
+        try:
+            line = session.prompt(lambda: prompt_text(repl.debugger, repl.out.colour))
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return 0
+        try:
+            run_line(repl, line)
+        except Quit:
+            return 0
+        except KeyboardInterrupt:             # between two commands of a line
+            continue
+
+
+def main(trace: str, symbols_path: str | None = None, script: str | None = None) -> int:
+    reader = TraceReader(trace)
+    symbols, origin = load_symbols(reader, symbols_path)
+    debugger = Debugger(reader, symbols)
+    try:
+        if script is not None:
+            return run_script(Repl(debugger, Printer(colour=False)), script)
+        if not sys.stdin.isatty() or not sys.stdout.isatty():
+            return run_stream(Repl(debugger, Printer(colour=colour_wanted(sys.stdout))), sys.stdin)
+    except BrokenPipeError:              # `rrvm repl T -c "..." | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
+    repl = Repl(debugger, Printer(colour=colour_wanted(sys.stdout)))
+    banner = (f"rrvm repl: {trace}, {debugger.length:,} instructions, {origin}. "
+              "`help` lists the commands, Ctrl-D quits.")
+    return interactive(repl, banner)

@@ -1,0 +1,430 @@
+"""The REPL's model of a trace: a Timeline, the guest's symbols, breakpoints, and the
+questions the commands ask (step over calls, trap state, every write to an address).
+
+Nothing here prints; commands.py turns the results into text. Every long
+operation goes through the Timeline, so ``interrupt()`` (from the SIGINT
+handler) stops it at its next slice with ``Interrupted``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from rr.log.events import Event
+from rr.log.trace_reader import TraceReader
+from rr.monitor.mmu import PageFault
+from rr.replay.hits import Hit, Watchpoint
+from rr.replay.replay_session import ReplaySession
+from rr.replay.timeline import Interrupted, Timeline
+from rr.repl.expressions import CSR_NAMES, GPR_NAMES
+from rr.repl.instructions import (INSN_SRET, Instruction, boundaries, decode_at, find_word,
+                                  is_control_transfer)
+from rr.repl.symbols import SymbolTable
+
+SCAUSE_INTERRUPT = 1 << 63
+MAX_FUNCTION_SCAN = 64 * 1024      # rnext sets breakpoints on every instruction of smaller functions
+MAX_TRAPS_STEPPED_OVER = 16
+
+
+@dataclass
+class StopPoint:
+    """A user breakpoint or watchpoint."""
+
+    number: int
+    kind: str                  # "breakpoint" or "watchpoint"
+    address: int
+    spec: str                  # what the user typed
+    length: int = 1
+    access: str = "write"      # watchpoints: write, read or access
+    hits: int = 0
+
+    @property
+    def watchpoint(self) -> Watchpoint:
+        return Watchpoint(self.address, self.length, self.access)
+
+
+@dataclass
+class Motion:
+    """Where a movement ended and why."""
+
+    reason: str                # step, breakpoint, watchpoint, end, start, trap
+    hit: Hit | None = None
+    stop: StopPoint | None = None
+    values: tuple[bytes | None, bytes | None] | None = None    # a write: before, after
+
+
+@dataclass(frozen=True)
+class Write:
+    icount: int                # the instruction that wrote (before it executes)
+    pc: int
+    address: int               # the data address of the access
+    old: bytes | None          # the watched range before and after (None: unreadable)
+    new: bytes | None
+
+
+@dataclass(frozen=True)
+class TrapState:
+    in_handler: bool | None    # None: cannot tell (no sret found in the image)
+    entered: int | None        # instruction count of the last trap entry before here
+    returned: int | None       # of the last sret, when that came after the entry
+    scause: int
+    sepc: int
+    stval: int
+
+
+class Debugger:
+    def __init__(self, reader: TraceReader, symbols: SymbolTable) -> None:
+        self.reader = reader
+        self.symbols = symbols
+        self.session = ReplaySession(reader, lambda data: None)   # the console is kept, not printed
+        self.timeline = Timeline(self.session)
+        self.board = self.session.board
+        self.cpu = self.board.cpu
+        self.stops: dict[int, StopPoint] = {}
+        self._next_number = 1
+        self._interrupted = False
+        self._sret_sites: set[int] | None = None
+
+    # --- position and state -----------------------------------------------------------
+    @property
+    def position(self) -> int:
+        return self.timeline.position
+
+    @property
+    def length(self) -> int:
+        """The last instruction count of recorded history."""
+        footer = self.reader.footer
+        if footer is not None:
+            return footer.final_icount
+        return self.session.end_icount or self.reader.last_icount or 0
+
+    @property
+    def pc(self) -> int:
+        return self.cpu.pc
+
+    @property
+    def sp(self) -> int:
+        return self.cpu.x(2)
+
+    @property
+    def events(self) -> list[Event]:
+        return self.session.inputs.events
+
+    def register(self, name: str) -> int:
+        if name == "pc":
+            return self.cpu.pc
+        if name == "priv":
+            return self.cpu.priv
+        if name in GPR_NAMES:
+            return self.cpu.x(GPR_NAMES[name])
+        if name in CSR_NAMES:
+            return self.cpu.csr(name)
+        raise KeyError(name)
+
+    def read(self, address: int, size: int) -> bytes:
+        """Guest virtual memory as the hart sees it now; raises PageFault."""
+        return self.board.memory.read(address, size)
+
+    def try_read(self, address: int, size: int) -> bytes | None:
+        try:
+            return self.read(address, size)
+        except PageFault:
+            return None
+
+    def instruction(self, address: int | None = None) -> Instruction:
+        return decode_at(self.read, self.pc if address is None else address)
+
+    def function_name(self, address: int) -> str:
+        return self.symbols.describe(address)
+
+    # --- interruption -------------------------------------------------------------------
+    def begin(self) -> None:
+        """A new command starts: forget an earlier Ctrl-C."""
+        self._interrupted = False
+
+    def interrupt(self) -> None:
+        """From the SIGINT handler: stop the running operation soon."""
+        self._interrupted = True
+        self.timeline.cancel()
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted
+
+    def check(self) -> None:
+        if self._interrupted:
+            raise Interrupted(f"interrupted at instruction {self.position}")
+
+    # --- breakpoints and watchpoints ----------------------------------------------------
+    def add_breakpoint(self, address: int, spec: str) -> StopPoint:
+        return self._add(StopPoint(self._next_number, "breakpoint", address, spec))
+
+    def add_watchpoint(self, address: int, length: int, access: str, spec: str) -> StopPoint:
+        return self._add(StopPoint(self._next_number, "watchpoint", address, spec, length, access))
+
+    def _add(self, stop: StopPoint) -> StopPoint:
+        self.stops[stop.number] = stop
+        self._next_number += 1
+        return stop
+
+    def delete(self, number: int | None = None) -> list[StopPoint]:
+        if number is None:
+            gone = list(self.stops.values())
+            self.stops.clear()
+            return gone
+        return [self.stops.pop(number)]
+
+    def _user_points(self) -> tuple[set[int], list[Watchpoint]]:
+        breakpoints = {s.address for s in self.stops.values() if s.kind == "breakpoint"}
+        watchpoints = sorted({s.watchpoint for s in self.stops.values() if s.kind == "watchpoint"})
+        return breakpoints, watchpoints
+
+    def _user_stop(self, hit: Hit) -> StopPoint | None:
+        for stop in self.stops.values():
+            if hit.kind == "breakpoint" and stop.kind == "breakpoint" and stop.address == hit.address:
+                return stop
+            if hit.watch is not None and stop.kind == "watchpoint" and stop.watchpoint == hit.watch:
+                return stop
+        return None
+
+    def _report(self, hit: Hit, stop: StopPoint) -> Motion:
+        stop.hits += 1
+        if stop.kind == "breakpoint":
+            return Motion("breakpoint", hit, stop)
+        values = self._write_values(stop.address, stop.length) if hit.kind == "write" else None
+        return Motion("watchpoint", hit, stop, values)
+
+    def _write_values(self, address: int, length: int) -> tuple[bytes | None, bytes | None]:
+        """The watched range now and after the instruction here executes; position kept."""
+        here = self.position
+        before = self.try_read(address, length)
+        self.timeline.seek(here + 1)
+        after = self.try_read(address, length)
+        self.timeline.seek(here)
+        return before, after
+
+    # --- movement -----------------------------------------------------------------------
+    def goto(self, icount: int) -> Motion:
+        self.timeline.seek(icount)
+        return Motion("end" if self.timeline.at_end else "step")
+
+    def step(self, count: int = 1) -> Motion:
+        before = self.position
+        self.timeline.step(count)
+        if self.position == before and count:
+            return Motion("end")
+        return Motion("end" if self.timeline.at_end else "step")
+
+    def reverse_step(self, count: int = 1) -> Motion:
+        before = self.position
+        self.timeline.reverse_step(count)
+        return Motion("start" if self.position == before and count else "step")
+
+    def cont(self) -> Motion:
+        breakpoints, watchpoints = self._user_points()
+        hit = self.timeline.run_forward(breakpoints, watchpoints)
+        if hit is None:
+            return Motion("end")
+        stop = self._user_stop(hit)
+        return self._report(hit, stop) if stop is not None else Motion("step", hit)
+
+    def reverse_cont(self) -> Motion:
+        breakpoints, watchpoints = self._user_points()
+        hit = self.timeline.run_backward(breakpoints, watchpoints)
+        if hit is None:
+            return Motion("start")
+        stop = self._user_stop(hit)
+        return self._report(hit, stop) if stop is not None else Motion("step", hit)
+
+    def next(self) -> Motion:
+        """One instruction in this frame: calls run to their return, interrupts are stepped over."""
+        pc0, sp0 = self.pc, self.sp
+        try:
+            insn = self.instruction(pc0)
+        except PageFault:
+            return self.step(1)
+        if insn.is_call:
+            return self._run_to(pc0 + insn.size, sp0)
+        for _ in range(MAX_TRAPS_STEPPED_OVER):
+            motion = self.step(1)
+            if motion.reason != "step" or not self._trapped(insn):
+                return motion
+            scause, sepc = self.cpu.csr("scause"), self.cpu.csr("sepc")
+            if not scause & SCAUSE_INTERRUPT:
+                return Motion("trap")          # an exception: stop in its handler
+            motion = self._run_to(sepc, sp0)   # through the handler, back to this frame
+            if motion.reason != "step" or sepc != pc0:
+                return motion
+            # The interrupt came before the instruction executed: now execute it.
+        return Motion("step")
+
+    def _trapped(self, insn: Instruction) -> bool:
+        """Did the instruction just stepped from ``insn`` end in a trap instead of executing?"""
+        pc = self.pc
+        if not is_control_transfer(insn.bits, insn.size):
+            return pc != insn.address + insn.size
+        target = insn.target
+        if target is not None:
+            return pc not in (target, insn.address + insn.size)
+        return False                          # jalr, ecall, sret: anything is possible
+
+    def _run_to(self, address: int, sp: int) -> Motion:
+        """Forward to ``address`` with this sp (a return address), or a user stop."""
+        breakpoints, watchpoints = self._user_points()
+        accept = self._in_frame({address}, breakpoints, sp)
+        while True:
+            hit = self.timeline.run_forward(breakpoints | {address}, watchpoints,
+                                            condition=accept)
+            if hit is None:
+                return Motion("end")
+            arrived = hit.kind == "breakpoint" and hit.address == address and self.sp == sp
+            stop = self._user_stop(hit)
+            if stop is not None and not arrived:
+                return self._report(hit, stop)
+            if arrived:
+                return Motion("step")
+            self.check()
+
+    def _in_frame(self, targets: set[int], user_breakpoints: set[int], sp: int):
+        """A hit condition: user stops always count, ``targets`` only with this sp."""
+        cpu = self.cpu
+
+        def accept(hit: Hit) -> bool:
+            if hit.kind != "breakpoint" or hit.address in user_breakpoints:
+                return True
+            return hit.address not in targets or cpu.x(2) == sp
+        return accept
+
+    def reverse_next(self) -> Motion:
+        """Back to the previous instruction of this frame, over calls and traps."""
+        pc0, sp0 = self.pc, self.sp
+        function = self.symbols.function_at(pc0)
+        if function is not None and not function.size:
+            function = None
+        motion = self.reverse_step(1)
+        if motion.reason != "step" or self._same_frame(pc0, sp0, function):
+            return motion
+        targets = self._frame_instructions(function, pc0)
+        if not targets:
+            return motion
+        breakpoints, watchpoints = self._user_points()
+        accept = self._in_frame(targets, breakpoints, sp0)
+        while True:
+            hit = self.timeline.run_backward(breakpoints | targets, watchpoints, condition=accept)
+            if hit is None:
+                return Motion("start")
+            arrived = hit.kind == "breakpoint" and hit.address in targets and self.sp == sp0
+            stop = self._user_stop(hit)
+            if stop is not None and not arrived:
+                return self._report(hit, stop)
+            if arrived:
+                return Motion("step")
+            self.check()
+
+    def _same_frame(self, pc0: int, sp0: int, function) -> bool:
+        """After one step back from pc0: still in pc0's frame (or back out at its call)?"""
+        pc = self.pc
+        try:
+            insn = self.instruction(pc)
+        except PageFault:
+            return True
+        if insn.is_call:
+            return True                       # at a callee's entry, back at the call
+        if pc + insn.size == pc0 and not is_control_transfer(insn.bits, insn.size):
+            return True                       # straight-line predecessor (prologue included)
+        if function is not None:
+            return function.contains(pc) and self.sp == sp0
+        return self.sp == sp0 and insn.target == pc0
+
+    def _frame_instructions(self, function, pc0: int) -> set[int]:
+        """Breakpoints that find the previous instruction of pc0's frame."""
+        if function is not None and function.size <= MAX_FUNCTION_SCAN:
+            raw = self.try_read(function.address, function.size)
+            if raw is not None:
+                return set(boundaries(raw, function.address))
+        sites = set()
+        for back in (4, 2):                    # the call just before a return address
+            try:
+                if self.instruction(pc0 - back).is_call and self.instruction(pc0 - back).size == back:
+                    sites.add(pc0 - back)
+            except PageFault:
+                pass
+        return sites
+
+    # --- questions about history --------------------------------------------------------
+    def writes(self, address: int, length: int) -> list[Write]:
+        """Every instruction that wrote the range over the whole trace; the position is kept."""
+        here = self.position
+        hits = self.timeline.all_hits(watchpoints=[Watchpoint(address, length, "write")])
+        seen, result = set(), []
+        for hit in hits:
+            if hit.icount in seen:
+                continue
+            seen.add(hit.icount)
+            self.check()
+            result.append(self._write_at(hit, address, length))
+        self.timeline.seek(here)
+        return result
+
+    def last_write(self, address: int, length: int) -> Write | None:
+        here = self.position
+        hit = self.timeline.last_write(address, length)
+        if hit is None:
+            return None
+        write = self._write_at(hit, address, length)
+        self.timeline.seek(here)
+        return write
+
+    def _write_at(self, hit: Hit, address: int, length: int) -> Write:
+        self.timeline.seek(hit.icount)
+        pc, old = self.pc, self.try_read(address, length)
+        self.timeline.seek(hit.icount + 1)
+        return Write(hit.icount, pc, hit.address, old, self.try_read(address, length))
+
+    def trap_entries(self) -> set[int]:
+        stvec = self.cpu.csr("stvec")
+        base = stvec & ~3
+        if stvec & 3 == 1:                    # vectored: interrupts enter at base + 4 * cause
+            return {base + 4 * cause for cause in range(16)}
+        return {base}
+
+    def sret_sites(self) -> set[int]:
+        """Addresses of sret instructions in the guest's code (its ELF, else the loaded image)."""
+        if self._sret_sites is None:
+            sites = set()
+            for code in self.symbols.code:
+                sites.update(code.address + at for at in find_word(code.data, INSN_SRET))
+            image = self.board.payload.image
+            for segment in image.segments:
+                sites.update(segment.paddr + at for at in find_word(segment.data, INSN_SRET))
+            self._sret_sites = sites
+        return self._sret_sites
+
+    def trap_state(self) -> TrapState:
+        """Is the hart inside a trap handler? The last entry to stvec against the last sret."""
+        cpu = self.cpu
+        csrs = cpu.csr("scause"), cpu.csr("sepc"), cpu.csr("stval")
+        entries = self.trap_entries()
+        if self.pc in entries:
+            return TrapState(True, self.position, None, *csrs)
+        if cpu.priv == 0:
+            return TrapState(False, None, None, *csrs)
+        here = self.position
+        srets = self.sret_sites()
+        hit = self.timeline.run_backward(entries | srets)
+        self.timeline.seek(here)
+        if hit is None:
+            return TrapState(False, None, None, *csrs)
+        if hit.address in entries:
+            return TrapState(True if srets else None, hit.icount, None, *csrs)
+        entry = self.timeline.run_backward(entries)
+        self.timeline.seek(here)
+        return TrapState(False, entry.icount if entry else None, hit.icount, *csrs)
+
+    def restore(self, position: int) -> None:
+        """Go back to ``position`` after an interrupted query (a second Ctrl-C stops that too)."""
+        self._interrupted = False
+        try:
+            self.timeline.seek(position)
+        finally:
+            self._interrupted = True          # the command line was still interrupted
+

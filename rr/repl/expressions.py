@@ -1,0 +1,86 @@
+"""Numbers and addresses as users type them: 0x80200000, 1_000, list_push+0x1c, $sp-16.
+
+An address expression is terms joined by + and -; a term is a number
+(decimal, or hex with 0x), a guest symbol, or a register ($sp, $a0, $pc,
+$sepc; a bare register name works too when no symbol has that name).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from rr.repl.symbols import SymbolTable
+from rr.replay.registers import ABI_NAMES
+
+GPR_NAMES = {name: n for n, name in enumerate(ABI_NAMES)}
+GPR_NAMES.update({f"x{n}": n for n in range(32)})
+GPR_NAMES["fp"] = 8
+REGISTER_NAMES = ["pc", "priv", *ABI_NAMES, "fp"]
+CSR_NAMES = ["sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval", "sip", "satp"]
+
+_TERM = re.compile(r"\s*([+-])?\s*([^\s+-]+)\s*")
+
+
+class ExpressionError(ValueError):
+    """A number, symbol or register that cannot be understood (the message says which)."""
+
+
+def parse_int(text: str, what: str = "number") -> int:
+    """A decimal or 0x-hex integer, underscores allowed; negative with a leading '-'."""
+    cleaned = text.strip().replace("_", "")
+    try:
+        return int(cleaned, 0) if cleaned.lower().startswith(("0x", "-0x", "+0x")) \
+            else int(cleaned, 10)
+    except ValueError:
+        raise ExpressionError(f"{text!r}: not a valid {what} (examples: 1000, 0x3e8)") from None
+
+
+def parse_count(text: str, what: str = "count") -> int:
+    value = parse_int(text, what)
+    if value < 0:
+        raise ExpressionError(f"{what} {text} is negative")
+    return value
+
+
+class Evaluator:
+    """Evaluates address expressions against the symbols and the current registers."""
+
+    def __init__(self, symbols: SymbolTable, register: Callable[[str], int]) -> None:
+        self.symbols = symbols
+        self.register = register          # value of a register or CSR by name
+
+    def address(self, text: str) -> int:
+        text = text.strip()
+        if not text:
+            raise ExpressionError("an address is missing")
+        total, position = 0, 0
+        while position < len(text):
+            match = _TERM.match(text, position)
+            if match is None or match.end() == position:
+                raise ExpressionError(f"cannot read the address {text!r}")
+            sign, term = match.group(1), match.group(2)
+            if position and sign is None:
+                raise ExpressionError(f"cannot read the address {text!r}")
+            value = self.term(term)
+            total = total - value if sign == "-" else total + value
+            position = match.end()
+        return total & ((1 << 64) - 1)
+
+    def term(self, term: str) -> int:
+        if term[0].isdigit():
+            return parse_int(term, "number")
+        if term.startswith("$"):
+            return self._register(term[1:], term)
+        symbol = self.symbols.get(term)
+        if symbol is not None:
+            return symbol.address
+        if term in GPR_NAMES or term == "pc" or term in CSR_NAMES:
+            return self._register(term, term)
+        hint = "" if self.symbols else " (no symbols loaded: use --symbols ELF)"
+        raise ExpressionError(f"no symbol named {term!r}{hint}")
+
+    def _register(self, name: str, shown: str) -> int:
+        if name in GPR_NAMES or name in ("pc", "priv") or name in CSR_NAMES:
+            return self.register(name)
+        raise ExpressionError(f"unknown register {shown!r}")

@@ -1,0 +1,163 @@
+"""Instructions for the REPL: capstone listings and the control flow that next/rnext need.
+
+Calls are recognised from the encoding (jal/jalr with rd = ra, c.jalr), as
+are direct jump and branch targets (capstone prints those relative to the
+instruction; listings show the absolute target and its symbol instead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
+
+import capstone
+
+INSN_SRET = 0x1020_0073
+INSN_MRET = 0x3020_0073
+INSN_WFI = 0x1050_0073
+INSN_ECALL = 0x0000_0073
+INSN_EBREAK = 0x0010_0073
+RA = 1
+
+
+@lru_cache(maxsize=1)
+def _engine() -> capstone.Cs:
+    return capstone.Cs(capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC)
+
+
+@dataclass(frozen=True)
+class Instruction:
+    address: int
+    raw: bytes
+    mnemonic: str            # capstone's; '.insn' when it cannot decode the bytes
+    operands: str
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+    @property
+    def bits(self) -> int:
+        return int.from_bytes(self.raw, "little")
+
+    @property
+    def text(self) -> str:
+        return f"{self.mnemonic} {self.operands}".strip()
+
+    @property
+    def is_call(self) -> bool:
+        return is_call(self.bits, self.size)
+
+    @property
+    def target(self) -> int | None:
+        return direct_target(self.bits, self.size, self.address)
+
+
+def length_of(first_halfword: int) -> int:
+    return 4 if first_halfword & 0b11 == 0b11 else 2
+
+
+def decode_at(read: Callable[[int, int], bytes], address: int) -> Instruction:
+    """The instruction at ``address``; ``read(address, size)`` may raise (unmapped memory)."""
+    size = length_of(int.from_bytes(read(address, 2), "little"))
+    return decode(read(address, size), address)
+
+
+def decode(raw: bytes, address: int) -> Instruction:
+    for insn in _engine().disasm(raw, address, 1):
+        return Instruction(address, raw, insn.mnemonic, insn.op_str)
+    width = 4 if len(raw) == 4 else 2
+    return Instruction(address, raw, ".insn", f"{int.from_bytes(raw, 'little'):#0{2 + 2 * width}x}")
+
+
+def listing(read: Callable[[int, int], bytes], address: int, count: int) -> list[Instruction]:
+    """``count`` instructions from ``address`` (stops early at unreadable memory)."""
+    result = []
+    for _ in range(count):
+        try:
+            insn = decode_at(read, address)
+        except Exception:             # noqa: BLE001 - unmapped: the listing ends here
+            break
+        result.append(insn)
+        address += insn.size
+    return result
+
+
+def boundaries(raw: bytes, address: int) -> list[int]:
+    """Start addresses of the instructions in ``raw`` decoded linearly from ``address``."""
+    starts, offset = [], 0
+    while offset + 2 <= len(raw):
+        starts.append(address + offset)
+        offset += length_of(int.from_bytes(raw[offset:offset + 2], "little"))
+    return starts
+
+
+# --- control flow from the encoding ---------------------------------------------------
+
+def _bits(value: int, hi: int, lo: int) -> int:
+    return (value >> lo) & ((1 << (hi - lo + 1)) - 1)
+
+
+def _sext(value: int, width: int) -> int:
+    return value - (1 << width) if value & (1 << (width - 1)) else value
+
+
+def is_call(insn: int, size: int) -> bool:
+    """jal/jalr with rd = ra, or c.jalr."""
+    if size == 4:
+        return insn & 0x7F in (0x6F, 0x67) and _bits(insn, 11, 7) == RA
+    return insn & 0xF07F == 0x9002 and _bits(insn, 11, 7) != 0
+
+
+def is_control_transfer(insn: int, size: int) -> bool:
+    """Anything after which the next pc may differ from pc + size (traps included)."""
+    if size == 4:
+        opcode = insn & 0x7F
+        return opcode in (0x6F, 0x67, 0x63) or (opcode == 0x73 and _bits(insn, 14, 12) == 0)
+    quadrant, funct3 = insn & 0b11, _bits(insn, 15, 13)
+    if quadrant == 1 and funct3 in (0b101, 0b110, 0b111):        # c.j c.beqz c.bnez
+        return True
+    if quadrant == 2 and funct3 == 0b100 and _bits(insn, 6, 2) == 0:  # c.jr c.jalr c.ebreak
+        return True
+    return False
+
+
+def direct_target(insn: int, size: int, address: int) -> int | None:
+    """Where a jal, branch, c.j, c.beqz or c.bnez goes when taken."""
+    mask = (1 << 64) - 1
+    if size == 4:
+        opcode = insn & 0x7F
+        if opcode == 0x6F:
+            imm = (_bits(insn, 31, 31) << 20 | _bits(insn, 19, 12) << 12
+                   | _bits(insn, 20, 20) << 11 | _bits(insn, 30, 21) << 1)
+            return (address + _sext(imm, 21)) & mask
+        if opcode == 0x63:
+            imm = (_bits(insn, 31, 31) << 12 | _bits(insn, 7, 7) << 11
+                   | _bits(insn, 30, 25) << 5 | _bits(insn, 11, 8) << 1)
+            return (address + _sext(imm, 13)) & mask
+        return None
+    quadrant, funct3 = insn & 0b11, _bits(insn, 15, 13)
+    if quadrant == 1 and funct3 == 0b101:
+        imm = (_bits(insn, 12, 12) << 11 | _bits(insn, 8, 8) << 10 | _bits(insn, 10, 9) << 8
+               | _bits(insn, 6, 6) << 7 | _bits(insn, 7, 7) << 6 | _bits(insn, 2, 2) << 5
+               | _bits(insn, 11, 11) << 4 | _bits(insn, 5, 3) << 1)
+        return (address + _sext(imm, 12)) & mask
+    if quadrant == 1 and funct3 in (0b110, 0b111):
+        imm = (_bits(insn, 12, 12) << 8 | _bits(insn, 6, 5) << 6 | _bits(insn, 2, 2) << 5
+               | _bits(insn, 11, 10) << 3 | _bits(insn, 4, 3) << 1)
+        return (address + _sext(imm, 9)) & mask
+    return None
+
+
+def find_word(data: bytes, word: int) -> list[int]:
+    """Offsets (2-byte aligned) of a 32-bit instruction word in ``data``."""
+    needle = word.to_bytes(4, "little")
+    found, start = [], 0
+    while True:
+        at = data.find(needle, start)
+        if at < 0:
+            return found
+        if at % 2 == 0:
+            found.append(at)
+        start = at + 1
