@@ -285,10 +285,14 @@ A call (jal/jalr with rd = ra) runs until it returns to the next instruction
 with the same stack pointer; an interrupt taken meanwhile runs until it comes
 back. Breakpoints and watchpoints hit on the way stop it.""")
 def _next(repl: Repl, args: list[str]) -> None:
-    count = _count(args, "next [N]")
+    _repeat(repl, _count(args, "next [N]"), repl.debugger.next)
+
+
+def _repeat(repl: Repl, count: int, move) -> None:
+    """``move`` up to ``count`` times, stopping early at a hit or an edge of history."""
     motion = Motion("step")
     for _ in range(count):
-        motion = repl.debugger.next()
+        motion = move()
         if motion.reason != "step":
             break
     repl.report(motion)
@@ -302,13 +306,7 @@ in the same function with the same stack pointer) it goes back further, to
 the previous instruction of this function's frame (the call instruction,
 after a return).""")
 def _rnext(repl: Repl, args: list[str]) -> None:
-    count = _count(args, "rnext [N]")
-    motion = Motion("step")
-    for _ in range(count):
-        motion = repl.debugger.reverse_next()
-        if motion.reason != "step":
-            break
-    repl.report(motion)
+    _repeat(repl, _count(args, "rnext [N]"), repl.debugger.reverse_next)
 
 
 @command("continue", "c", "cont", usage="continue", moves=True,

@@ -220,18 +220,16 @@ class Debugger:
         return Motion("start" if self.position == before and count else "step")
 
     def cont(self) -> Motion:
-        breakpoints, watchpoints = self._user_points()
-        hit = self.timeline.run_forward(breakpoints, watchpoints)
-        if hit is None:
-            return Motion("end")
-        stop = self._user_stop(hit)
-        return self._report(hit, stop) if stop is not None else Motion("step", hit)
+        return self._search(self.timeline.run_forward, "end")
 
     def reverse_cont(self) -> Motion:
-        breakpoints, watchpoints = self._user_points()
-        hit = self.timeline.run_backward(breakpoints, watchpoints)
+        return self._search(self.timeline.run_backward, "start")
+
+    def _search(self, run, edge: str) -> Motion:
+        """Continue in one direction to the next user breakpoint or watchpoint, or ``edge``."""
+        hit = run(*self._user_points())
         if hit is None:
-            return Motion("start")
+            return Motion(edge)
         stop = self._user_stop(hit)
         return self._report(hit, stop) if stop is not None else Motion("step", hit)
 
