@@ -232,8 +232,8 @@ def main() -> int:
         print(f"{name:<36} {shown} {t_run:8.3f} {t_rec:11.3f} {ratio:6.2f}{verdict}")
     print()
     ram = BoardConfig().ram_size >> 20
-    print(f"final state hash (sha256 over the registers, devices and {ram} MiB of RAM), "
-          f"once per recording: {t_hash:.3f} s")
+    print(f"final state hash (sha256 over the registers, devices and the touched part of "
+          f"{ram} MiB of RAM), once per recording: {t_hash:.3f} s")
     print()
     print("trace size")
     print()
