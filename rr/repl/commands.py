@@ -158,14 +158,7 @@ class Repl:
             insn = self.debugger.instruction(address)
         except PageFault:
             return [("dim", "(instruction not readable)")]
-        parts: list[Fragment] = [insn.text]
-        target = insn.target
-        if target is not None:
-            label = self.label(target)
-            parts += ["  ", ("dim", "# "), ("addr", f"{target:#x}")]
-            if label:
-                parts += [" ", ("sym", f"<{label}>")]
-        return parts
+        return [insn.text, *target_fragments(insn.target, self.label)]
 
     def report(self, motion: Motion) -> None:
         debugger = self.debugger
@@ -608,12 +601,17 @@ def _listing_line(repl: Repl, insn: Instruction, pc: int) -> list[Fragment]:
     parts: list[Fragment] = [marker, ("addr", f"{insn.address:#x}"), " ", ("dim", f"{offset:<7}"),
                              " ", ("dim", f"{insn.raw[::-1].hex():>8}"), "  ",
                              f"{insn.mnemonic:<8} {insn.operands}".rstrip()]
-    target = insn.target
-    if target is not None:
-        label = repl.label(target)
-        parts += ["  ", ("dim", "# "), ("addr", f"{target:#x}")]
-        if label:
-            parts += [" ", ("sym", f"<{label}>")]
+    return parts + target_fragments(insn.target, repl.label)
+
+
+def target_fragments(target: int | None, label) -> list[Fragment]:
+    """'  # 0x80200010 <list_push>' after a branch or call, nothing otherwise."""
+    if target is None:
+        return []
+    parts: list[Fragment] = ["  ", ("dim", "# "), ("addr", f"{target:#x}")]
+    name = label(target)
+    if name:
+        parts += [" ", ("sym", f"<{name}>")]
     return parts
 
 

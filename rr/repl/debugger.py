@@ -267,14 +267,18 @@ class Debugger:
 
     def _run_to(self, address: int, sp: int) -> Motion:
         """Forward to ``address`` with this sp (a return address), or a user stop."""
+        return self._search_frame(self.timeline.run_forward, {address}, sp, "end")
+
+    def _search_frame(self, run, targets: set[int], sp: int, edge: str) -> Motion:
+        """Run (one direction) to one of ``targets`` at stack pointer ``sp``, unless a user stop
+        or ``edge`` of history comes first."""
         breakpoints, watchpoints = self._user_points()
-        accept = self._in_frame({address}, breakpoints, sp)
+        accept = self._in_frame(targets, breakpoints, sp)
         while True:
-            hit = self.timeline.run_forward(breakpoints | {address}, watchpoints,
-                                            condition=accept)
+            hit = run(breakpoints | targets, watchpoints, condition=accept)
             if hit is None:
-                return Motion("end")
-            arrived = hit.kind == "breakpoint" and hit.address == address and self.sp == sp
+                return Motion(edge)
+            arrived = hit.kind == "breakpoint" and hit.address in targets and self.sp == sp
             stop = self._user_stop(hit)
             if stop is not None and not arrived:
                 return self._report(hit, stop)
@@ -304,19 +308,7 @@ class Debugger:
         targets = self._frame_instructions(function, pc0)
         if not targets:
             return motion
-        breakpoints, watchpoints = self._user_points()
-        accept = self._in_frame(targets, breakpoints, sp0)
-        while True:
-            hit = self.timeline.run_backward(breakpoints | targets, watchpoints, condition=accept)
-            if hit is None:
-                return Motion("start")
-            arrived = hit.kind == "breakpoint" and hit.address in targets and self.sp == sp0
-            stop = self._user_stop(hit)
-            if stop is not None and not arrived:
-                return self._report(hit, stop)
-            if arrived:
-                return Motion("step")
-            self.check()
+        return self._search_frame(self.timeline.run_backward, targets, sp0, "start")
 
     def _same_frame(self, pc0: int, sp0: int, function) -> bool:
         """After one step back from pc0: still in pc0's frame (or back out at its call)?"""
