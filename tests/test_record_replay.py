@@ -27,7 +27,6 @@ from conftest import rewrite, REPO, RRVM, run_rrvm
 from rr.log.events import ConsoleInput
 from rr.log.index import TraceFooter
 from rr.log.trace_reader import TraceReader
-from rr.log.trace_writer import TraceWriter
 from rr.replay.divergence import DIVERGENCE_STATUS
 
 GUESTS = ("hello", "timer", "echo", "paging", "demo")

@@ -22,7 +22,6 @@ disconnects ends only its session (the listener then waits for the next).
 
 from __future__ import annotations
 
-import binascii
 import traceback
 from enum import Enum
 from typing import Callable

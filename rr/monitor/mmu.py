@@ -36,7 +36,6 @@ from rr.monitor.constants import (
     PTE_W,
     PTE_X,
     PTE_U,
-    PTE_G,
     PTE_A,
     PTE_D,
     PTE_FLAGS_MASK,

@@ -14,9 +14,7 @@ from rr.errors import GuestFault, InstructionLimit
 from rr.monitor.board import Board
 from rr.monitor.constants import EPOCH_INSNS
 from rr.monitor.cpu import RunStop
-from rr.monitor.disasm import disassemble_one
 from rr.monitor.exits import QUIT, REBOOT, GuestExit
-from rr.monitor import mmu
 
 # How long one wait for console input may block before the quit flag is polled.
 IDLE_POLL_SECONDS = 0.1
@@ -85,7 +83,7 @@ class RunLoop:
             if icount >= self.max_insns:
                 raise InstructionLimit(
                     f"stopped after {icount} instructions (--max-insns) at pc "
-                    f"{self.board.cpu.pc:#x}{self._describe(self.board.cpu.pc)}")
+                    f"{self.board.cpu.pc:#x}{self.board.traps.describe_insn(self.board.cpu.pc)}")
             target = min(target, self.max_insns)
         return target
 
@@ -177,15 +175,8 @@ class RunLoop:
             board.inputs.wait_console(timeout)
 
     # --- diagnostics --------------------------------------------------------
-    def _describe(self, pc: int) -> str:
-        try:
-            insn, length = self.board.memory.fetch_instruction(pc)
-        except mmu.PageFault:
-            return ""
-        return f" ({disassemble_one(insn.to_bytes(length, 'little'), pc)})"
-
     def _error_text(self, stop: RunStop) -> str:
         cpu = self.board.cpu
         pc = cpu.pc
         return (f"guest stopped with unicorn error '{stop.error}' at pc {pc:#x}"
-                f"{self._describe(pc)}, after {cpu.icount} instructions")
+                f"{self.board.traps.describe_insn(pc)}, after {cpu.icount} instructions")

@@ -85,7 +85,6 @@ class Sbi:
     def __init__(self, cpu: Cpu, ports: SbiPorts) -> None:
         self.cpu = cpu
         self.ports = ports
-        self.calls = 0
         self._handlers: dict[int, Callable[[int], tuple[int, int] | None]] = {
             EXT_BASE: self._base, EXT_TIME: self._time, EXT_IPI: self._ipi,
             EXT_RFENCE: self._rfence, EXT_HSM: self._hsm, EXT_SRST: self._srst,
@@ -94,7 +93,6 @@ class Sbi:
 
     def handle(self) -> None:
         """Serve the ecall whose registers are in the hart now."""
-        self.calls += 1
         eid = self.cpu.x(17)
         fid = self.cpu.x(16)
         if eid in LEGACY_EXTENSIONS:
@@ -128,7 +126,7 @@ class Sbi:
     def _targets_us(self, mask: int, base: int) -> bool:
         if base == XLEN_MASK:           # hart_mask_base = -1: all harts
             return True
-        return HART_ID >= base and bool((mask >> (HART_ID - base)) & 1) if HART_ID >= base else False
+        return base <= HART_ID and bool((mask >> (HART_ID - base)) & 1)
 
     def _ipi(self, fid: int) -> tuple[int, int]:
         if fid != 0:

@@ -54,7 +54,6 @@ class TrapHandler:
         # that follows means "resume", not "fail".
         self.breakpoint_delivered = False
         self.fault: GuestFault | None = None
-        self.traps_delivered = 0
         uc = cpu.uc
         uc.hook_add(UC_HOOK_INTR, self._on_exception)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
@@ -105,7 +104,7 @@ class TrapHandler:
         pc = cpu.pc
         self.fault = GuestFault(
             f"guest {kind} unmapped physical address {address:#x} ({size} bytes) "
-            f"at pc {pc:#x}{self._describe_insn(pc)}, after {_instructions(cpu.icount_in_hook())}")
+            f"at pc {pc:#x}{self.describe_insn(pc)}, after {_instructions(cpu.icount_in_hook())}")
         return False
 
     # --- cases --------------------------------------------------------------
@@ -164,9 +163,9 @@ class TrapHandler:
         stvec = uc.reg_read(rc.UC_RISCV_REG_STVEC)
         cpu.priv = PRIV_S
         cpu.pc = stvec & ~3                 # exceptions always use the base address
-        self.traps_delivered += 1
 
-    def _describe_insn(self, pc: int) -> str:
+    def describe_insn(self, pc: int) -> str:
+        """' (mnemonic operands)' of the instruction at ``pc``, or '' if it cannot be read."""
         try:
             insn, length = self.memory.fetch_instruction(pc)
         except mmu.PageFault:
@@ -177,6 +176,6 @@ class TrapHandler:
         name = CAUSE_NAMES.get(cause, f"cause {cause}")
         self.fault = GuestFault(
             f"unhandled trap: {name} (cause {cause}) in {_PRIV_NAMES.get(priv, priv)}-mode "
-            f"at pc {epc:#x}{self._describe_insn(epc)}, {why}, "
+            f"at pc {epc:#x}{self.describe_insn(epc)}, {why}, "
             f"after {_instructions(self.cpu.icount_in_hook())}")
         self.cpu.stop()

@@ -24,7 +24,7 @@ from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Even
                            UserQuit, WallClockRead)
 from rr.errors import RrError
 from rr.monitor.inputs import InputSource
-from rr.replay.divergence import Divergence, EndOfHistory, divergence
+from rr.replay.divergence import EndOfHistory, divergence
 
 
 class ReplayInputs(InputSource):

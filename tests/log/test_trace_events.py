@@ -5,8 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from rr.log import (EVENT_TYPES, ClockRead, ConsoleInput, GuestExit, ConsoleClosed,
-                    TraceError, TraceReader, decode_event, encode_event, format_event,
+from rr.log import (EVENT_TYPES, ClockRead, ConsoleInput, GuestExit, TraceError, TraceReader, decode_event, encode_event, format_event,
                     kind_names, kind_of_tag, tag_of, tags_for)
 
 from trace_helpers import ONE_OF_EACH, trace_at

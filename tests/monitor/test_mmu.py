@@ -17,11 +17,6 @@ from rr.monitor.constants import (
     PRIV_M,
     PRIV_S,
     PRIV_U,
-    SATP_MODE_SV39,
-    SATP_MODE_SV48,
-    SATP_MODE_SV57,
-)
-from rr.monitor.mmu import (
     PTE_A,
     PTE_D,
     PTE_G,
@@ -30,6 +25,11 @@ from rr.monitor.mmu import (
     PTE_V,
     PTE_W,
     PTE_X,
+    SATP_MODE_SV39,
+    SATP_MODE_SV48,
+    SATP_MODE_SV57,
+)
+from rr.monitor.mmu import (
     PageFault,
     Translation,
     fetch_instruction,

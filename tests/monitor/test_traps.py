@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rr.monitor.constants import (
-    CAUSE_BREAKPOINT, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_LOAD_PAGE_FAULT, CAUSE_USER_ECALL,
+    CAUSE_BREAKPOINT, CAUSE_ILLEGAL_INSTRUCTION, CAUSE_USER_ECALL,
     PRIV_S, PRIV_U, SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP)
 from rr.monitor.run_loop import RunLoop
 from rr.errors import GuestFault
@@ -83,21 +83,21 @@ def test_ebreak_is_a_breakpoint_at_its_own_pc():
     assert cpu.pc == HANDLER              # the handler (a spin loop) is running
 
 
-def test_load_page_fault_reports_the_address_in_stval():
+def test_fetch_page_fault_reports_the_pc_in_stval():
     # Sv39 on with an empty root table: every access faults, the handler too.
     board, _ = make_board(asm(LD_A0_0_A1, SPIN))
     cpu = board.cpu
     cpu.set_csr("stvec", HANDLER)
     cpu.set_x(11, 0x1234_5678)
-    tvec = board.traps
+    traps = board.traps
     seen = []
-    original = tvec.deliver
+    original = traps.deliver
 
     def spy(cause, epc, tval, priv):
         seen.append((cause, epc, tval))
         original(cause, epc, tval, priv)
         cpu.stop()
-    tvec.deliver = spy
+    traps.deliver = spy
     cpu.set_csr("satp", (8 << 60) | (0x8100_0000 >> 12))
     cpu.icount = 0
     # Execute from the identity address through an unmapped page: the fetch faults first.
