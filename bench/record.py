@@ -118,9 +118,10 @@ def in_process(image: Path, trace: Path | None) -> tuple[float, int, float]:
     config = BoardConfig()
     payload = settle_payload(config, BootPayload(load_image(str(image))))
     live = PinnedInputs()
-    recording = (Recording(str(trace), config, payload, ["rrvm", "record", str(image)], live)
+    recording = (Recording(str(trace), config, payload, ["rrvm", "record", str(image)])
                  if trace else None)
-    board = Board(config, payload, recording.inputs if recording else live, lambda data: None)
+    board = Board(config, payload, recording.inputs(live) if recording else live,
+                  lambda data: None)
     if recording:
         recording.attach(board)
     exit_ = RunLoop(board).run()

@@ -4,30 +4,43 @@ console output with expected/<name>.out.
 
 The output is compared from the "<name>: start" line on (this cuts OpenSBI's
 banner), with '\\r' removed. echo gets its input (expected/echo.in) on stdin
-after its prompt. demo is nondeterministic by design: each run must end either
-cleanly (exit 0) or with a PANIC (exit 1); the counts are reported.
+after its prompt. virtio runs with a virtio-blk device on a copy of
+bin/virtio-disk.img and a virtio-rng device (VIRTIO_OPTIONS: the modern
+transport, the first device in the highest slot as on rrvm). demo is
+nondeterministic by design: each run must end either cleanly (exit 0) or with
+a PANIC (exit 1); the counts are reported.
 
 usage: python3 qemu_check.py [--qemu PATH] [--demo-runs N] [guest ...]
 """
 import argparse
 import os
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DETERMINISTIC = ["hello", "timer", "echo", "paging", "compute"]
+DETERMINISTIC = ["hello", "timer", "echo", "paging", "compute", "virtio"]
+DISK = os.path.join(HERE, "bin", "virtio-disk.img")
 
 
-def qemu_cmd(qemu, name):
+def virtio_options(disk):
+    """QEMU's equivalent of rrvm's --disk DISK --rng."""
+    return ["-global", "virtio-mmio.force-legacy=false",
+            "-drive", "file=%s,if=none,format=raw,id=d0" % disk,
+            "-device", "virtio-blk-device,drive=d0", "-device", "virtio-rng-device"]
+
+
+def qemu_cmd(qemu, name, extra=()):
     return [qemu, "-M", "virt", "-bios", "default", "-nographic", "-no-reboot",
-            "-kernel", os.path.join(HERE, "bin", name + ".elf")]
+            "-kernel", os.path.join(HERE, "bin", name + ".elf"), *extra]
 
 
-def run(qemu, name, feed=None, prompt=None, timeout=60):
+def run(qemu, name, feed=None, prompt=None, timeout=60, extra=()):
     """Run one guest; returns (exit status, output text without '\\r')."""
-    p = subprocess.Popen(qemu_cmd(qemu, name), stdin=subprocess.PIPE,
+    p = subprocess.Popen(qemu_cmd(qemu, name, extra), stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = b""
     fed = feed is None
@@ -63,7 +76,12 @@ def check_deterministic(qemu, name):
     if name == "echo":
         feed = open(os.path.join(HERE, "expected", "echo.in")).read()
         prompt = "'quit' powers off\n"
-    rc, text = run(qemu, name, feed, prompt)
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = ()
+        if name == "virtio":       # the guest writes the disk: give it a fresh copy
+            disk = shutil.copy(DISK, os.path.join(tmp, "disk.img"))
+            extra = virtio_options(disk)
+        rc, text = run(qemu, name, feed, prompt, extra=extra)
     got = guest_part(name, text)
     ok = rc == 0 and got == expected
     print("%-8s %s (exit %s)" % (name, "ok" if ok else "FAILED", rc))

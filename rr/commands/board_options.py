@@ -10,6 +10,7 @@ from rr.guests import DEMO, bundled_guest
 from rr.monitor.board import BootPayload
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.constants import DEFAULT_RAM_SIZE
+from rr.monitor.disk_image import open_disk
 from rr.monitor.loader import load_image, read_file
 
 _SIZE = re.compile(r"^(\d+)\s*([kmgt]?)(i?b)?$", re.IGNORECASE)
@@ -40,12 +41,22 @@ def add_board_arguments(parser: argparse.ArgumentParser, image_required: bool = 
     parser.add_argument("--dtb", metavar="FILE", help="use this device tree instead of the generated one")
     parser.add_argument("--clock", choices=("virtual", "host"), default="virtual",
                         help="virtual: time follows the instruction count (default); host: real time")
+    parser.add_argument("--disk", metavar="FILE",
+                        help="raw disk image for a virtio-blk device (guest writes stay in "
+                             "memory unless --disk-writable)")
+    parser.add_argument("--disk-writable", action="store_true",
+                        help="let guest writes to --disk go through to the file")
+    parser.add_argument("--rng", action="store_true",
+                        help="add a virtio-rng entropy device (its bytes are recorded)")
 
 
 def board_config(args: argparse.Namespace) -> BoardConfig:
     if not MIN_RAM <= args.mem <= MAX_RAM:
         raise RrError(f"--mem {args.mem >> 20} MiB is out of range (16 MiB to 16 GiB)")
-    return BoardConfig(ram_size=args.mem, bootargs=args.append, clock=args.clock)
+    if args.disk_writable and not args.disk:
+        raise RrError("--disk-writable needs --disk FILE")
+    return BoardConfig(ram_size=args.mem, bootargs=args.append, clock=args.clock,
+                       virtio_rng=args.rng)
 
 
 def boot_payload(args: argparse.Namespace) -> BootPayload:
@@ -55,4 +66,5 @@ def boot_payload(args: argparse.Namespace) -> BootPayload:
     dtb = read_file(args.dtb, "device tree") if args.dtb else None
     if dtb is not None and not dtb.startswith(b"\xd0\x0d\xfe\xed"):
         raise RrError(f"device tree {args.dtb}: not a flattened device tree blob")
-    return BootPayload(image, initrd, dtb)
+    disk = open_disk(args.disk, args.disk_writable) if args.disk else None
+    return BootPayload(image, initrd, dtb, disk)

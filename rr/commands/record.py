@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from rr.commands.board_options import add_board_arguments
-from rr.commands.live_session import run_live
+from rr.commands.gdb_options import add_gdb_arguments
+from rr.commands.live_debug import add_live_gdb_arguments, run_maybe_under_gdb
 
 HELP = "run a guest and record every nondeterministic input into a trace"
 
@@ -15,7 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="TRACE", help="the trace to write")
     parser.add_argument("--max-insns", type=int, metavar="N",
                         help="stop with an error after N instructions")
+    add_gdb_arguments(parser, required=False)
+    add_live_gdb_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_live(args, args.output)
+    return run_maybe_under_gdb(args, args.output)

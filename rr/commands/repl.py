@@ -1,16 +1,24 @@
-"""`rrvm repl`: a time-travel REPL over a trace (prompt-toolkit; scriptable with -c)."""
+"""`rrvm repl`: a time-travel REPL over a trace, or over a guest running live
+(prompt-toolkit; scriptable with -c)."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "explore a trace interactively: step both ways, watch memory, ask when it changed"
+from rr.commands.board_options import add_board_arguments
+
+HELP = ("explore a trace interactively (or a guest image, run live with its history kept): "
+        "step both ways, watch memory, ask when it changed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("trace", help="a trace written by rrvm record")
+    add_board_arguments(parser, image_required=True)
+    parser.description = (HELP + ". IMAGE is a trace written by rrvm record, or a guest image "
+                          "to run live; the board options apply to a live guest only.")
+    parser.add_argument("--record", metavar="TRACE",
+                        help="a live guest: also record what it runs into TRACE")
     parser.add_argument("--symbols", metavar="ELF",
-                        help="guest symbols from this ELF (default: the trace's image, if an ELF)")
+                        help="guest symbols from this ELF (default: the guest image, if an ELF)")
     parser.add_argument("-c", dest="commands", metavar="COMMANDS",
                         help='run these commands (separated by ";") and exit, e.g. '
                              '-c "goto 1000; regs"')
@@ -18,4 +26,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rr.repl.app import main
-    return main(args.trace, args.symbols, args.commands)
+    return main(args)

@@ -48,6 +48,7 @@ THREAD_ID = 1                    # one hart, one thread; ids 0 and -1 mean "any"
 ACCEPTED_THREAD_IDS = frozenset({"0", "-1", "1"})
 SIGINT = 2
 SIGTRAP = 5
+SIGSEGV = 11
 
 # --- Error replies ----------------------------------------------------------
 ERROR_BAD_ARGUMENT = "E01"       # a packet we understand, with arguments we cannot parse

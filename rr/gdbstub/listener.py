@@ -9,7 +9,8 @@ first client never notices.
 
 When a client disconnects (even in the middle of a command or while the
 target runs) its session ends and the next client is served from where the
-target is. ``D`` (detach) and ``k`` (kill) end the server.
+target is (a live guest runs on meanwhile). ``D`` (detach) and ``k`` (kill)
+end the server, as does a live guest's poweroff.
 """
 
 from __future__ import annotations
@@ -63,11 +64,24 @@ class GdbListener:
                                         daemon=True)
 
     def serve(self, server: GdbServer, log: Callable[[str], None],
-              trace: Callable[[str], None] | None = None) -> SessionEnd:
-        """Serve clients one after another until one detaches or kills."""
+              trace: Callable[[str], None] | None = None,
+              run_detached: Callable[[Callable[[], bool]], bool] | None = None,
+              hold_first: bool = False) -> SessionEnd:
+        """Serve clients one after another until one detaches or kills.
+
+        ``run_detached`` (a live guest) runs the target while no client is
+        attached, until one is waiting (it returns True) or the guest ends
+        (False: serving ends with EXITED). ``hold_first``: the target waits for
+        the first client without running (QEMU's -S).
+        """
         self._thread.start()
+        holding = hold_first
         try:
             while True:
+                if run_detached is not None and not holding \
+                        and not run_detached(lambda: not self._clients.empty()):
+                    return SessionEnd.EXITED
+                holding = False
                 client = self._clients.get()
                 peer = _peer_name(client)
                 log(f"gdb connected from {peer}")

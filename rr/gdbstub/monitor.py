@@ -28,12 +28,34 @@ class MonitorError(Exception):
     """A command used wrongly; the message is shown to the user."""
 
 
-class ReplayMonitor:
-    """The command set of a replay; ``run`` takes one line as the user typed it after `monitor`."""
+def trace_summary(reader: TraceReader) -> Callable[[], list[str]]:
+    """`monitor info`'s lines about a trace being replayed."""
+    def lines() -> list[str]:
+        image = reader.header.image
+        footer = reader.footer
+        out = [f"trace        {reader.path}",
+               f"guest        {image.name or image.path if image else '(none)'}"]
+        if footer is not None:
+            out.append(f"history      instructions 0 to {footer.final_icount}, complete")
+            out.append(f"exit         {footer.exit_kind or '?'}, code {footer.exit_code}, "
+                       f"exit status {footer.exit_status}")
+        else:
+            out.append(f"history      incomplete: instructions 0 to {reader.last_icount or 0} "
+                       "(the recording was cut off)")
+        return out
+    return lines
 
-    def __init__(self, timeline: Timeline, reader: TraceReader) -> None:
+
+class ReplayMonitor:
+    """The command set of a replay; ``run`` takes one line as the user typed it after `monitor`.
+
+    ``summary`` gives `monitor info` its first lines: what history this is (a
+    trace, or a live guest's recording so far).
+    """
+
+    def __init__(self, timeline: Timeline, summary: Callable[[], list[str]]) -> None:
         self.timeline = timeline
-        self.reader = reader
+        self.summary = summary
         self._commands: dict[str, tuple[Callable[[list[str]], str], str]] = {
             "icount": (self._icount, "icount                 the current instruction count"),
             "seek": (self._seek, "seek N                 go to instruction count N"),
@@ -99,18 +121,8 @@ class ReplayMonitor:
 
     def _info(self, args: list[str]) -> str:
         _no_arguments(args)
-        reader, timeline = self.reader, self.timeline
-        image = reader.header.image
-        footer = reader.footer
-        lines = [f"trace        {reader.path}",
-                 f"guest        {image.name or image.path if image else '(none)'}"]
-        if footer is not None:
-            lines.append(f"history      instructions 0 to {footer.final_icount}, complete")
-            lines.append(f"exit         {footer.exit_kind or '?'}, code {footer.exit_code}, "
-                         f"exit status {footer.exit_status}")
-        else:
-            lines.append(f"history      incomplete: instructions 0 to {reader.last_icount or 0} "
-                         "(the recording was cut off)")
+        timeline = self.timeline
+        lines = self.summary()
         lines.append(f"events       {len(timeline.session.inputs.events)}")
         lines.append(f"now          instruction {timeline.position}, pc "
                      f"{timeline.board.cpu.pc:#x}")

@@ -49,35 +49,50 @@ class Register:
     type: str                    # a target-description type name
     feature: str
     read: Callable[[Cpu], int]
+    write: Callable[[Cpu, int], None]
 
     @property
     def size(self) -> int:
         return self.bitsize // 8
 
 
-def _x(n: int) -> Callable[[Cpu], int]:
-    return lambda cpu: cpu.x(n)
+Access = tuple[Callable[[Cpu], int], Callable[[Cpu, int], None]]
 
 
-def _f(n: int) -> Callable[[Cpu], int]:
-    return lambda cpu: cpu.f(n)
+def _x(n: int) -> Access:
+    # x0 is hard-wired to zero: writing it changes nothing, as on the hart.
+    return (lambda cpu: cpu.x(n)), (lambda cpu, value: cpu.set_x(n, value) if n else None)
 
 
-def _csr(name: str) -> Callable[[Cpu], int]:
-    return lambda cpu: cpu.csr(name)
+def _f(n: int) -> Access:
+    return (lambda cpu: cpu.f(n)), (lambda cpu, value: cpu.set_f(n, value))
+
+
+def _csr(name: str) -> Access:
+    return (lambda cpu: cpu.csr(name)), (lambda cpu, value: cpu.set_csr(name, value))
+
+
+def _set_pc(cpu: Cpu, value: int) -> None:
+    cpu.pc = value
+
+
+def _set_priv(cpu: Cpu, value: int) -> None:
+    cpu.priv = value
 
 
 def _build() -> tuple[Register, ...]:
-    regs = [Register(name, n, 64, _POINTER_TYPES.get(name, "int"), FEATURE_CPU, _x(n))
+    regs = [Register(name, n, 64, _POINTER_TYPES.get(name, "int"), FEATURE_CPU, *_x(n))
             for n, name in enumerate(XREG_NAMES)]
-    regs.append(Register("pc", PC_REGNUM, 64, "code_ptr", FEATURE_CPU, lambda cpu: cpu.pc))
-    regs += [Register(name, FIRST_FPR_REGNUM + n, 64, "riscv_double", FEATURE_FPU, _f(n))
+    regs.append(Register("pc", PC_REGNUM, 64, "code_ptr", FEATURE_CPU, lambda cpu: cpu.pc,
+                         _set_pc))
+    regs += [Register(name, FIRST_FPR_REGNUM + n, 64, "riscv_double", FEATURE_FPU, *_f(n))
              for n, name in enumerate(FREG_NAMES)]
-    regs += [Register(name, FIRST_CSR_REGNUM + number, 32, "int", FEATURE_FPU, _csr(name))
+    regs += [Register(name, FIRST_CSR_REGNUM + number, 32, "int", FEATURE_FPU, *_csr(name))
              for name, number in FPU_CSRS]
     # priv: the privilege mode, with the virtualisation bit (bit 2) clear: no H extension.
-    regs.append(Register("priv", PRIV_REGNUM, 64, "int", FEATURE_VIRTUAL, lambda cpu: cpu.priv))
-    regs += [Register(name, FIRST_CSR_REGNUM + number, 64, "uint64", FEATURE_CSR, _csr(name))
+    regs.append(Register("priv", PRIV_REGNUM, 64, "int", FEATURE_VIRTUAL, lambda cpu: cpu.priv,
+                         _set_priv))
+    regs += [Register(name, FIRST_CSR_REGNUM + number, 64, "uint64", FEATURE_CSR, *_csr(name))
              for name, number in SUPERVISOR_CSRS]
     return tuple(regs)
 

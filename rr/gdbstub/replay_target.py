@@ -20,13 +20,12 @@ for hits) is rr.replay.timeline.Timeline's business.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 from rr.gdbstub.monitor import ReplayMonitor
 from rr.gdbstub.registers import Register
 from rr.gdbstub.stop_points import StopPoints
 from rr.gdbstub.target import Direction, MemoryFault, ReadOnly, Resume, Stop, StopKind
-from rr.log.trace_reader import TraceReader
 from rr.monitor import mmu
 from rr.monitor.constants import PAGE_SIZE, PRIV_M
 from rr.replay.hits import Hit, HitCollector, Watchpoint
@@ -39,13 +38,13 @@ READ_ONLY_REASON = ("rrvm is replaying a recording, which is read-only: changing
 class ReplayTarget:
     """A DebugTarget over a Timeline: where gdb's resumes stop, and read-only state."""
 
-    def __init__(self, timeline: Timeline, reader: TraceReader,
+    def __init__(self, timeline: Timeline, summary: Callable[[], list[str]],
                  log: Callable[[str], None] = lambda text: None) -> None:
+        """``summary``: what this history is, for `monitor info` (see monitor.trace_summary)."""
         self.timeline = timeline
         self.board = timeline.board
-        self.reader = reader
         self.log = log
-        self.monitor_commands = ReplayMonitor(timeline, reader)
+        self.monitor_commands = ReplayMonitor(timeline, summary)
         self._end_reported = False
 
     # --- state ----------------------------------------------------------------
@@ -61,27 +60,41 @@ class ReplayTarget:
         Only RAM is read, straight from the board's own copy: a read through
         unicorn at a device address would call the device and change the replay.
         """
+        out = bytearray()
+        try:
+            for offset, piece in self._ram_pieces(address, length):
+                out += self.board.ram.map[offset:offset + piece]
+        except MemoryFault:
+            if not out:
+                raise
+        return bytes(out)
+
+    def _ram_pieces(self, address: int, length: int) -> Iterator[tuple[int, int]]:
+        """(RAM offset, length) for each page of a virtual range, in order; MemoryFault
+        at the first page that is unmapped or not RAM."""
         cpu = self.board.cpu
         priv = cpu.priv
         satp = 0 if priv == PRIV_M else cpu.csr("satp")
-        out = bytearray()
-        while len(out) < length:
-            here = (address + len(out)) & mmu.MASK64
-            piece = min(length - len(out), PAGE_SIZE - (here & (PAGE_SIZE - 1)))
-            try:
-                out += mmu.read_virtual(satp, here, piece, self._read_ram, "debug", priv)
-            except mmu.PageFault as fault:
-                if not out:
-                    raise MemoryFault(f"cannot read memory at {here:#x}: {fault.reason}") from None
-                break
-        return bytes(out)
-
-    def _read_ram(self, paddr: int, size: int) -> bytes:
         ram = self.board.ram
-        if not ram.contains(paddr, size):
-            raise mmu.PageFault(paddr, "not RAM")
+        done = 0
+        while done < length:
+            here = (address + done) & mmu.MASK64
+            piece = min(length - done, PAGE_SIZE - (here & (PAGE_SIZE - 1)))
+            try:
+                paddr = mmu.translate(satp, here, self._read_pte, "debug", priv).paddr
+            except mmu.PageFault as fault:
+                raise MemoryFault(f"cannot access memory at {here:#x}: {fault.reason}") from None
+            if not ram.contains(paddr, piece):
+                raise MemoryFault(f"cannot access memory at {here:#x}: not RAM")
+            yield paddr - ram.base, piece
+            done += piece
+
+    def _read_pte(self, paddr: int) -> int:
+        ram = self.board.ram
+        if not ram.contains(paddr, mmu.PTE_SIZE):
+            raise mmu.PageFault(paddr, "page table outside RAM")
         offset = paddr - ram.base
-        return bytes(ram.map[offset:offset + size])
+        return int.from_bytes(ram.map[offset:offset + mmu.PTE_SIZE], "little")
 
     def write_memory(self, address: int, data: bytes) -> None:
         raise ReadOnly(READ_ONLY_REASON)
@@ -112,7 +125,11 @@ class ReplayTarget:
         start = timeline.position
         if timeline.at_end:
             return Stop(StopKind.HISTORY_END)
-        hit = self._watch_hit_by_next_instruction(points.watchpoints)
+        try:
+            hit = self._watch_hit_by_next_instruction(points.watchpoints)
+        except Interrupted:              # a live guest waiting for input, stepped
+            timeline.seek(start)
+            return Stop(StopKind.INTERRUPTED)
         if hit is not None:
             timeline.seek(start)         # hardware traps before the access: do not move
             return self._watch_stop(hit)
@@ -138,7 +155,7 @@ class ReplayTarget:
     def _reverse_step(self, points: StopPoints) -> Stop:
         timeline = self.timeline
         start = timeline.position
-        if start == 0:
+        if start <= timeline.begin:
             return Stop(StopKind.HISTORY_BEGIN)
         timeline.seek(start - 1)
         watchpoints = points.watchpoints
@@ -154,7 +171,7 @@ class ReplayTarget:
     def _reverse_continue(self, points: StopPoints) -> Stop:
         timeline = self.timeline
         start = timeline.position
-        if start == 0:
+        if start <= timeline.begin:
             return Stop(StopKind.HISTORY_BEGIN)
         try:
             hit = timeline.run_backward(points.breakpoints, points.watchpoints)
@@ -204,5 +221,8 @@ class ReplayTarget:
         self._end_reported = True
         ended = self.timeline.ended_with
         detail = getattr(ended, "detail", None) or (str(ended) if ended is not None else "")
-        self.log(f"end of recorded history at instruction {self.timeline.position}"
+        self.log(f"{self._end_words()} at instruction {self.timeline.position}"
                  + (f" ({detail})" if detail else ""))
+
+    def _end_words(self) -> str:
+        return "end of recorded history"

@@ -14,7 +14,9 @@ Rules from GDB-NOTES.md that shape it:
 - a request the target refuses (writes while replaying) gets an ``E.`` reply
   that says why, and the same line on the stub's stderr;
 - stop replies: ``T05thread:1;`` plus swbreak/hwbreak, watch/rwatch/awatch
-  with the address, replaylog:begin/end; Ctrl-C gives ``T02thread:1;``.
+  with the address, replaylog:begin/end; Ctrl-C gives ``T02thread:1;``;
+  a live guest's poweroff ``Wxx`` (which ends the session), its board error
+  ``T0bthread:1;`` (SIGSEGV, the state kept for inspection).
 
 A client that sends ``D`` (detach) or ``k`` (kill) ends the server; one that
 disconnects ends only its session (the listener then waits for the next).
@@ -29,7 +31,7 @@ from typing import Callable
 from rr.errors import RrError
 from rr.gdbstub.constants import (ACCEPTED_THREAD_IDS, ADDRESS_SPACE, ERROR_BAD_ARGUMENT, ERROR_FAULT,
                                   ERROR_NO_REGISTER, MAX_INCOMING_PACKET, MAX_MEMORY_READ,
-                                  MONITOR_CHUNK, SIGINT, SIGTRAP, SUPPORTED_FEATURES, THREAD_ID,
+                                  MONITOR_CHUNK, SIGINT, SIGSEGV, SIGTRAP, SUPPORTED_FEATURES, THREAD_ID,
                                   VCONT_ACTIONS)
 from rr.gdbstub.packets import OVERSIZED, ConnectionClosed, RspConnection, escape_binary
 from rr.gdbstub.registers import BY_NUMBER, G_PACKET_REGISTERS, REGISTERS, Register
@@ -43,6 +45,7 @@ class SessionEnd(Enum):
     DETACHED = "detached"            # D: gdb is done; the server exits
     KILLED = "killed"                # k / vKill: the server exits
     DISCONNECTED = "disconnected"    # the client went away; wait for another
+    EXITED = "exited"                # the live guest powered off (gdb was told, W packet)
 
 
 class _Error(Exception):
@@ -62,6 +65,10 @@ def error_text_reply(message: str) -> str:
 def stop_reply(stop: Stop, features: set[str]) -> str:
     if stop.kind is StopKind.INTERRUPTED:
         return f"T{SIGINT:02x}thread:{THREAD_ID:x};"
+    if stop.kind is StopKind.EXITED:
+        return f"W{stop.code & 0xFF:02x}"
+    if stop.kind is StopKind.FAULTED:
+        return f"T{SIGSEGV:02x}thread:{THREAD_ID:x};"
     reply = f"T{SIGTRAP:02x}thread:{THREAD_ID:x};"
     if stop.kind is StopKind.BREAKPOINT:
         reason = "hwbreak" if stop.hardware else "swbreak"
@@ -152,6 +159,8 @@ class GdbServer:
             reply = ERROR_BAD_ARGUMENT
         if reply is not None:
             conn.send(reply)
+        if self.last_stop.kind is StopKind.EXITED:
+            return SessionEnd.EXITED
         return None
 
     def _handle(self, packet: str) -> str | None:

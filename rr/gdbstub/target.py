@@ -2,8 +2,8 @@
 
 The server (server.py) speaks the protocol and keeps gdb's view (stop points,
 the last stop); a target owns the machine and decides where a resume stops.
-A replay (replay_target.py) and, later, a live guest implement the same
-interface, so the protocol code never asks which one it is driving.
+A replay (replay_target.py) and a live guest (live_target.py) implement the
+same interface, so the protocol code never asks which one it is driving.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class StopKind(Enum):
     HISTORY_BEGIN = "history-begin"  # at instruction 0, did not move further back
     HISTORY_END = "history-end"      # at the end of recorded history, did not move further
     INTERRUPTED = "interrupted"      # Ctrl-C from gdb
+    EXITED = "exited"                # a live guest powered off (``code``: its exit status)
+    FAULTED = "faulted"              # a live guest stopped on a board error (kept inspectable)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Stop:
     address: int | None = None       # breakpoint pc, or the data address of a watchpoint hit
     watch_kind: str | None = None    # "write", "read" or "access": the watchpoint that hit
     hardware: bool = False           # a Z1 (hardware) breakpoint rather than Z0
+    code: int = 0                    # EXITED: the exit status
 
 
 class MemoryFault(RrError):

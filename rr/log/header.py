@@ -4,6 +4,10 @@ A trace is self-contained: the guest image, initrd and device tree travel
 inside it (lz4-compressed, with their sha256 and size), together with the
 board configuration, the clock, and the command line. A replay on another
 machine, or after the image file was rebuilt, then runs the same bytes.
+
+The virtio-blk disk image travels inside too when it is small
+(``DISK_EMBED_LIMIT``); a larger one is only named by the board
+configuration (path, size, sha256), and a replay reopens and checks it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from rr.log.plain import check_plain, take, take_uint
 # Largest embedded file a reader inflates; checked against the declared size
 # before any allocation.
 EMBED_LIMIT = 1 << 30
-EMBED_ROLES = ("image", "initrd", "dtb")
+EMBED_ROLES = ("image", "initrd", "dtb", "disk")
+# Roles added after the first traces were written: absent means nil.
+OPTIONAL_ROLES = ("disk",)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class TraceHeader:
     image: EmbeddedFile | None = None
     initrd: EmbeddedFile | None = None
     dtb: EmbeddedFile | None = None
+    disk: EmbeddedFile | None = None             # virtio-blk's image, when small enough
     command_line: list[str] = field(default_factory=list)
     created: float = field(default_factory=time.time)   # Unix time, seconds
     rrvm_version: str = rr.__version__
@@ -92,7 +99,7 @@ class TraceHeader:
     format_version: int = FORMAT_VERSION
 
     def embedded(self, role: str) -> EmbeddedFile | None:
-        """The embedded file for 'image', 'initrd' or 'dtb'."""
+        """The embedded file for 'image', 'initrd', 'dtb' or 'disk'."""
         if role not in EMBED_ROLES:
             raise TraceError(f"unknown embedded file {role!r} (known: {', '.join(EMBED_ROLES)})")
         return getattr(self, role)
@@ -124,6 +131,9 @@ class TraceHeader:
             raise TraceError("header command_line holds a non-string")
         embedded = {}
         for role in EMBED_ROLES:
+            if role in OPTIONAL_ROLES and role not in data:
+                embedded[role] = None
+                continue
             value = take(data, role, (dict, type(None)), "header")
             embedded[role] = (None if value is None
                               else EmbeddedFile.from_plain(value, f"header {role}"))

@@ -10,7 +10,7 @@ from rr.log.recording_inputs import RecordingInputs
 from rr.log.trace_writer import TraceWriter
 from rr.monitor.board import Board, BootPayload
 from rr.monitor.board_config import BoardConfig
-from rr.monitor.constants import TIMEBASE_HZ, VIRTUAL_INSNS_PER_TICK
+from rr.monitor.constants import DISK_EMBED_LIMIT, TIMEBASE_HZ, VIRTUAL_INSNS_PER_TICK
 from rr.monitor.exits import GuestExit
 from rr.monitor.inputs import InputSource
 from rr.monitor.state_digest import state_digest
@@ -20,14 +20,21 @@ ERROR_EXIT = "error"
 
 
 def trace_header(config: BoardConfig, payload: BootPayload, command_line: list[str]) -> TraceHeader:
-    """A self-contained description of the run: board, clock, and every byte it boots from."""
-    image = payload.image
+    """A self-contained description of the run: board, clock, and every byte it boots from.
+
+    The disk image is embedded as it is before the run (the header is written
+    before the guest starts) when it is at most DISK_EMBED_LIMIT bytes; a
+    larger one is named by ``board["disk"]`` (path, size, sha256) only.
+    """
+    image, disk = payload.image, payload.disk
     return TraceHeader(
         board=config.to_dict(), clock_mode=config.clock,
         insns_per_tick=VIRTUAL_INSNS_PER_TICK, timebase_hz=TIMEBASE_HZ,
         image=EmbeddedFile.from_bytes(image.raw, image.path),
         initrd=EmbeddedFile.from_bytes(payload.initrd, "initrd") if payload.initrd is not None else None,
         dtb=EmbeddedFile.from_bytes(payload.dtb, "device-tree.dtb"),
+        disk=(EmbeddedFile.from_bytes(disk.original_bytes(), disk.path)
+              if disk is not None and disk.size <= DISK_EMBED_LIMIT else None),
         command_line=command_line)
 
 
@@ -35,14 +42,22 @@ class Recording:
     """The trace of one live run: created before the board, finished after the run."""
 
     def __init__(self, path: str, config: BoardConfig, payload: BootPayload,
-                 command_line: list[str], live: InputSource) -> None:
+                 command_line: list[str]) -> None:
+        self.path = path
         self.writer = TraceWriter(path, trace_header(config, payload, command_line))
-        self.inputs = RecordingInputs(live, self.writer)
         self.board: Board | None = None
+        self._inputs: RecordingInputs | None = None
+
+    def inputs(self, live: InputSource) -> RecordingInputs:
+        """``live``, with every input the guest observes written to this trace."""
+        self._inputs = RecordingInputs(live, self.writer)
+        return self._inputs
 
     def attach(self, board: Board) -> None:
+        """The board being recorded: its pc goes with the events, its end state in the footer."""
         self.board = board
-        self.inputs.pc = lambda: board.cpu.pc
+        if self._inputs is not None:
+            self._inputs.pc = lambda: board.cpu.pc
 
     def finish(self, exit_: GuestExit) -> None:
         self._close(exit_.kind, exit_.code, exit_.status)

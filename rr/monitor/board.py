@@ -4,6 +4,12 @@
 (``reset``): images in RAM, a0 = hart id, a1 = device tree, S-mode at the
 entry point, exactly what OpenSBI hands its payload on QEMU virt. Running is
 the run loop's business (``run_loop.py``).
+
+virtio devices fill the virtio-mmio slots as QEMU virt fills them from its
+``-device`` options: the first in the highest slot (7, irq 8), the next one
+below. The order is the disk (``--disk``) then the entropy source
+(``--rng``), so ``-device virtio-blk-device,... -device virtio-rng-device``
+gives QEMU the same layout. Every other slot stays empty.
 """
 
 from __future__ import annotations
@@ -11,13 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rr.monitor import fdt
-from rr.monitor.board_config import BoardConfig
+from rr.monitor.board_config import BoardConfig, DiskConfig
 from rr.monitor.bus import MmioBus
 from rr.monitor.clock import make_clock
 from rr.monitor.constants import (
     MIDELEG_S_INTERRUPTS, MIP_SEIP, MIP_SSIP, PLIC_BASE, PLIC_NUM_CONTEXTS, PLIC_NUM_SOURCES, PRIV_S,
-    RAM_BASE, RTC_BASE, RTC_IRQ, SIFIVE_TEST_BASE, UART0_BASE, UART0_IRQ, VIRTIO_BASE,
-    VIRTIO_COUNT, VIRTIO_STRIDE,
+    RAM_BASE, RTC_BASE, RTC_IRQ, SIFIVE_TEST_BASE, UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
 )
 from rr.monitor.counters import CounterEmulator
 from rr.monitor.cpu import Cpu
@@ -25,7 +30,11 @@ from rr.monitor.devices.goldfish_rtc import GoldfishRtc
 from rr.monitor.devices.plic import Plic
 from rr.monitor.devices.sifive_test import SifiveTest
 from rr.monitor.devices.uart16550 import Uart16550
+from rr.monitor.devices.virtio_blk import VirtioBlk
 from rr.monitor.devices.virtio_mmio import VirtioMmioSlot
+from rr.monitor.devices.virtio_queue import RamDma, unicorn_code_invalidator
+from rr.monitor.devices.virtio_rng import VirtioRng
+from rr.monitor.disk_image import DiskImage
 from rr.monitor.exits import FAIL, POWEROFF, REBOOT, GuestExit
 from rr.monitor.guest_memory import GuestMemory
 from rr.monitor.inputs import InputSource
@@ -57,6 +66,10 @@ class BootPayload:
     image: GuestImage
     initrd: bytes | None = None
     dtb: bytes | None = None          # None: generate from the board configuration
+    # virtio-blk's backing store. Guest writes stay in its overlay (and go
+    # through to the file only when it was opened writable); it outlives board
+    # resets, as a disk outlives a reboot.
+    disk: DiskImage | None = None
 
 
 def settle_payload(config: BoardConfig, payload: BootPayload) -> BootPayload:
@@ -68,11 +81,14 @@ def settle_payload(config: BoardConfig, payload: BootPayload) -> BootPayload:
     if payload.initrd is not None:
         start = initrd_address(payload.image, config.ram_size, len(payload.initrd))
         config.initrd_start, config.initrd_end = start, start + len(payload.initrd)
+    disk = payload.disk
+    if disk is not None and config.disk is None:
+        config.disk = DiskConfig(disk.path, disk.sha256, disk.size, disk.writable)
     dtb = payload.dtb if payload.dtb is not None else fdt.build_dtb(config)
     if dtb_address(config.ram_size, len(dtb)) < payload.image.end:
         raise ImageError("the device tree does not fit in RAM above the image "
                          "(use --mem to enlarge RAM)")
-    return BootPayload(payload.image, payload.initrd, dtb)
+    return BootPayload(payload.image, payload.initrd, dtb, disk)
 
 
 class Board:
@@ -114,10 +130,26 @@ class Board:
                               unread=self._console_unread)
         self.rtc = GoldfishRtc(RTC_BASE, self.plic.source_line(RTC_IRQ), self._wall_time)
         self.test_device = SifiveTest(SIFIVE_TEST_BASE, self._test_device_exit)
-        self.virtio = [VirtioMmioSlot(VIRTIO_BASE + n * VIRTIO_STRIDE, n)
-                       for n in range(VIRTIO_COUNT)]
+        self.virtio = self._virtio_slots()
         for device in (self.test_device, self.rtc, self.plic, self.uart, *self.virtio):
             self.bus.attach(device)
+
+    def _virtio_slots(self) -> list[VirtioMmioSlot]:
+        """The eight virtio-mmio slots, devices from the highest slot down (QEMU's order)."""
+        slots = [VirtioMmioSlot.at_index(n) for n in range(VIRTIO_COUNT)]
+        free = iter(reversed(range(VIRTIO_COUNT)))
+        # Requests complete inside the guest's QueueNotify store, an exact
+        # instruction; RAM filled behind unicorn's back drops stale translations.
+        dma = RamDma(self.ram.map, RAM_BASE, unicorn_code_invalidator(self.cpu))
+        if self.payload.disk is not None:
+            n = next(free)
+            slots[n] = VirtioBlk(slots[n].base, n, self.plic.source_line(slots[n].irq_source),
+                                 dma, self.payload.disk)
+        if self.config.virtio_rng:
+            n = next(free)
+            slots[n] = VirtioRng(slots[n].base, n, self.plic.source_line(slots[n].irq_source),
+                                 dma, self._entropy)
+        return slots
 
     def reset(self, first: bool = False) -> None:
         """Power-on (or reboot): fresh devices, images reloaded, hart at the entry point."""
@@ -175,6 +207,10 @@ class Board:
     # --- services to the SBI and devices ------------------------------------
     def _wall_time(self) -> int:
         return self.inputs.wall_time_ns(self.cpu.icount_in_hook())
+
+    def _entropy(self, size: int) -> bytes:
+        """virtio-rng's bytes: a logged input, so a replay hands back the recorded ones."""
+        return self.inputs.entropy(self.cpu.icount_in_hook(), size)
 
     def _sbi_set_timer(self, ticks: int) -> None:
         self.timer.program(ticks, self.cpu.icount_in_hook())

@@ -3,8 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from rr.errors import RrError
 from rr.monitor.constants import DEFAULT_RAM_SIZE
+
+
+class BoardConfigError(RrError):
+    """A stored board configuration (a trace header's) that cannot describe a board."""
+
+
+@dataclass
+class DiskConfig:
+    """The disk image behind virtio-blk, as the trace header records it."""
+
+    path: str
+    sha256: str                 # of the file before the run (hex)
+    size: int                   # bytes
+    writable: bool = False      # guest writes go through to the file (--disk-writable)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "size": self.size,
+                "writable": self.writable}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "DiskConfig":
+        fields = {"path": str, "sha256": str, "size": int}
+        if not isinstance(data, dict) or any(type(data.get(key)) is not kind
+                                             for key, kind in fields.items()):
+            raise BoardConfigError("board configuration: disk is not a map with a str path, "
+                                   "a str sha256 and an int size")
+        return cls(path=data["path"], sha256=data["sha256"], size=data["size"],
+                   writable=data.get("writable") is True)
 
 
 @dataclass
@@ -20,6 +50,11 @@ class BoardConfig:
     stdout_path: str = "/soc/serial@10000000"
     # 64 bytes placed in /chosen/rng-seed (None: no property).
     rng_seed: bytes | None = None
+    # virtio-blk's image (filled in from the boot payload by settle_payload), and
+    # whether a virtio-rng is present. Headers written before these existed
+    # have neither, which is what those runs had.
+    disk: DiskConfig | None = None
+    virtio_rng: bool = False
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -27,9 +62,13 @@ class BoardConfig:
             "ram_size": self.ram_size, "bootargs": self.bootargs, "clock": self.clock,
             "initrd_start": self.initrd_start, "initrd_end": self.initrd_end,
             "stdout_path": self.stdout_path, "rng_seed": self.rng_seed,
+            "disk": self.disk.to_dict() if self.disk is not None else None,
+            "virtio_rng": self.virtio_rng,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> "BoardConfig":
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "extra"}
+        if known.get("disk") is not None:
+            known["disk"] = DiskConfig.from_dict(known["disk"])
         return cls(**known)

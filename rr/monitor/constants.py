@@ -395,3 +395,8 @@ VIRTIO_RNG_QUEUE_SIZE = 64
 # At most this many entropy bytes per request (the device may fill less than
 # offered); keeps one greedy request from bloating the trace.
 VIRTIO_RNG_MAX_REQUEST = 4096
+
+# --- Disk images in traces ------------------------------------------------------------
+# A trace embeds the disk image (lz4) when it is at most this big; a larger
+# one is referenced by path and sha256, and replay reopens the file.
+DISK_EMBED_LIMIT = 16 << 20

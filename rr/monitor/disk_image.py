@@ -6,12 +6,19 @@ reads see the overlay first, then the file. So a recorded run never changes
 the image it was recorded from, and replaying it starts from the same bytes.
 With ``writable=True`` guest writes also go through to the file; the overlay
 is kept even then, because it is what checkpoints capture and restore (the
-file cannot be rewound).
+file cannot be rewound), and the guest reads the file's original bytes (kept
+for every sector written through) plus the overlay, so a restored checkpoint
+sees the disk as it was at that point, not the file's later contents.
 
 The guest sees ``sectors`` 512-byte sectors: the file size rounded up, the
 tail past the end of the file reading as zeros (QEMU rounds the same way).
 ``sha256`` hashes the file as it was when first asked (computed once,
 streaming; in writable mode before the first write-through), for the trace.
+
+A replay never opens the user's file for writing: it boots from the bytes
+the trace embeds (``DiskImage.from_bytes``) or from the recorded path checked
+against the recorded hash (``open_recorded_disk``), each time with a fresh,
+empty overlay.
 
 The overlay state is plain data (``get_state``): a sorted list of runs
 ``[first_sector, bytes]`` of consecutive written sectors. It is held in
@@ -23,26 +30,52 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from typing import Any
 
+from rr.errors import RrError
 from rr.monitor.constants import VIRTIO_BLK_SECTOR_SIZE
 
 SECTOR = VIRTIO_BLK_SECTOR_SIZE
 _HASH_CHUNK = 1 << 20
 
 
-class DiskImage:
-    """The backing store of a virtio-blk device."""
+class DiskError(RrError):
+    """A disk image that cannot be opened, or is not the one a trace was recorded with."""
 
-    def __init__(self, path: str | os.PathLike, writable: bool = False) -> None:
+
+class DiskImage:
+    """The backing store of a virtio-blk device: a file, or bytes held in memory."""
+
+    def __init__(self, path: str | os.PathLike, writable: bool = False,
+                 contents: bytes | None = None) -> None:
+        """Open the file at ``path``, or, given ``contents``, serve those bytes
+        (read-only; ``path`` is then only a name for messages)."""
         self.path = os.fspath(path)
+        if contents is not None and writable:
+            raise ValueError("an in-memory disk image cannot write through")
         self.writable = writable
-        self._fd = os.open(self.path, (os.O_RDWR if writable else os.O_RDONLY)
-                           | getattr(os, "O_BINARY", 0))
-        self.size = os.fstat(self._fd).st_size          # bytes in the file when opened
+        self._contents = contents
+        if contents is None:
+            self._fd = os.open(self.path, (os.O_RDWR if writable else os.O_RDONLY)
+                               | getattr(os, "O_BINARY", 0))
+            self.size = os.fstat(self._fd).st_size      # bytes in the file when opened
+        else:
+            self._fd = -1
+            self.size = len(contents)
         self.sectors = (self.size + SECTOR - 1) // SECTOR
         self.overlay: dict[int, bytes] = {}
+        # Writable: what each sector held before its first write-through. The
+        # guest always sees these plus the overlay, never the file's newer
+        # bytes, so restoring an older overlay (a checkpoint) is exact even
+        # though the file cannot be rewound.
+        self._written_through: dict[int, bytes] = {}
         self._sha256: str | None = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes, path: str = "") -> "DiskImage":
+        """A read-only image of ``data`` (a replay's embedded disk); ``path`` is for display."""
+        return cls(path, contents=bytes(data))
 
     # ------------------------------------------------------------------ identity
 
@@ -53,7 +86,7 @@ class DiskImage:
             digest = hashlib.sha256()
             offset = 0
             while offset < self.size:
-                chunk = os.pread(self._fd, min(_HASH_CHUNK, self.size - offset), offset)
+                chunk = self._pread(min(_HASH_CHUNK, self.size - offset), offset)
                 if not chunk:
                     break
                 digest.update(chunk)
@@ -70,13 +103,12 @@ class DiskImage:
         """``count`` sectors from ``sector``: the overlay where written, else the file."""
         if not self.in_range(sector, count):
             raise ValueError(f"sectors {sector}..{sector + count} outside a disk of {self.sectors}")
-        out = bytearray(self._read_file(sector * SECTOR, count * SECTOR))
-        if self.overlay:
-            for n in range(count):
-                data = self.overlay.get(sector + n)
-                if data is not None:
-                    out[n * SECTOR:(n + 1) * SECTOR] = data
-        return bytes(out)
+        return _layered(self._original_sectors(sector, count), self.overlay, sector)
+
+    def _original_sectors(self, sector: int, count: int) -> bytes:
+        """The sectors as they were before any write went through to the file."""
+        return _layered(self._read_file(sector * SECTOR, count * SECTOR),
+                        self._written_through, sector)
 
     def write_sectors(self, sector: int, data: bytes) -> None:
         """Write whole sectors into the overlay (and through to the file if writable)."""
@@ -89,6 +121,10 @@ class DiskImage:
             self.overlay[sector + n] = bytes(data[n * SECTOR:(n + 1) * SECTOR])
         if self.writable and data:
             self.sha256  # noqa: B018 - hash the original contents before changing them
+            for n in range(count):
+                if sector + n not in self._written_through:
+                    self._written_through[sector + n] = self._read_file((sector + n) * SECTOR,
+                                                                        SECTOR)
             offset = sector * SECTOR
             inside = data[:max(0, self.size - offset)]     # never grow the user's file
             if inside:
@@ -113,7 +149,7 @@ class DiskImage:
             want = min(size, self.size - offset)
             parts = []
             while want > 0:
-                chunk = os.pread(self._fd, want, offset)
+                chunk = self._pread(want, offset)
                 if not chunk:
                     break      # the file shrank behind our back: the rest reads as zeros
                 parts.append(chunk)
@@ -121,6 +157,15 @@ class DiskImage:
                 want -= len(chunk)
             data = b"".join(parts)
         return data + bytes(size - len(data))
+
+    def _pread(self, size: int, offset: int) -> bytes:
+        if self._contents is not None:
+            return self._contents[offset:offset + size]
+        return os.pread(self._fd, size, offset)
+
+    def original_bytes(self) -> bytes:
+        """The whole image as it was before any guest write (for embedding in a trace)."""
+        return self._original_sectors(0, self.sectors)[:self.size]
 
     # ------------------------------------------------------------------ lifetime
 
@@ -159,3 +204,55 @@ class DiskImage:
             for n in range(len(data) // SECTOR):
                 overlay[start + n] = bytes(data[n * SECTOR:(n + 1) * SECTOR])
         self.overlay = overlay
+
+
+def _layered(base: bytes, layer: dict[int, bytes], sector: int) -> bytes:
+    """``base`` (whole sectors from ``sector`` on) with the sectors ``layer`` holds put over it."""
+    if not layer:
+        return base
+    out = bytearray(base)
+    for n in range(len(base) // SECTOR):
+        data = layer.get(sector + n)
+        if data is not None:
+            out[n * SECTOR:(n + 1) * SECTOR] = data
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------- opening for the board
+
+def open_disk(path: str | os.PathLike, writable: bool = False) -> DiskImage:
+    """The user's disk image file (``--disk``), hashed; any problem is one line naming it."""
+    name = os.fspath(path)
+    try:
+        mode = os.stat(name).st_mode
+        if stat.S_ISDIR(mode):
+            raise DiskError(f"disk image {name}: is a directory")
+        if not stat.S_ISREG(mode):
+            raise DiskError(f"disk image {name}: not a regular file")
+        disk = DiskImage(name, writable)
+    except FileNotFoundError:
+        raise DiskError(f"disk image {name}: no such file") from None
+    except OSError as exc:
+        raise DiskError(f"disk image {name}: {exc.strerror}") from None
+    if disk.size == 0:
+        disk.close()
+        raise DiskError(f"disk image {name}: file is empty")
+    try:
+        disk.sha256  # noqa: B018 - read it all once now: an unreadable file fails here
+    except OSError as exc:
+        disk.close()
+        raise DiskError(f"disk image {name}: {exc.strerror}") from None
+    return disk
+
+
+def open_recorded_disk(path: str, sha256: str, size: int) -> DiskImage:
+    """The disk a trace references by path, read-only, checked against the recorded hash."""
+    try:
+        disk = open_disk(path)
+    except DiskError as exc:
+        raise DiskError(f"{exc} (the trace refers to its disk image by path)") from None
+    if disk.size != size or disk.sha256 != sha256:
+        disk.close()
+        raise DiskError(f"disk image {path} has changed since the recording: its sha256 is "
+                        f"{disk.sha256}, the trace expects {sha256}")
+    return disk

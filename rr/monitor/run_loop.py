@@ -10,6 +10,8 @@ is what makes a run (and later a replay) deterministic whoever stops it where.
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from rr.errors import GuestFault, InstructionLimit
 from rr.monitor.board import Board
 from rr.monitor.constants import EPOCH_INSNS
@@ -33,6 +35,21 @@ class RunLoop:
         # The position last serviced: stopping and resuming there must not
         # take inputs a straight run would not (part of checkpointed state).
         self.serviced_at: int | None = None
+        # The guest was idling (wfi) when the run was given back to the
+        # caller: the next run resumes the wait instead of running on.
+        self.idle_pending = False
+        self._yielded = False
+        # Polled while the guest idles waiting for console input; True gives
+        # the run back to the caller (a debugger's Ctrl-C on a waiting guest).
+        self.idle_poll: Callable[[], bool] = lambda: False
+
+    def get_state(self) -> dict[str, Any]:
+        return {"reboots": self.reboots, "serviced_at": self.serviced_at,
+                "idle_pending": self.idle_pending}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.reboots, self.serviced_at = state["reboots"], state["serviced_at"]
+        self.idle_pending = state["idle_pending"]
 
     # --- public -------------------------------------------------------------
     def run(self, stop_at: int | None = None) -> GuestExit | None:
@@ -41,6 +58,7 @@ class RunLoop:
             exit_ = self.run_until(stop_at)
             if exit_ is not None and exit_.kind == REBOOT:
                 self.reboots += 1
+                self.idle_pending = False
                 self.board.reset()
                 continue
             return exit_
@@ -50,6 +68,15 @@ class RunLoop:
         board, cpu = self.board, self.board.cpu
         while True:
             icount = cpu.icount
+            if self.idle_pending:
+                # The wait comes first, as in a straight run; a caller that asked
+                # to stop here gets the position before it (stepping onto a wfi
+                # does not wait for the guest's next interrupt).
+                if stop_at is not None and icount >= stop_at:
+                    return None
+                self._idle()
+                if self.idle_pending:
+                    return None         # idle_poll asked for the run back
             if icount != self.serviced_at:
                 self._service_position(icount)
                 self.serviced_at = icount
@@ -138,12 +165,22 @@ class RunLoop:
             return
         if board.suspend_requested or not stop.count_reached:
             board.suspend_requested = False
-            self._idle()
+            self.idle_pending = True        # the loop waits before anything else
 
     def _idle(self) -> None:
-        """The guest waits for an interrupt (wfi, or SBI HSM suspend)."""
+        """The guest waits for an interrupt (wfi, or SBI HSM suspend).
+
+        Clears ``idle_pending`` when the wait is over; leaves it set when
+        ``idle_poll`` asked for the run back first.
+        """
+        self._wait_for_interrupt()
+        if self.board.exit_request is not None or not self._yielded:
+            self.idle_pending = False
+
+    def _wait_for_interrupt(self) -> None:
         board, cpu = self.board, self.board.cpu
         lines = board.lines
+        self._yielded = False
         while True:
             icount = cpu.icount
             if lines.pending_enabled():
@@ -166,6 +203,9 @@ class RunLoop:
                         f"guest waits for an interrupt at pc {cpu.pc:#x} after {icount} "
                         "instructions, but no timer is set and console input has ended")
                 board.inputs.wait_console(IDLE_POLL_SECONDS)
+                if self.idle_poll():
+                    self._yielded = True
+                    return
                 continue
             if deadline is not None and board.timer.check(icount):
                 return
@@ -173,6 +213,9 @@ class RunLoop:
             if deadline is not None:
                 timeout = min(timeout, board.clock.seconds_until(deadline, icount))
             board.inputs.wait_console(timeout)
+            if self.idle_poll():
+                self._yielded = True
+                return
 
     # --- diagnostics --------------------------------------------------------
     def _error_text(self, stop: RunStop) -> str:

@@ -8,6 +8,7 @@ and the prompt comes back; at the prompt, Ctrl-C clears the line and Ctrl-D quit
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import sys
@@ -16,12 +17,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from rr.commands.board_options import board_config, boot_payload
 from rr.errors import RrError
+from rr.log.frames import MAGIC
+from rr.log.recording import Recording
 from rr.log.trace_reader import TraceReader
+from rr.monitor.board import settle_payload
+from rr.monitor.inputs import HostInputs
+from rr.replay.live_session import LiveSession
 from rr.repl.commands import Quit, Repl
 from rr.repl.debugger import Debugger
 from rr.repl.formatting import Printer, colour_wanted
+from rr.repl.history import History, LiveHistory, TraceHistory
 from rr.repl.symbols import ELF_MAGIC, SymbolTable
+from rr.repl.typed_console import TypedConsole
 
 HISTORY_ENV = "RRVM_HISTORY"
 
@@ -34,8 +43,9 @@ def history_path() -> Path:
     return Path(state) / "rrvm" / "repl_history"
 
 
-def load_symbols(reader: TraceReader, symbols_path: str | None) -> tuple[SymbolTable, str]:
-    """The symbol table and a phrase saying where it came from."""
+def load_symbols(data: bytes, name: str, symbols_path: str | None) -> tuple[SymbolTable, str]:
+    """The symbol table (from --symbols, else from the guest image ``data`` if an ELF) and a
+    phrase saying where it came from."""
     if symbols_path:
         try:
             data = Path(symbols_path).read_bytes()
@@ -43,12 +53,9 @@ def load_symbols(reader: TraceReader, symbols_path: str | None) -> tuple[SymbolT
             raise RrError(f"--symbols {symbols_path}: {exc.strerror or exc}") from None
         table = SymbolTable.from_elf(data, symbols_path)
         return table, f"{len(table)} symbols from {symbols_path}"
-    image = reader.header.image
-    data = reader.image_bytes() or b""
-    name = image.name if image is not None else "image"
     if data.startswith(ELF_MAGIC):
         table = SymbolTable.from_elf(data, name)
-        return table, f"{len(table)} symbols from the embedded {name}"
+        return table, f"{len(table)} symbols from {name}"
     return SymbolTable(), f"no symbols ({name} is not an ELF; use --symbols ELF)"
 
 
@@ -139,21 +146,55 @@ def interactive(repl: Repl, banner: str) -> int:
             continue
 
 
-def main(trace: str, symbols_path: str | None = None, script: str | None = None) -> int:
-    reader = TraceReader(trace)
-    symbols, origin = load_symbols(reader, symbols_path)
-    debugger = Debugger(reader, symbols)
+def open_history(args: argparse.Namespace, printer: Printer) -> tuple[History, SymbolTable, str]:
+    """A trace to replay, or a guest image to run live (told apart by the trace's magic)."""
+    path = args.image
+    try:
+        with open(path, "rb") as f:
+            is_trace = f.read(len(MAGIC)) == MAGIC
+    except OSError as exc:
+        raise RrError(f"{path}: {exc.strerror or exc}") from None
+    if is_trace:
+        reader = TraceReader(path)
+        image = reader.header.image
+        symbols, origin = load_symbols(reader.image_bytes() or b"",
+                                       f"the embedded {image.name}" if image else "no image",
+                                       args.symbols)
+        return TraceHistory(reader), symbols, origin
+    config = board_config(args)
+    payload = settle_payload(config, boot_payload(args))
+    console = TypedConsole()
+    recording = Recording(args.record, config, payload, args.command_line) \
+        if args.record else None
+    session = LiveSession(config, payload, HostInputs(console), printer.guest_output, recording)
+    symbols, origin = load_symbols(payload.image.raw, path, args.symbols)
+    return LiveHistory(session, console), symbols, origin
+
+
+def main(args: argparse.Namespace) -> int:
+    printer = Printer(colour=False if args.commands is not None else colour_wanted(sys.stdout))
+    history, symbols, origin = open_history(args, printer)
+    debugger = Debugger(history, symbols)
+    try:
+        return _serve(Repl(debugger, printer), origin, args.commands)
+    finally:
+        history.close(debugger.timeline)
+
+
+def _serve(repl: Repl, origin: str, script: str | None) -> int:
+    debugger = repl.debugger
     try:
         if script is not None:
-            return run_script(Repl(debugger, Printer(colour=False)), script)
+            return run_script(repl, script)
         if not sys.stdin.isatty() or not sys.stdout.isatty():
-            return run_stream(Repl(debugger, Printer(colour=colour_wanted(sys.stdout))), sys.stdin)
+            return run_stream(repl, sys.stdin)
     except BrokenPipeError:              # `rrvm repl T -c "..." | head`
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return 0
-    repl = Repl(debugger, Printer(colour=colour_wanted(sys.stdout)))
-    banner = (f"rrvm repl: {trace}, {debugger.length:,} instructions, {origin}. "
+    size = (f"{debugger.length:,} instructions" if debugger.bounded
+            else "running live (`type` feeds its console)")
+    banner = (f"rrvm repl: {debugger.history.name}, {size}, {origin}. "
               "`help` lists the commands, Ctrl-D quits.")
     return interactive(repl, banner)

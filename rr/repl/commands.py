@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from rr.commands.info import describe
 from rr.errors import RrError
 from rr.log.events import format_event
 from rr.monitor.constants import CAUSE_NAMES, SSTATUS_MXR, SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP, \
@@ -114,17 +113,19 @@ class Repl:
             return True
         except (Quit, BrokenPipeError):
             raise
-        except Interrupted:
+        except Interrupted as stopped:
             if cmd.moves:
-                self.out.line(("mark", f"interrupted at instruction {debugger.position}"))
+                self.out.line(("mark", f"{stopped.why} at instruction {debugger.position}"))
                 self.show_location()
             else:
                 try:
                     debugger.restore(start)
-                    self.out.line(("mark", f"interrupted; back at instruction {debugger.position}"))
+                    self.out.line(("mark", f"{stopped.why}; back at instruction "
+                                           f"{debugger.position}"))
                 except Interrupted:           # Ctrl-C again while going back: stay here
                     self.out.line(("mark", f"interrupted at instruction {debugger.position}"))
-            return False
+            # The user's Ctrl-C fails the line; a live guest waiting for input is just a stop.
+            return stopped.why != "interrupted"
         except (CommandError, ExpressionError) as exc:
             self.out.error(f"{cmd.name}: {exc}")
         except PageFault as exc:
@@ -195,12 +196,7 @@ class Repl:
         self.show_location()
 
     def ending(self) -> str:
-        debugger = self.debugger
-        footer = debugger.reader.footer
-        if footer is not None:
-            return (f"the guest exited ({footer.exit_kind or '?'}, code {footer.exit_code}, "
-                    f"exit status {footer.exit_status}) at instruction {footer.final_icount}")
-        return f"the trace was cut off at instruction {debugger.length}"
+        return self.debugger.ending()
 
     def change(self, base: int, length: int, address: int, old: bytes | None,
                new: bytes | None) -> list[Fragment]:
@@ -350,9 +346,10 @@ def _goto(repl: Repl, args: list[str]) -> None:
         target = max(0, debugger.position + parse_int(args[0], "relative instruction count"))
     else:
         target = parse_count(args[0], "instruction count")
-    if target > debugger.length:
+    if target > debugger.length and debugger.bounded:
         repl.out.line(("dim", f"(history ends at instruction {debugger.length})"))
-    repl.report(debugger.goto(min(target, debugger.length)))
+        target = debugger.length
+    repl.report(debugger.goto(target))
 
 
 # ======================================================================================
@@ -725,6 +722,29 @@ def _console(repl: Repl, args: list[str]) -> None:
         repl.out.text(later_text.rstrip("\n"))
 
 
+@command("type", "input", usage="type [-n] TEXT",
+         summary="a live guest: queue TEXT and a newline as console input",
+         details="""
+The guest receives the bytes the next time it reads its UART (its console
+belongs to the REPL's terminal otherwise). Escapes as in Python: \\r, \\t,
+\\x03. -n: no newline. Going back in time and forward again replays the
+input where the guest took it.""")
+def _type(repl: Repl, args: list[str]) -> None:
+    newline = True
+    if args and args[0] == "-n":
+        newline, args = False, args[1:]
+    if not args:
+        raise CommandError("usage: type [-n] TEXT")
+    try:
+        text = " ".join(args).encode("latin-1").decode("unicode_escape").encode("latin-1")
+    except (UnicodeError, ValueError) as exc:
+        raise CommandError(f"bad escape in the text: {exc}") from None
+    data = text + (b"\n" if newline else b"")
+    repl.debugger.history.type(data)
+    repl.out.line(f"queued {len(data)} byte{'s' if len(data) != 1 else ''} for the guest's "
+                  "console")
+
+
 @command("when", usage="when ADDR|SYMBOL [LEN]", complete="symbols",
          summary="every write to memory over the whole trace: icount, pc, old -> new",
          details="""
@@ -787,7 +807,7 @@ def _write_table(repl: Repl, writes: list[Write], address: int, length: int) -> 
          summary="the trace summary (as `rrvm info`), or breakpoints, or a symbol")
 def _info(repl: Repl, args: list[str]) -> None:
     if not args:
-        repl.out.text(describe(repl.debugger.reader))
+        repl.out.text(repl.debugger.history.summary(repl.debugger.timeline))
         repl.out.line(f"now          instruction {repl.debugger.position}")
         return
     what = args[0]

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from rr.log.events import Event
-from rr.log.trace_reader import TraceReader
 from rr.monitor.mmu import PageFault
 from rr.replay.hits import Hit, Watchpoint
-from rr.replay.replay_session import ReplaySession
 from rr.replay.timeline import Interrupted, Timeline
+from rr.repl.history import History
 from rr.repl.expressions import CSR_NAMES, GPR_NAMES
 from rr.repl.instructions import (INSN_SRET, Instruction, boundaries, decode_at, find_word,
                                   is_control_transfer)
@@ -72,11 +71,12 @@ class TrapState:
 
 
 class Debugger:
-    def __init__(self, reader: TraceReader, symbols: SymbolTable) -> None:
-        self.reader = reader
+    def __init__(self, history: History, symbols: SymbolTable) -> None:
+        self.history = history
         self.symbols = symbols
-        self.session = ReplaySession(reader, lambda data: None)   # the console is kept, not printed
+        self.session = history.session
         self.timeline = Timeline(self.session)
+        history.attach(self.timeline)
         self.board = self.session.board
         self.cpu = self.board.cpu
         self.stops: dict[int, StopPoint] = {}
@@ -91,11 +91,16 @@ class Debugger:
 
     @property
     def length(self) -> int:
-        """The last instruction count of recorded history."""
-        footer = self.reader.footer
-        if footer is not None:
-            return footer.final_icount
-        return self.session.end_icount or self.reader.last_icount or 0
+        """The last instruction count of history (so far, for a live guest)."""
+        return self.history.length(self.timeline)
+
+    @property
+    def bounded(self) -> bool:
+        """False while a live guest can run on past ``length``."""
+        return self.history.bounded(self.timeline)
+
+    def ending(self) -> str:
+        return self.history.ending(self.timeline)
 
     @property
     def pc(self) -> int:

@@ -47,12 +47,24 @@ class Printer:
     def __init__(self, colour: bool = False, stream: TextIO | None = None) -> None:
         self.colour = colour
         self.stream = stream
+        self._mid_line = False          # guest output left a line unfinished
 
     @property
     def _out(self) -> TextIO:
         return self.stream if self.stream is not None else sys.stdout
 
+    def guest_output(self, data: bytes) -> None:
+        """A live guest's console bytes, as it prints them for the first time."""
+        text = data.decode("utf-8", "replace").replace("\r", "")
+        if text:
+            self._out.write(text)
+            self._out.flush()
+            self._mid_line = not text.endswith("\n")
+
     def line(self, *fragments: Fragment) -> None:
+        if self._mid_line:
+            self._out.write("\n")
+            self._mid_line = False
         if self.colour:
             parts = [(f"class:{f[0]}" if f[0] else "", f[1]) if isinstance(f, tuple) else ("", f)
                      for f in fragments]

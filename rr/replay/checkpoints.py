@@ -34,7 +34,7 @@ from rr.monitor.board import Board
 from rr.monitor.constants import PAGE_SIZE
 from rr.monitor.ram import buffer_address, differing_pages
 from rr.monitor.run_loop import RunLoop
-from rr.replay.replay_inputs import ReplayInputs
+from rr.monitor.inputs import InputSource
 
 MAX_SIDE_CHECKPOINTS = 16       # the oldest side checkpoint goes when one more is taken
 
@@ -52,7 +52,9 @@ class Checkpoint:
 
 
 class CheckpointStack:
-    def __init__(self, board: Board, inputs: ReplayInputs, loop: RunLoop) -> None:
+    def __init__(self, board: Board, inputs: InputSource, loop: RunLoop) -> None:
+        """``inputs``: the replay's input source, whose cursor (get_state/set_state)
+        is part of every checkpoint."""
         self.board = board
         self.inputs = inputs
         self.loop = loop
@@ -117,9 +119,18 @@ class CheckpointStack:
         board.cpu.icount = checkpoint.icount
         board.set_state(checkpoint.machine["board"])
         self.inputs.set_state(checkpoint.machine["inputs"])
-        self.loop.reboots = checkpoint.machine["reboots"]
-        self.loop.serviced_at = checkpoint.machine["serviced_at"]
+        self.loop.set_state(checkpoint.machine["loop"])
         board.cpu.invalidate_caches()
+
+    def restart_here(self) -> Checkpoint:
+        """Forget all history: the current state becomes the only checkpoint (the
+        machine was changed by hand, so no older checkpoint leads here any more)."""
+        self._stack.clear()
+        self._side.clear()
+        self._shadow[:] = self._ram
+        checkpoint = self._capture()
+        self._stack.append(checkpoint)
+        return checkpoint
 
     # --- internals ----------------------------------------------------------
     def _capture(self) -> Checkpoint:
@@ -137,7 +148,7 @@ class CheckpointStack:
 
     def _machine_state(self) -> dict[str, Any]:
         return {"board": self.board.get_state(), "inputs": self.inputs.get_state(),
-                "reboots": self.loop.reboots, "serviced_at": self.loop.serviced_at}
+                "loop": self.loop.get_state()}
 
     def _changed_pages(self) -> Iterator[int]:
         """Offsets of the RAM pages that differ from the shadow."""

@@ -11,6 +11,7 @@ from rr.log.recording import ERROR_EXIT
 from rr.log.trace_reader import TraceReader
 from rr.monitor.board import Board, BootPayload
 from rr.monitor.board_config import BoardConfig
+from rr.monitor.disk_image import DiskImage, open_recorded_disk
 from rr.monitor.exits import GuestExit
 from rr.monitor.loader import parse_image
 from rr.monitor.run_loop import RunLoop
@@ -37,19 +38,30 @@ class ReplaySession:
             raise RrError(f"{reader.path}: the trace embeds no guest image")
         config = BoardConfig.from_dict(header.board)
         config.clock = header.clock_mode
+        # The recorded disk contents with a fresh overlay: guest writes during a
+        # replay stay in memory, whatever --disk-writable did while recording.
+        recorded, disk = config.disk, None
+        if recorded is not None:
+            disk = (DiskImage.from_bytes(reader.embedded_bytes("disk"), recorded.path)
+                    if header.disk is not None
+                    else open_recorded_disk(recorded.path, recorded.sha256, recorded.size))
         payload = BootPayload(parse_image(image.path or image.name, reader.image_bytes()),
-                              reader.initrd_bytes(), reader.dtb_bytes())
+                              reader.initrd_bytes(), reader.dtb_bytes(), disk)
         self.inputs = ReplayInputs(reader.events(), complete=reader.complete)
         self.console = ConsoleLog(console_out)
         self.board = Board(config, payload, self.inputs, self.console)
         self.inputs.pc = lambda: self.board.cpu.pc
         self.console.icount = self.board.cpu.icount_in_hook
         self.loop = RunLoop(self.board)
+        self.live = False
 
     @property
     def end_icount(self) -> int | None:
         """Where recorded history ends, when the trace is incomplete."""
         return None if self.reader.complete else self.reader.last_icount
+
+    def history_ended(self, ended: GuestExit | RrError) -> None:
+        """The Timeline reached the recorded end; nothing to do (``run`` verifies it)."""
 
     def run(self, stop_at: int | None = None) -> ReplayOutcome:
         """Replay to the end (or to ``stop_at``), checking every event and the final state."""

@@ -15,35 +15,63 @@ a search starts from.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 from rr.errors import RrError
+from rr.monitor.board import Board
+from rr.monitor.exits import GuestExit
+from rr.monitor.run_loop import RunLoop
 from rr.replay.checkpoints import CheckpointStack
+from rr.replay.console_log import ConsoleLog
 from rr.replay.divergence import Divergence
 from rr.replay.hits import Hit, HitCollector, WatchedPiece, Watchpoint, translate_watchpoints
-from rr.replay.replay_session import ReplaySession
 
 DEFAULT_SPACING = 10_000_000     # instructions between checkpoints on first execution
 NEAR_TARGET = 1_000_000          # a seek leaves a checkpoint at most this far before its target
 
 
 class Interrupted(RrError):
-    """A long timeline operation was interrupted by the user."""
+    """A long timeline operation was stopped before it finished.
+
+    ``why``: "interrupted" (the user), or what else stopped it (a live guest
+    waiting for input nobody can give while a command runs)."""
+
+    def __init__(self, message: str, why: str = "interrupted") -> None:
+        super().__init__(message)
+        self.why = why
+
+
+class Session(Protocol):
+    """What a timeline drives: a replay of a trace, or a live guest with its history kept."""
+
+    board: Board
+    loop: RunLoop
+    inputs: Any                      # an InputSource with get_state/set_state (its cursor)
+    console: ConsoleLog
+    end_icount: int | None           # where history is known to end, if it is
+    live: bool                       # True: history grows as the guest runs on past it
+
+    def history_ended(self, ended: GuestExit | RrError) -> None:
+        """Called once, in the end state, when the end of history is first reached."""
 
 
 class Timeline:
-    def __init__(self, session: ReplaySession, spacing: int = DEFAULT_SPACING) -> None:
+    def __init__(self, session: Session, spacing: int = DEFAULT_SPACING) -> None:
         self.session = session
         self.board = session.board
         self.loop = session.loop
         self.spacing = spacing
         self.checkpoints = CheckpointStack(self.board, session.inputs, self.loop)
         self.loop.run(0)              # position 0 as a replay sees it: inputs recorded there fed
+        self.loop.idle_poll = self._idle_poll
         self.checkpoints.take()
+        self.begin = 0                # where history starts (moves when the machine is changed)
+        self.furthest = 0             # the furthest position ever executed
         self.end: int | None = session.end_icount      # None until a complete trace is run out
         self.ended_with: object | None = None          # the GuestExit or board error at the end
         self._dirty = False                            # a hook paused mid-instruction
         self._cancel = False
+        self._cancel_why = "interrupted"
         self.progress: Callable[[int], None] | None = None
 
     # --- position -----------------------------------------------------------
@@ -55,14 +83,36 @@ class Timeline:
     def at_end(self) -> bool:
         return self.end is not None and self.position >= self.end
 
-    def cancel(self) -> None:
+    @property
+    def at_furthest(self) -> bool:
+        """At the furthest state ever executed (the live edge of a live session)."""
+        return not self._dirty and self.position >= self.furthest
+
+    def cancel(self, why: str = "interrupted") -> None:
         """Ask a running operation to stop at its next slice (safe from a signal handler)."""
+        self._cancel_why = why
         self._cancel = True
+
+    @property
+    def known_end(self) -> int | None:
+        """The last position of history as far as it is known without running on: a
+        live guest's furthest point until it ends; None for a replay not yet run out."""
+        if self.end is None and self.session.live:
+            return self.furthest
+        return self.end
+
+    def restart_history(self) -> None:
+        """The machine was changed by hand here: history restarts from this state."""
+        if not self.at_furthest:
+            raise RrError(f"history can only restart at its furthest point "
+                          f"(instruction {self.furthest}), not at {self.position}")
+        self.checkpoints.restart_here()
+        self.begin = self.position
 
     # --- moving -------------------------------------------------------------
     def seek(self, target: int) -> int:
         """Go to instruction count ``target`` (clamped to recorded history); return the position."""
-        target = max(0, target if self.end is None else min(target, self.end))
+        target = max(self.begin, target if self.end is None else min(target, self.end))
         checkpoint = self.checkpoints.at_or_before(target)
         if self._dirty or target < self.position or checkpoint.icount > self.position:
             self.checkpoints.restore(checkpoint)
@@ -110,10 +160,10 @@ class Timeline:
     def run_backward(self, breakpoints: Iterable[int] = (),
                      watchpoints: Iterable[Watchpoint] = (),
                      condition: Callable[[Hit], bool] | None = None) -> Hit | None:
-        """Go back to the last hit before here; None (at instruction 0) when there is none."""
+        """Go back to the last hit before here; None (at the beginning) when there is none."""
         hit = self._last_hit_before(self.position, set(breakpoints),
                                     translate_watchpoints(self.board.cpu, watchpoints), condition)
-        self.seek(hit.icount if hit is not None else 0)
+        self.seek(hit.icount if hit is not None else self.begin)
         return hit
 
     def last_write(self, address: int, length: int = 1) -> Hit | None:
@@ -126,13 +176,14 @@ class Timeline:
 
     def all_hits(self, breakpoints: Iterable[int] = (),
                  watchpoints: Iterable[Watchpoint] = ()) -> list[Hit]:
-        """Every hit over the whole of history, in order; the position is kept."""
+        """Every hit over the whole of history (so far, for a live guest), in order; the
+        position is kept."""
         here = self.position
         pieces = translate_watchpoints(self.board.cpu, watchpoints)
-        self.seek(0)
+        self.seek(self.begin)
         collector = HitCollector(self.board.cpu, breakpoints, pieces, -1)
         try:
-            self._advance(self.end)
+            self._advance(self.known_end)
         finally:
             collector.remove()
         self.seek(here)
@@ -143,7 +194,7 @@ class Timeline:
                          watchpoints: list[WatchedPiece],
                          condition: Callable[[Hit], bool] | None = None) -> Hit | None:
         high = start
-        while high > 0:
+        while high > self.begin:
             # Whole spacing intervals: each one costs a restore, side checkpoints only add some.
             checkpoint = self.checkpoints.at_or_before(high - 1, frontier_only=True)
             self.checkpoints.restore(checkpoint)
@@ -159,6 +210,12 @@ class Timeline:
                 return max(hits)
             high = checkpoint.icount
         return None
+
+    def _idle_poll(self) -> bool:
+        """While the guest waits for input: report progress, give the run back if cancelled."""
+        if self.progress is not None:
+            self.progress(self.position)
+        return self._cancel
 
     def _checkpoint_here(self) -> None:
         if not self._dirty and not self.at_end:
@@ -184,12 +241,17 @@ class Timeline:
                 exit_ = error
             self.session.console.reached(self.position)
             if exit_ is not None:
-                self.ended_with = exit_
-                self.end = self.position
+                if self.ended_with is None:         # the first time: later ones replay it
+                    self.furthest = max(self.furthest, self.position)
+                    self.ended_with = exit_
+                    self.end = self.position
+                    self.session.history_ended(exit_)
                 return
             if stop():
-                return
+                return                # paused by a hook, mid-instruction: not a real position
+            self.furthest = max(self.furthest, self.position)
             if self.progress is not None:
                 self.progress(self.position)
             if self._cancel:
-                raise Interrupted(f"interrupted at instruction {self.position}")
+                raise Interrupted(f"{self._cancel_why} at instruction {self.position}",
+                                  self._cancel_why)

@@ -43,13 +43,15 @@ def record(guest: str, trace: Path, want_exit: str | None = None, want_output: b
                          f"{want_output!r} in {attempts} attempts")
 
 
-class DebugServer:
-    """`rrvm debug TRACE --gdb 0` in a subprocess; the port is read from its waiting line."""
+class StubServer:
+    """`rrvm ARGS` serving gdb, in a subprocess; the port is read from its waiting line.
 
-    def __init__(self, trace: Path, *extra: str) -> None:
-        self.proc = subprocess.Popen([*RRVM, "debug", str(trace), "--gdb", "0", *extra],
-                                     cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+    ``stdin``: subprocess.DEVNULL, or subprocess.PIPE to type at the guest's console
+    (``type``)."""
+
+    def __init__(self, *args: str, stdin: int = subprocess.DEVNULL) -> None:
+        self.proc = subprocess.Popen([*RRVM, *args], cwd=REPO, stdin=stdin,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.stderr_lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stdout = bytearray()
@@ -80,11 +82,24 @@ class DebugServer:
             match = WAITING.search(line)
             if match:
                 return int(match.group(2))
-        raise AssertionError(f"no waiting line from rrvm debug: {''.join(self.stderr_lines)}")
+        raise AssertionError(f"no waiting line from rrvm: {''.join(self.stderr_lines)}")
 
     @property
     def stdout(self) -> bytes:
         return bytes(self._stdout)
+
+    def type(self, text: bytes) -> None:
+        self.proc.stdin.write(text)
+        self.proc.stdin.flush()
+
+    def wait_for_output(self, text: bytes, timeout: float = TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self._stdout:
+            if time.monotonic() > deadline or self.proc.poll() is not None and \
+                    text not in self._stdout:
+                raise AssertionError(f"{text!r} never printed; stdout: {self.stdout!r}; "
+                                     f"stderr: {self.stderr}")
+            time.sleep(0.05)
 
     @property
     def stderr(self) -> str:
@@ -102,11 +117,18 @@ class DebugServer:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __enter__(self) -> "DebugServer":
+    def __enter__(self) -> "StubServer":
         return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class DebugServer(StubServer):
+    """`rrvm debug TRACE --gdb 0`."""
+
+    def __init__(self, trace: Path, *extra: str) -> None:
+        super().__init__("debug", str(trace), "--gdb", "0", *extra)
 
 
 @dataclass

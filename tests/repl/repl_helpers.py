@@ -144,11 +144,12 @@ class InProcess:
         from rr.repl.commands import Repl
         from rr.repl.debugger import Debugger
         from rr.repl.formatting import Printer
+        from rr.repl.history import TraceHistory
 
         reader = TraceReader(trace)
-        symbols, _ = load_symbols(reader, None)
+        symbols, _ = load_symbols(reader.image_bytes(), "the embedded image", None)
         self.buffer = io.StringIO()
-        self.debugger = Debugger(reader, symbols)
+        self.debugger = Debugger(TraceHistory(reader), symbols)
         self.repl = Repl(self.debugger, Printer(colour=False, stream=self.buffer))
 
     def run(self, line: str) -> str:

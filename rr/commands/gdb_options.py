@@ -1,0 +1,42 @@
+"""The options every command that serves gdb shares: port, address, protocol log."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from rr.errors import RrError
+from rr.gdbstub.constants import DEFAULT_ADDRESS, MAX_PORT
+from rr.gdbstub.listener import GdbListener
+
+
+class GdbOptionError(RrError):
+    """A gdb command line that cannot work (bad port)."""
+
+
+def add_gdb_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument("--gdb", type=int, required=required, metavar="PORT",
+                        help="TCP port for gdb's 'target remote' (0: any free port, printed)")
+    parser.add_argument("--address", default=DEFAULT_ADDRESS, metavar="ADDR",
+                        help=f"address to listen on (default {DEFAULT_ADDRESS}: this machine only)")
+    parser.add_argument("--debug-protocol", action="store_true",
+                        help="log every gdb packet to stderr")
+
+
+def stub_log(text: str) -> None:
+    """The stub's own messages: on stderr, so the guest's console keeps stdout."""
+    print(f"rrvm: {text}", file=sys.stderr, flush=True)
+
+
+def protocol_trace(args: argparse.Namespace) -> Callable[[str], None] | None:
+    if not args.debug_protocol:
+        return None
+    return lambda text: print(f"rrvm gdb: {text}", file=sys.stderr, flush=True)
+
+
+def open_listener(args: argparse.Namespace) -> GdbListener:
+    """Bind the port now, so a busy one fails before anything else starts."""
+    if not 0 <= args.gdb <= MAX_PORT:
+        raise GdbOptionError(f"--gdb {args.gdb}: a TCP port is 0 to {MAX_PORT}")
+    return GdbListener(args.address, args.gdb)

@@ -1,0 +1,130 @@
+"""A live guest as a gdb target: running now, with the history seen so far kept.
+
+The guest runs on a Timeline over a LiveSession, so everything a replay
+offers works on the history recorded so far (reverse-stepi, reverse-continue,
+watchpoints both ways); going forward replays up to the live edge, then runs
+live. Where a replay and a live guest differ:
+
+- the end: a live guest that powers off ends the gdb session as a process
+  exit (``W``), as QEMU's stub does; one stopped by a board error (a jump
+  into nowhere) stays inspectable, reported as SIGSEGV. While recording to a
+  trace, the end is the end of recorded history, as in a replay of that trace;
+- changes: ``rrvm run --gdb`` accepts register and memory writes at the live
+  edge, after which history restarts there (no recorded past leads to the
+  changed state); ``rrvm record --gdb`` refuses them, because the trace
+  could not replay them;
+- with no gdb attached (before the first, after a detach or disconnect) the
+  guest keeps running, as under QEMU's ``-s``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rr.errors import RrError
+from rr.gdbstub.registers import Register
+from rr.gdbstub.replay_target import ReplayTarget
+from rr.gdbstub.stop_points import StopPoints
+from rr.gdbstub.target import ReadOnly, Resume, Stop, StopKind
+from rr.monitor.exits import GuestExit
+from rr.replay.live_session import LiveSession
+from rr.replay.timeline import Interrupted, Timeline
+
+RECORDING_REASON = ("rrvm is recording this guest to a trace, which could not replay a change "
+                    "made by the debugger; use rrvm run --gdb to change registers or memory")
+
+
+class LiveTarget(ReplayTarget):
+    def __init__(self, timeline: Timeline, session: LiveSession,
+                 log: Callable[[str], None] = lambda text: None) -> None:
+        super().__init__(timeline, self._summary, log)
+        self.session = session
+        self.recording = session.recording is not None
+
+    # --- state ----------------------------------------------------------------
+    def write_register(self, register: Register, value: int) -> None:
+        self._check_writable()
+        register.write(self.board.cpu, value)
+        self.timeline.restart_history()
+
+    def write_memory(self, address: int, data: bytes) -> None:
+        self._check_writable()
+        pieces = list(self._ram_pieces(address, len(data)))     # all mapped, or nothing written
+        ram, done = self.board.ram, 0
+        for offset, piece in pieces:
+            ram.map[offset:offset + piece] = data[done:done + piece]
+            done += piece
+        self.board.cpu.invalidate_caches()      # code may have been patched
+        self.timeline.restart_history()
+
+    def _check_writable(self) -> None:
+        timeline = self.timeline
+        if self.recording:
+            raise ReadOnly(RECORDING_REASON)
+        if timeline.at_end:
+            raise ReadOnly("the guest has ended; nothing can be changed any more")
+        if not timeline.at_furthest:
+            raise ReadOnly(f"this is instruction {timeline.position} of the history recorded "
+                           f"so far; the guest can be changed only where it runs live "
+                           f"(instruction {timeline.furthest}): continue there first")
+
+    # --- resuming ---------------------------------------------------------------
+    def resume(self, how: Resume, points: StopPoints, interrupted: Callable[[], bool]) -> Stop:
+        stop = super().resume(how, points, interrupted)
+        if stop.kind is not StopKind.HISTORY_END or self.recording:
+            return stop
+        ended = self.timeline.ended_with
+        if isinstance(ended, GuestExit):
+            return Stop(StopKind.EXITED, code=ended.status)
+        return Stop(StopKind.FAULTED)
+
+    def run_detached(self, client_waiting: Callable[[], bool]) -> bool:
+        """Run with no gdb attached until one connects (True) or the guest ends (False)."""
+        timeline = self.timeline
+        if timeline.at_end:
+            return False
+        timeline.progress = lambda _position: timeline.cancel() if client_waiting() else None
+        try:
+            timeline.seek(timeline.furthest)
+            timeline.run_forward()
+        except Interrupted:
+            return True
+        finally:
+            timeline.progress = None
+        self._note_end()
+        return False
+
+    def end_here(self, request_quit: Callable[[], None]) -> int:
+        """gdb killed the guest: it ends as if the user had quit at the live edge (so a
+        trace being written ends complete); returns the run's exit status."""
+        timeline = self.timeline
+        if not timeline.at_end:
+            timeline.seek(timeline.furthest)
+            request_quit()
+            timeline.run_forward()
+        return self.exit_status()
+
+    def exit_status(self) -> int:
+        ended = self.timeline.ended_with
+        if isinstance(ended, GuestExit):
+            return ended.status
+        if isinstance(ended, RrError):
+            return ended.exit_status
+        return 0
+
+    def _end_words(self) -> str:
+        return "end of recorded history (the guest ended)" if self.recording else "the guest ended"
+
+    # --- monitor info -------------------------------------------------------------
+    def _summary(self) -> list[str]:
+        session, timeline = self.session, self.timeline
+        recording = session.recording
+        where = f"recording to {recording.path}" if recording else "live (kept in memory)"
+        lines = [f"guest        {session.payload.image.path or '(image)'}, {where}"]
+        if timeline.end is not None:
+            lines.append(f"history      instructions {timeline.begin} to {timeline.end}, "
+                         f"the guest has ended")
+        else:
+            lines.append(f"history      instructions {timeline.begin} to {timeline.furthest} "
+                         f"so far (live edge: {timeline.furthest})")
+        return lines

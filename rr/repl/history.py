@@ -1,0 +1,140 @@
+"""What the REPL explores: a recorded trace, or a guest running live with its history kept.
+
+Both give the Debugger a session for a Timeline; they differ in how far
+history goes (a trace's recorded length, a live guest's furthest point,
+which moves on as it runs) and in what `info` and the end of history say.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from rr.commands.info import describe
+from rr.errors import RrError
+from rr.log.trace_reader import TraceReader
+from rr.monitor.exits import GuestExit
+from rr.replay.live_session import LiveSession
+from rr.replay.replay_session import ReplaySession
+from rr.replay.timeline import Timeline, Session
+from rr.repl.typed_console import TypedConsole
+
+
+WAITING_FOR_INPUT = "waiting for console input (`type TEXT` sends some)"
+
+
+class NotLive(RrError):
+    """A command that needs a live guest was used on a trace."""
+
+
+class History(Protocol):
+    session: Session
+    name: str
+
+    def length(self, timeline: Timeline) -> int:
+        """The last instruction count of history as known now."""
+
+    def bounded(self, timeline: Timeline) -> bool:
+        """True when going past ``length`` is impossible (the end of a trace, a guest that
+        has ended); False while a live guest can run on."""
+
+    def ending(self, timeline: Timeline) -> str:
+        """What happens at ``length``, in words."""
+
+    def summary(self, timeline: Timeline) -> str:
+        """`info`: what this history is."""
+
+    def type(self, data: bytes) -> None:
+        """Queue console input for a live guest; NotLive for a trace."""
+
+    def attach(self, timeline: Timeline) -> None:
+        """The timeline that drives ``session``, once it exists."""
+
+    def close(self, timeline: Timeline) -> None:
+        """The REPL ends: finish what needs finishing (a trace being recorded)."""
+
+
+class TraceHistory:
+    def __init__(self, reader: TraceReader) -> None:
+        self.reader = reader
+        self.name = str(reader.path)
+        self.session = ReplaySession(reader, lambda data: None)   # the console is kept, not printed
+
+    def length(self, timeline: Timeline) -> int:
+        footer = self.reader.footer
+        if footer is not None:
+            return footer.final_icount
+        return self.session.end_icount or self.reader.last_icount or 0
+
+    def bounded(self, timeline: Timeline) -> bool:
+        return True
+
+    def ending(self, timeline: Timeline) -> str:
+        footer = self.reader.footer
+        if footer is not None:
+            return (f"the guest exited ({footer.exit_kind or '?'}, code {footer.exit_code}, "
+                    f"exit status {footer.exit_status}) at instruction {footer.final_icount}")
+        return f"the trace was cut off at instruction {self.length(timeline)}"
+
+    def summary(self, timeline: Timeline) -> str:
+        return describe(self.reader)
+
+    def attach(self, timeline: Timeline) -> None:
+        pass
+
+    def close(self, timeline: Timeline) -> None:
+        self.reader.close()
+
+    def type(self, data: bytes) -> None:
+        raise NotLive("a trace replays the input it recorded; `type` feeds a live guest "
+                      "(rrvm repl IMAGE)")
+
+
+class LiveHistory:
+    def __init__(self, session: LiveSession, console: TypedConsole) -> None:
+        self.session = session
+        self.console = console
+        self.name = session.payload.image.path or "the guest"
+
+    def length(self, timeline: Timeline) -> int:
+        return timeline.end if timeline.end is not None else timeline.furthest
+
+    def bounded(self, timeline: Timeline) -> bool:
+        return timeline.end is not None
+
+    def ending(self, timeline: Timeline) -> str:
+        ended = timeline.ended_with
+        if isinstance(ended, GuestExit):
+            return (f"the guest exited ({ended.kind}, code {ended.code}, exit status "
+                    f"{ended.status}) at instruction {timeline.end}")
+        if ended is not None:
+            return f"the guest stopped at instruction {timeline.end}: {ended}"
+        return "the live edge: stepping or continuing runs the guest on"
+
+    def summary(self, timeline: Timeline) -> str:
+        recording = self.session.recording
+        config = self.session.config
+        lines = [f"guest        {self.name} (live)",
+                 f"board        {config.ram_size >> 20} MiB RAM, clock {config.clock}"
+                 + (f", bootargs '{config.bootargs}'" if config.bootargs else ""),
+                 f"recording    {recording.path if recording else 'in memory only'}",
+                 f"history      instructions {timeline.begin} to {self.length(timeline)}"
+                 + ("" if timeline.end is not None else " so far"),
+                 f"at the end   {self.ending(timeline)}",
+                 f"events       {len(self.session.inputs.events)} inputs logged",
+                 f"typed        {self.console.queued} bytes queued for the guest"]
+        return "\n".join(lines)
+
+    def attach(self, timeline: Timeline) -> None:
+        self.console.on_starved = lambda: timeline.cancel(WAITING_FOR_INPUT)
+
+    def close(self, timeline: Timeline) -> None:
+        """A trace being recorded ends complete: the guest quits at the live edge, as if
+        the user had pressed Ctrl-A x there."""
+        if self.session.recording is None or timeline.end is not None:
+            return
+        timeline.seek(timeline.furthest)
+        self.console.quit_requested = True
+        timeline.run_forward()
+
+    def type(self, data: bytes) -> None:
+        self.console.type(data)
