@@ -38,7 +38,6 @@ class RunLoop:
         # The guest was idling (wfi) when the run was given back to the
         # caller: the next run resumes the wait instead of running on.
         self.idle_pending = False
-        self._yielded = False
         # Polled while the guest idles waiting for console input; True gives
         # the run back to the caller (a debugger's Ctrl-C on a waiting guest).
         self.idle_poll: Callable[[], bool] = lambda: False
@@ -173,49 +172,46 @@ class RunLoop:
         Clears ``idle_pending`` when the wait is over; leaves it set when
         ``idle_poll`` asked for the run back first.
         """
-        self._wait_for_interrupt()
-        if self.board.exit_request is not None or not self._yielded:
+        if self._wait_for_interrupt():
             self.idle_pending = False
 
-    def _wait_for_interrupt(self) -> None:
+    def _wait_for_interrupt(self) -> bool:
+        """False when ``idle_poll`` asked for the run back before the wait was over."""
         board, cpu = self.board, self.board.cpu
         lines = board.lines
-        self._yielded = False
         while True:
             icount = cpu.icount
             if lines.pending_enabled():
-                return
+                return True
             lines.apply_raises()
             if lines.pending_enabled() or self._feed_console(icount):
                 lines.apply_raises()
-                return
+                return True
             if board.inputs.quit_requested(icount):
                 board.exit_request = GuestExit(QUIT, 0, "stopped by the user")
-                return
+                return True
             deadline = board.timer.deadline
             if board.clock.kind == "virtual":
                 if deadline is not None:
                     board.clock.skip_to(deadline, icount)
                     board.timer.check(icount)
-                    return
+                    return True
                 if board.inputs.console_closed(icount):
                     raise GuestFault(
                         f"guest waits for an interrupt at pc {cpu.pc:#x} after {icount} "
                         "instructions, but no timer is set and console input has ended")
                 board.inputs.wait_console(IDLE_POLL_SECONDS)
                 if self.idle_poll():
-                    self._yielded = True
-                    return
+                    return False
                 continue
             if deadline is not None and board.timer.check(icount):
-                return
+                return True
             timeout = IDLE_POLL_SECONDS
             if deadline is not None:
                 timeout = min(timeout, board.clock.seconds_until(deadline, icount))
             board.inputs.wait_console(timeout)
             if self.idle_poll():
-                self._yielded = True
-                return
+                return False
 
     # --- diagnostics --------------------------------------------------------
     def _error_text(self, stop: RunStop) -> str:
