@@ -165,8 +165,8 @@ def test_record_replay_with_disk_and_rng(tmp_path, disk):
     proc = replay(trace)
     assert proc.returncode == 0 and proc.stderr == b"", text(proc.stderr)
     assert proc.stdout == rec.stdout                        # byte for byte
-    info = run_rrvm("info", str(trace))
-    assert "disk " in text(info.stdout), text(info.stdout)
+    info = text(run_rrvm("info", str(trace)).stdout)
+    assert f"virtio disk {disk} (embedded), virtio-rng" in info, info
 
 
 def test_writable_recording_replays_from_the_recorded_contents(tmp_path, disk):

@@ -97,6 +97,13 @@ def _board(header: TraceHeader) -> str:
                  else "no bootargs")
     if board.get("initrd_start") is not None:
         parts.append(f"initrd at {board['initrd_start']:#x}")
+    disk = board.get("disk")
+    if isinstance(disk, dict):
+        embedded = "embedded" if header.disk is not None else "referenced"
+        writable = ", writable" if disk.get("writable") else ""
+        parts.append(f"virtio disk {disk.get('path')} ({embedded}{writable})")
+    if board.get("virtio_rng"):
+        parts.append("virtio-rng")
     return ", ".join(parts)
 
 
