@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the test suite needs (Debian packages when missing, the Python
-# package with its test extras) and run the whole suite. CI runs exactly this.
+# package with its test extras, the Linux guest build) and run the whole suite.
+# CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install -q -e ".[test]"
+# The Linux guest (kernel, initramfs, disk), cached outside the repository:
+# a few minutes the first time on a new machine, nothing afterwards.
+guests/linux/build.sh
 exec python3 -m pytest -q "$@"

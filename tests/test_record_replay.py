@@ -473,3 +473,15 @@ def test_replay_to_positions_is_deterministic(recorded):
         assert proc.returncode == 0, text(proc.stderr)
         assert REGISTERS.search(text(proc.stdout))
         assert text(proc.stdout).strip() == stepped[target]
+
+
+def test_a_recording_stopped_by_max_insns_replays_to_the_same_stop(tmp_path):
+    trace = tmp_path / "limited.rrt"
+    rec = run_rrvm("record", "--max-insns", "300000", "-o", str(trace),
+                   str(REPO / "guests" / "bin" / "compute.elf"))
+    assert rec.returncode == 4, text(rec.stderr)
+    proc = replay(trace)
+    assert proc.returncode == 4, text(proc.stderr)
+    assert "replay reproduced the recorded error: stopped after 300000 instructions " \
+           "(--max-insns)" in text(proc.stderr)
+    assert proc.stdout == rec.stdout

@@ -73,6 +73,7 @@ SSTATUS_SPIE = 1 << 5
 SSTATUS_SPP = 1 << 8
 SSTATUS_SUM = 1 << 18
 SSTATUS_MXR = 1 << 19
+MSTATUS_FS = 3 << 13            # floating-point unit state; Off (0) makes the FP CSRs trap
 
 # --- mip / sip bits ---------------------------------------------------------
 MIP_SSIP = 1 << 1

@@ -19,6 +19,9 @@ from rr.monitor.cpu import Cpu
 from rr.monitor.insn_decode import decode_counter_read
 
 SCOUNTEREN_TM = 1 << 1
+# Distinct trapping instruction words remembered (a guest has a handful of
+# rdtime sites; the bound keeps a guest full of illegal instructions cheap).
+DECODE_CACHE_LIMIT = 4096
 
 
 class CounterEmulator:
@@ -27,14 +30,33 @@ class CounterEmulator:
     def __init__(self, cpu: Cpu, clock: GuestClock) -> None:
         self.cpu = cpu
         self.clock = clock
+        # (instruction bits, length) -> rd of a time read, or None for any
+        # other instruction. The answer depends on the bits alone, and
+        # decoding was a quarter of the cost of a trapped rdtime (Linux's
+        # udelay and panic loops trap once every 7 instructions).
+        self._time_reads: dict[tuple[int, int], int | None] = {}
+
+    def time_read_rd(self, insn: int, length: int) -> int | None:
+        """The destination register if the instruction is a read of ``time``, else None."""
+        key = (insn, length)
+        try:
+            return self._time_reads[key]
+        except KeyError:
+            pass
+        read = decode_counter_read(insn, length)
+        rd = read.rd if read is not None and read.csr == CSR_TIME else None
+        if len(self._time_reads) >= DECODE_CACHE_LIMIT:
+            self._time_reads.clear()
+        self._time_reads[key] = rd
+        return rd
 
     def try_emulate(self, insn: int, length: int, epc: int, priv: int) -> bool:
         """Emulate the time read at ``epc``; False if it is no such read."""
-        read = decode_counter_read(insn, length)
-        if read is None or read.csr != CSR_TIME:
+        rd = self.time_read_rd(insn, length)
+        if rd is None:
             return False
         if priv == PRIV_U and not self.cpu.csr("scounteren") & SCOUNTEREN_TM:
             return False            # S-mode denied it to U-mode: an illegal instruction
-        self.cpu.set_x(read.rd, self.clock.now(self.cpu.icount_in_hook()))
+        self.cpu.set_x(rd, self.clock.now(self.cpu.icount_in_hook()))
         self.cpu.pc = epc + length
         return True

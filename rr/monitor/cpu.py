@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
+from typing import Callable
 
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc, UcError
 from unicorn import riscv_const as rc
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 from unicorn.unicorn_py3.unicorn import uclib
 
-from rr.monitor.constants import PRIV_M, UNTIL_NEVER
+from rr.monitor.constants import MSTATUS_FS, PRIV_M, UNTIL_NEVER
 from rr.monitor.insn_counter import InstructionCounter
+from rr.monitor.reservation import ReservationKeeper, use_cpu_only_contexts
 
 GPR_IDS = [rc.UC_RISCV_REG_X0 + i for i in range(32)]
 FPR_IDS = [rc.UC_RISCV_REG_F0 + i for i in range(32)]
@@ -40,6 +42,7 @@ CSR_IDS = {
     "fflags": rc.UC_RISCV_REG_FFLAGS, "frm": rc.UC_RISCV_REG_FRM,
     "fcsr": rc.UC_RISCV_REG_FCSR,
 }
+FP_CSRS = frozenset({"fflags", "frm", "fcsr"})
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Cpu:
 
     def __init__(self) -> None:
         self.uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
+        use_cpu_only_contexts(self.uc)
+        self._reservation = ReservationKeeper(self.uc)
         self._counter = InstructionCounter(self.uc)
         self.icount = 0          # instructions completed before the current run
         # The binding's reg_read/reg_write cost ~2.7 us each; the trap path
@@ -106,25 +111,50 @@ class Cpu:
 
     def csr(self, name: str) -> int:
         """Read a CSR with M privilege, whatever mode the hart is in."""
-        reg = CSR_IDS[name]
-        old = self.priv
-        if old == PRIV_M:
-            return self.reg(reg)
-        self.priv = PRIV_M
-        value = self.reg(reg)
-        self.priv = old
-        return value
+        if name in FP_CSRS:
+            return self._with_fpu(lambda: self._csr_as_m(CSR_IDS[name], None))
+        return self._csr_as_m(CSR_IDS[name], None)
 
     def set_csr(self, name: str, value: int) -> None:
         """Write a CSR with M privilege, whatever mode the hart is in."""
-        reg = CSR_IDS[name]
+        if name in FP_CSRS:
+            self._with_fpu(lambda: self._csr_as_m(CSR_IDS[name], value))
+            return
+        self._csr_as_m(CSR_IDS[name], value)
+
+    def _csr_as_m(self, reg: int, value: int | None) -> int:
+        """Read (``value`` None) or write a CSR with the privilege switched to M (keeping
+        the guest's LR/SC reservation, which a privilege change clears)."""
+        def access() -> int:
+            if value is None:
+                return self.reg(reg)
+            self.set_reg(reg, value)
+            return value
+
         old = self.priv
         if old == PRIV_M:
-            self.set_reg(reg, value)
-            return
-        self.priv = PRIV_M
-        self.set_reg(reg, value)
-        self.priv = old
+            return access()
+
+        def switched() -> int:
+            self.priv = PRIV_M
+            try:
+                return access()
+            finally:
+                self.priv = old
+        return self._reservation.keep(switched)
+
+    def _with_fpu(self, access: Callable[[], int]) -> int:
+        """Run ``access`` with mstatus.FS on: unicorn refuses the FP CSRs while the FPU is
+        off (a read then returns whatever its buffer held, a write is dropped), which
+        is most of the time in a kernel."""
+        mstatus = self._csr_as_m(rc.UC_RISCV_REG_MSTATUS, None)
+        if mstatus & MSTATUS_FS:
+            return access()
+        self._csr_as_m(rc.UC_RISCV_REG_MSTATUS, mstatus | MSTATUS_FS)
+        try:
+            return access()
+        finally:
+            self._csr_as_m(rc.UC_RISCV_REG_MSTATUS, mstatus)
 
     # --- memory -------------------------------------------------------------
     def read_phys(self, addr: int, size: int) -> bytes:
@@ -171,6 +201,19 @@ class Cpu:
         """Forget translated code and TLB entries (after memory changed behind unicorn)."""
         self.uc.ctl_flush_tb()
         self.flush_tlb()
+
+    def restore_context(self, context) -> None:
+        """Bring back registers saved with ``uc.context_save()``.
+
+        QEMU keeps "an interrupt may be pending" in its CPU object, outside
+        the register context unicorn saves and restores: restored alone, a
+        hart whose mip was set when it was saved from goes on to take an
+        interrupt the restored state never raised (measured on a Linux boot:
+        a timer interrupt 300 instructions early). Writing mip back makes
+        QEMU recompute that request from the restored registers.
+        """
+        self.uc.context_restore(context)
+        self.set_csr("mip", self.csr("mip"))
 
     def stop(self) -> None:
         """Ask the current run to return (from a trap hook, never from MMIO)."""

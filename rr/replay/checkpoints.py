@@ -28,8 +28,6 @@ import ctypes
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from unicorn.unicorn_const import UC_CTL_CONTEXT_CPU, UC_CTL_CONTEXT_MODE, UC_CTL_IO_WRITE
-
 from rr.monitor.board import Board
 from rr.monitor.constants import PAGE_SIZE
 from rr.monitor.ram import buffer_address, differing_pages
@@ -58,8 +56,6 @@ class CheckpointStack:
         self.board = board
         self.inputs = inputs
         self.loop = loop
-        uc = board.cpu.uc
-        uc.ctl(UC_CTL_CONTEXT_MODE, UC_CTL_IO_WRITE, ctypes.c_int(UC_CTL_CONTEXT_CPU))
         ram = board.ram
         self._ram = ram.map
         self._ram_address = ram.address
@@ -115,7 +111,7 @@ class CheckpointStack:
                 for page, data in newer.undo.items():
                     self._ram[page:page + PAGE_SIZE] = data
         board = self.board
-        board.cpu.uc.context_restore(checkpoint.cpu)
+        board.cpu.restore_context(checkpoint.cpu)
         board.cpu.icount = checkpoint.icount
         board.set_state(checkpoint.machine["board"])
         self.inputs.set_state(checkpoint.machine["inputs"])

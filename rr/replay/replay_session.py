@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from rr.errors import RrError
+from rr.errors import InstructionLimit, RrError
 from rr.log.errors import TraceError
 from rr.log.recording import ERROR_EXIT
 from rr.log.trace_reader import TraceReader
@@ -52,8 +52,18 @@ class ReplaySession:
         self.board = Board(config, payload, self.inputs, self.console)
         self.inputs.pc = lambda: self.board.cpu.pc
         self.console.icount = self.board.cpu.icount_in_hook
-        self.loop = RunLoop(self.board)
+        self.loop = RunLoop(self.board, self._recorded_instruction_limit())
         self.live = False
+
+    def _recorded_instruction_limit(self) -> int | None:
+        """A recording stopped by --max-insns ends where the limit was: the replay stops
+        there with the same error (the limit itself is a command-line option, not
+        an input, so the footer is what tells)."""
+        footer = self.reader.footer
+        if footer is not None and footer.exit_kind == ERROR_EXIT \
+                and footer.exit_code == InstructionLimit.exit_status:
+            return footer.final_icount
+        return None
 
     @property
     def end_icount(self) -> int | None:

@@ -86,11 +86,13 @@ def test_ctrl_c_interrupts_a_live_guest(tmp_path):
         time.sleep(1.0)
         child.sendintr()
         child.expect(r"interrupted at instruction (\d+)")
-        assert int(child.match.group(1)) > 0
+        stopped = int(child.match.group(1))
+        assert stopped > 0
         child.expect(PROMPT)
         child.sendline("rstep")
+        child.expect(rf"icount {stopped - 1}  pc")            # history kept while live
         child.expect(PROMPT)
-        child.sendcontrol("d")
+        child.sendline("quit")
         child.expect(pexpect.EOF)
     finally:
         if child.isalive():

@@ -1,0 +1,79 @@
+"""CSR access from the monitor, whatever state the hart is in.
+
+Unicorn refuses the floating-point CSRs while mstatus.FS is Off, which is
+how a kernel runs most of the time: a read returned whatever its buffer
+held (so state hashes differed between processes) and a write was lost.
+"""
+
+from __future__ import annotations
+
+from rr.monitor.constants import MSTATUS_FS, PRIV_S, RAM_BASE
+from rr.monitor.cpu import Cpu
+
+
+def _cpu_with_fpu_off() -> Cpu:
+    cpu = Cpu()
+    cpu.priv = PRIV_S
+    cpu.set_csr("mstatus", cpu.csr("mstatus") & ~MSTATUS_FS)
+    return cpu
+
+
+def test_fp_csrs_written_and_read_with_the_fpu_off():
+    cpu = _cpu_with_fpu_off()
+    mstatus = cpu.csr("mstatus")
+    cpu.set_csr("fcsr", 0x41)
+    assert cpu.csr("fcsr") == 0x41
+    assert cpu.csr("frm") == 0x2 and cpu.csr("fflags") == 0x1
+    assert cpu.csr("mstatus") == mstatus            # FS is still Off
+    assert cpu.priv == PRIV_S
+
+
+def test_a_value_written_with_the_fpu_off_is_there_when_it_is_on():
+    cpu = _cpu_with_fpu_off()
+    cpu.set_csr("fcsr", 0x25)
+    cpu.set_csr("mstatus", cpu.csr("mstatus") | MSTATUS_FS)
+    assert cpu.csr("fcsr") == 0x25
+
+
+def test_fp_csr_reads_agree_between_engines():
+    """The state hash reads fcsr: two fresh harts must give the same answer."""
+    assert _cpu_with_fpu_off().csr("fcsr") == _cpu_with_fpu_off().csr("fcsr") == 0
+
+
+# lr.d a4, (a5); sc.d a2, a3, (a5); j .
+LR_SC = bytes.fromhex("2fb70710" "2fb6d718" "6f000000")
+
+
+def _held_reservation() -> Cpu:
+    """A hart in S-mode between an lr and its sc."""
+    cpu = Cpu()
+    cpu.uc.mem_map(RAM_BASE, 0x1000)
+    cpu.uc.mem_write(RAM_BASE, LR_SC)
+    cpu.set_x(15, RAM_BASE + 0x800)          # a5: the reserved doubleword
+    cpu.set_x(13, 0x5A5A)                    # a3: the value to store
+    cpu.pc = RAM_BASE
+    cpu.priv = PRIV_S
+    cpu.run(1)                               # the lr
+    return cpu
+
+
+def _store_conditional(cpu: Cpu) -> int:
+    cpu.run(1)
+    return cpu.x(12)                         # a2: 0 when the store happened
+
+
+def test_monitor_csr_accesses_keep_the_guests_reservation():
+    """Reading registers between a guest's lr and sc (a debugger stop, a state hash)
+    must not make the sc fail: the replay would take another path than the recording."""
+    cpu = _held_reservation()
+    cpu.csr("mstatus")
+    cpu.set_csr("mip", cpu.csr("mip"))
+    cpu.csr("fcsr")
+    assert _store_conditional(cpu) == 0
+    assert int.from_bytes(bytes(cpu.uc.mem_read(RAM_BASE + 0x800, 8)), "little") == 0x5A5A
+
+
+def test_a_privilege_change_still_clears_the_reservation():
+    cpu = _held_reservation()
+    cpu.priv = PRIV_S                        # what a trap to S-mode does, architecturally
+    assert _store_conditional(cpu) == 1

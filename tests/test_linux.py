@@ -1,0 +1,151 @@
+"""Linux 6.1 (guests/linux/) from the command line: boot against QEMU, record and replay
+with typed input, and the sysrq crash found backwards with gdb and with the REPL.
+
+The kernel, initramfs and disk come from guests/linux/build.sh, which the
+test command (scripts/test.sh) runs first; they live outside the repository
+in ${RRVM_CACHE:-~/.cache/rrvm}/linux/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, RRVM, run_rrvm
+
+LINUX = Path(os.environ.get("RRVM_CACHE", Path.home() / ".cache" / "rrvm")) / "linux"
+IMAGE, INITRD, DISK, VMLINUX = (LINUX / name for name in
+                                ("Image", "initramfs.cpio.gz", "disk.img", "vmlinux"))
+GDB = shutil.which("gdb-multiarch")
+QEMU = shutil.which("qemu-system-riscv64")
+TIMEOUT = 180
+# The crash run panics at about 59 M instructions, then spins in panic(): stop it there.
+CRASH_LIMIT = "64000000"
+NO_HISTORY = "No more reverse-execution history."
+
+pytestmark = pytest.mark.skipif(
+    not all(path.is_file() for path in (IMAGE, INITRD, DISK, VMLINUX)),
+    reason=f"no Linux build in {LINUX} (guests/linux/build.sh makes it)")
+
+
+def boot_args(append: str = "console=ttyS0") -> list[str]:
+    return [str(IMAGE), "--initrd", str(INITRD), "--append", append, "--disk", str(DISK),
+            "--rng"]
+
+
+def init_lines(output: bytes) -> list[str]:
+    """What our /init printed, less the values that differ from run to run."""
+    lines = []
+    for line in output.decode(errors="replace").replace("\r", "").splitlines():
+        if not line.startswith("rrvm init: "):
+            continue
+        line = re.sub(r"hwrng: 8 bytes [0-9a-f.]+", "hwrng: 8 bytes ...", line)
+        lines.append(re.sub(r"uptime: .*", "uptime: ...", line))
+    return lines
+
+
+def test_boots_to_init_like_qemu():
+    ours = run_rrvm("run", *boot_args(), timeout=TIMEOUT)
+    assert ours.returncode == 0, ours.stderr.decode(errors="replace")
+    lines = init_lines(ours.stdout)
+    assert 'rrvm init: disk says: "rrvm disk: hello from the virtio disk"' in lines
+    assert "rrvm init: hwrng: 8 bytes ..." in lines
+    assert lines[-1] == "rrvm init: goodbye, powering off"
+    if QEMU is None:
+        pytest.skip("qemu-system-riscv64 is not installed")
+    qemu = subprocess.run(
+        [QEMU, "-M", "virt", "-m", "128M", "-nographic", "-bios", "default",
+         "-kernel", str(IMAGE), "-initrd", str(INITRD), "-append", "console=ttyS0",
+         "-global", "virtio-mmio.force-legacy=false",
+         "-drive", f"file={DISK},if=none,format=raw,id=d0,readonly=on",
+         "-device", "virtio-blk-device,drive=d0", "-device", "virtio-rng-device"],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    assert init_lines(qemu.stdout) == lines
+
+
+def test_record_with_typed_input_replays_identically(tmp_path):
+    """Input typed when init asks for it (host clock: init's 3 s are real seconds)."""
+    trace = tmp_path / "linux.rrt"
+    proc = subprocess.Popen([*RRVM, "record", *boot_args(), "--clock", "host", "-o", str(trace)],
+                            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    output = bytearray()
+    deadline = time.monotonic() + TIMEOUT
+    typed = False
+    while time.monotonic() < deadline:
+        chunk = proc.stdout.read1(4096)
+        if not chunk:
+            break
+        output += chunk
+        if not typed and b"type a line within 3 s:" in output:
+            proc.stdin.write(b"hello from the test\r")
+            proc.stdin.flush()
+            typed = True
+    proc.stdin.close()
+    assert proc.wait(TIMEOUT) == 0, proc.stderr.read().decode(errors="replace")
+    assert 'rrvm init: read from console: "hello from the test"' in init_lines(bytes(output))
+    replay = run_rrvm("replay", str(trace), timeout=TIMEOUT)
+    assert replay.returncode == 0, replay.stderr.decode(errors="replace")   # state verified
+    assert replay.stdout == bytes(output)
+
+
+@pytest.fixture(scope="module")
+def crash_trace(tmp_path_factory) -> Path:
+    trace = tmp_path_factory.mktemp("linux") / "crash.rrt"
+    rec = run_rrvm("record", *boot_args("console=ttyS0 crash"), "--max-insns", CRASH_LIMIT,
+                   "-o", str(trace), timeout=TIMEOUT)
+    assert rec.returncode == 4, rec.stderr.decode(errors="replace")
+    assert b"Kernel panic - not syncing: sysrq triggered crash" in rec.stdout
+    return trace
+
+
+@pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
+def test_crash_found_backwards_with_gdb(crash_trace):
+    proc = subprocess.Popen([*RRVM, "debug", str(crash_trace), "--gdb", "0"], cwd=REPO,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(re.search(r"waiting for gdb on [\d.]+:(\d+)", proc.stderr.readline()).group(1))
+        commands = ["break panic", "continue", "bt", "delete", "continue",
+                    "watch panic_cpu", "reverse-continue", "bt 2", "p panic_cpu",
+                    "delete", "break sysrq_handle_crash", "reverse-continue", "bt 3"]
+        args = [GDB, "-nx", "-batch", "-ex", "set confirm off", "-ex", "set pagination off",
+                "-ex", f"file {VMLINUX}", "-ex", f"target remote 127.0.0.1:{port}"]
+        for line in commands:
+            args += ["-ex", line]
+        gdb = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT)
+        proc.wait(TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = gdb.stdout
+    # The panic, reached by its sysrq path.
+    assert re.search(r"Breakpoint 1, panic \(", out), gdb.stdout + gdb.stderr
+    for frame in ("sysrq_handle_crash", "__handle_sysrq", "write_sysrq_trigger"):
+        assert frame in out
+    assert NO_HISTORY in out                       # the end: the recorded --max-insns stop
+    # Back from the end: the store that claimed panic_cpu, in panic().
+    assert re.search(r"Hardware watchpoint 2: panic_cpu\s+Old value = \{counter = 0\}\s+"
+                     r"New value = \{counter = -1\}", out), out
+    assert re.search(r"#0 .*panic \(fmt=", out)
+    assert re.search(r"^\$1 = \{counter = -1\}$", out, re.M)
+    assert re.search(r"Breakpoint 3, .*sysrq_handle_crash", out), out
+
+
+def test_crash_found_backwards_with_the_repl(crash_trace):
+    proc = run_rrvm("repl", str(crash_trace), "--symbols", str(VMLINUX), "-c",
+                    "goto end; where; when panic_cpu 4; break sysrq_handle_crash; rcontinue; "
+                    "where; disas $pc 2", timeout=TIMEOUT)
+    out = proc.stdout.decode(errors="replace")
+    assert proc.returncode == 0, out + proc.stderr.decode(errors="replace")
+    writes = re.findall(r"^ +(\d+) +0x[0-9a-f]+ +panic\+0x[0-9a-f]+ +panic_cpu +"
+                        r"0xffffffff -> 0x0$", out, re.M)     # PANIC_CPU_INVALID -> cpu 0
+    assert len(writes) == 1, out
+    assert re.search(r"^pc +0x[0-9a-f]+ <sysrq_handle_crash>", out, re.M), out
