@@ -24,7 +24,6 @@ the frontier's, and are dropped whenever the frontier moves.
 
 from __future__ import annotations
 
-import ctypes
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
