@@ -109,12 +109,21 @@ def test_disk_file_changes_only_with_disk_writable(disk):
     assert changed[2 * SECTOR:] == original[2 * SECTOR:]
 
 
-def test_dtb_is_the_same_with_devices(tmp_path, disk):
-    """All eight slots are in the tree whatever is plugged in, as on QEMU."""
-    plain, with_devices = tmp_path / "plain.dtb", tmp_path / "devices.dtb"
-    rrvm_ok("dtb", str(GUEST), "-o", str(plain))
-    rrvm_ok("dtb", str(GUEST), "--disk", str(disk), "--rng", "-o", str(with_devices))
-    assert plain.read_bytes() == with_devices.read_bytes()
+def test_dtb_is_the_same_with_devices_but_for_the_rng_seed(tmp_path, disk):
+    """All eight slots are in the tree whatever is plugged in, as on QEMU; --rng also
+    hands the kernel a seed in /chosen."""
+    import fdt
+
+    trees = {}
+    for name, options in (("plain", ()), ("disk", ("--disk", str(disk))),
+                          ("rng", ("--disk", str(disk), "--rng"))):
+        rrvm_ok("dtb", str(GUEST), *options, "-o", str(tmp_path / f"{name}.dtb"))
+        trees[name] = fdt.parse_dtb((tmp_path / f"{name}.dtb").read_bytes())
+    assert trees["disk"].to_dtb() == trees["plain"].to_dtb()
+    chosen = trees["rng"].get_node("chosen")
+    assert len(chosen.get_property("rng-seed").data) == 64 // 4     # parsed as 32-bit words
+    chosen.remove_property("rng-seed")
+    assert trees["rng"].to_dtb() == trees["plain"].to_dtb()
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -158,6 +167,8 @@ def test_record_replay_with_disk_and_rng(tmp_path, disk):
         assert header.board["disk"] == {"path": str(disk), "sha256": sha256(disk),
                                         "size": len(original), "writable": False}
         assert header.board["virtio_rng"] is True
+        seed = header.board["rng_seed"]                    # host entropy, kept by the trace
+        assert len(seed) == 64 and seed in reader.dtb_bytes()
         entropy = list(reader.events("entropy"))
     assert [len(e.data) for e in entropy] == [32, 32] and entropy[0].data != entropy[1].data
 

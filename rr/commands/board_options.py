@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 from rr.errors import RrError
 from rr.guests import DEMO, bundled_guest
 from rr.monitor.board import BootPayload
 from rr.monitor.board_config import BoardConfig
-from rr.monitor.constants import DEFAULT_RAM_SIZE
+from rr.monitor.constants import DEFAULT_RAM_SIZE, RNG_SEED_BYTES
 from rr.monitor.disk_image import open_disk
 from rr.monitor.loader import load_image, read_file
 
@@ -47,7 +48,8 @@ def add_board_arguments(parser: argparse.ArgumentParser, image_required: bool = 
     parser.add_argument("--disk-writable", action="store_true",
                         help="let guest writes to --disk go through to the file")
     parser.add_argument("--rng", action="store_true",
-                        help="add a virtio-rng entropy device (its bytes are recorded)")
+                        help="add a virtio-rng entropy device and a device-tree rng-seed "
+                             "(both recorded)")
 
 
 def board_config(args: argparse.Namespace) -> BoardConfig:
@@ -55,8 +57,11 @@ def board_config(args: argparse.Namespace) -> BoardConfig:
         raise RrError(f"--mem {args.mem >> 20} MiB is out of range (16 MiB to 16 GiB)")
     if args.disk_writable and not args.disk:
         raise RrError("--disk-writable needs --disk FILE")
+    # With an entropy device the kernel also gets a seed in the device tree, from
+    # this machine; the trace keeps it (board configuration and device tree).
+    seed = os.urandom(RNG_SEED_BYTES) if args.rng else None
     return BoardConfig(ram_size=args.mem, bootargs=args.append, clock=args.clock,
-                       virtio_rng=args.rng)
+                       virtio_rng=args.rng, rng_seed=seed)
 
 
 def boot_payload(args: argparse.Namespace) -> BootPayload:

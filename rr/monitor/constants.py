@@ -396,6 +396,7 @@ VIRTIO_RNG_QUEUE_SIZE = 64
 # At most this many entropy bytes per request (the device may fill less than
 # offered); keeps one greedy request from bloating the trace.
 VIRTIO_RNG_MAX_REQUEST = 4096
+RNG_SEED_BYTES = 64             # /chosen/rng-seed with --rng, as QEMU virt gives it
 
 # --- Disk images in traces ------------------------------------------------------------
 # A trace embeds the disk image (lz4) when it is at most this big; a larger
