@@ -178,3 +178,23 @@ def test_run_without_image_runs_demo():
     proc = run_rrvm("run", timeout=60)
     assert "Traceback" not in proc.stderr.decode(errors="replace")
     assert proc.stdout.strip(), "the demo guest printed nothing"
+
+
+def test_wait_without_gdb_is_one_error_line():
+    assert_one_error(run_rrvm("run", "--wait"), "--wait", "needs --gdb PORT", status=1)
+
+
+def test_max_insns_with_gdb_is_one_error_line():
+    assert_one_error(run_rrvm("run", "--gdb", "0", "--max-insns", "10"),
+                     "--max-insns cannot be combined with --gdb", status=1)
+
+
+def test_live_gdb_on_a_busy_port_is_one_error_line():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert_one_error(run_rrvm("record", "--gdb", str(port), "-o", "/dev/null"),
+                         f"port {port}", "already in use", status=1)
