@@ -205,12 +205,13 @@ class Cpu:
     def restore_context(self, context) -> None:
         """Bring back registers saved with ``uc.context_save()``.
 
-        QEMU keeps "an interrupt may be pending" in its CPU object, outside
-        the register context unicorn saves and restores: restored alone, a
-        hart whose mip was set when it was saved from goes on to take an
-        interrupt the restored state never raised (measured on a Linux boot:
-        a timer interrupt 300 instructions early). Writing mip back makes
-        QEMU recompute that request from the restored registers.
+        QEMU keeps "an interrupt is requested" in its CPU object, outside the
+        register context unicorn saves and restores, and sets or clears it
+        when mip is written. Restored alone, a state with an interrupt
+        pending kept the flag of the state before the restore: the guest
+        did not take the interrupt when it enabled it (seen seeking back in
+        a Linux trace: the timer interrupt came late and history diverged).
+        Writing mip back makes QEMU recompute the flag.
         """
         self.uc.context_restore(context)
         self.set_csr("mip", self.csr("mip"))

@@ -7,8 +7,10 @@ held (so state hashes differed between processes) and a write was lost.
 
 from __future__ import annotations
 
-from rr.monitor.constants import MSTATUS_FS, PRIV_S, RAM_BASE
+from rr.monitor.constants import MIP_STIP, MSTATUS_FS, PRIV_S, RAM_BASE, SSTATUS_SIE
 from rr.monitor.cpu import Cpu
+
+SUPERVISOR_TIMER_INTERRUPT = (1 << 63) | 5
 
 
 def _cpu_with_fpu_off() -> Cpu:
@@ -77,3 +79,28 @@ def test_a_privilege_change_still_clears_the_reservation():
     cpu = _held_reservation()
     cpu.priv = PRIV_S                        # what a trap to S-mode does, architecturally
     assert _store_conditional(cpu) == 1
+
+
+def test_a_restored_pending_interrupt_is_taken_when_enabled():
+    """QEMU's "interrupt requested" flag lives outside the saved context: restoring a
+    state with STIP pending over one without must still deliver it once enabled."""
+    cpu = Cpu()
+    cpu.uc.mem_map(RAM_BASE, 0x1000)
+    # loop: addi t0, t0, 1; j loop.  stvec: the same two instructions at +0x100.
+    for at in (0, 0x100):
+        cpu.uc.mem_write(RAM_BASE + at, bytes.fromhex("93821200" "6ff0dfff"))
+    cpu.pc = RAM_BASE
+    cpu.set_csr("stvec", RAM_BASE + 0x100)
+    cpu.set_csr("mideleg", MIP_STIP)
+    cpu.set_csr("mie", MIP_STIP)
+    cpu.priv = PRIV_S
+    cpu.set_csr("mip", MIP_STIP)              # pending, but sstatus.SIE is off
+    cpu.run(4)
+    pending = cpu.uc.context_save()
+    cpu.set_csr("mip", 0)                     # later: no longer pending
+    cpu.run(4)
+    cpu.restore_context(pending)
+    cpu.set_csr("sstatus", cpu.csr("sstatus") | SSTATUS_SIE)
+    cpu.run(4)
+    assert cpu.csr("scause") == SUPERVISOR_TIMER_INTERRUPT
+    assert RAM_BASE + 0x100 <= cpu.pc < RAM_BASE + 0x108
