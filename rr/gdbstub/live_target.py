@@ -97,11 +97,7 @@ class LiveTarget(ReplayTarget):
     def end_here(self, request_quit: Callable[[], None]) -> int:
         """gdb killed the guest: it ends as if the user had quit at the live edge (so a
         trace being written ends complete); returns the run's exit status."""
-        timeline = self.timeline
-        if not timeline.at_end:
-            timeline.seek(timeline.furthest)
-            request_quit()
-            timeline.run_forward()
+        self.session.quit_at_live_edge(self.timeline, request_quit)
         return self.exit_status()
 
     def exit_status(self) -> int:
@@ -117,14 +113,4 @@ class LiveTarget(ReplayTarget):
 
     # --- monitor info -------------------------------------------------------------
     def _summary(self) -> list[str]:
-        session, timeline = self.session, self.timeline
-        recording = session.recording
-        where = f"recording to {recording.path}" if recording else "live (kept in memory)"
-        lines = [f"guest        {session.payload.image.path or '(image)'}, {where}"]
-        if timeline.end is not None:
-            lines.append(f"history      instructions {timeline.begin} to {timeline.end}, "
-                         f"the guest has ended")
-        else:
-            lines.append(f"history      instructions {timeline.begin} to {timeline.furthest} "
-                         f"so far (live edge: {timeline.furthest})")
-        return lines
+        return self.session.summary(self.timeline)

@@ -96,7 +96,7 @@ class LiveHistory:
         self.name = session.payload.image.path or "the guest"
 
     def length(self, timeline: Timeline) -> int:
-        return timeline.end if timeline.end is not None else timeline.furthest
+        return timeline.known_end
 
     def bounded(self, timeline: Timeline) -> bool:
         return timeline.end is not None
@@ -111,17 +111,10 @@ class LiveHistory:
         return "the live edge: stepping or continuing runs the guest on"
 
     def summary(self, timeline: Timeline) -> str:
-        recording = self.session.recording
-        config = self.session.config
-        lines = [f"guest        {self.name} (live)",
-                 f"board        {config.ram_size >> 20} MiB RAM, clock {config.clock}"
-                 + (f", bootargs '{config.bootargs}'" if config.bootargs else ""),
-                 f"recording    {recording.path if recording else 'in memory only'}",
-                 f"history      instructions {timeline.begin} to {self.length(timeline)}"
-                 + ("" if timeline.end is not None else " so far"),
-                 f"at the end   {self.ending(timeline)}",
-                 f"events       {len(self.session.inputs.events)} inputs logged",
-                 f"typed        {self.console.queued} bytes queued for the guest"]
+        lines = self.session.summary(timeline)
+        lines += [f"at the end   {self.ending(timeline)}",
+                  f"events       {len(self.session.inputs.events)} inputs logged",
+                  f"typed        {self.console.queued} bytes queued for the guest"]
         return "\n".join(lines)
 
     def attach(self, timeline: Timeline) -> None:
@@ -130,11 +123,8 @@ class LiveHistory:
     def close(self, timeline: Timeline) -> None:
         """A trace being recorded ends complete: the guest quits at the live edge, as if
         the user had pressed Ctrl-A x there."""
-        if self.session.recording is None or timeline.end is not None:
-            return
-        timeline.seek(timeline.furthest)
-        self.console.quit_requested = True
-        timeline.run_forward()
+        if self.session.recording is not None:
+            self.session.quit_at_live_edge(timeline, self.console.request_quit)
 
     def type(self, data: bytes) -> None:
         self.console.type(data)

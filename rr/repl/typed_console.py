@@ -20,6 +20,10 @@ class TypedConsole(ConsoleInput):
         self._queued = bytearray()
         self.on_starved: Callable[[], None] = lambda: None
 
+    def request_quit(self) -> None:
+        """The guest is to stop as if the user had typed Ctrl-A x."""
+        self.quit_requested = True
+
     def type(self, data: bytes) -> None:
         self._queued += data
 

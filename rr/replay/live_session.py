@@ -12,7 +12,7 @@ saw; without one (``rrvm run --gdb``) history lives in memory only.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rr.errors import RrError
 from rr.log.recording import Recording
@@ -23,6 +23,9 @@ from rr.monitor.inputs import InputSource
 from rr.monitor.run_loop import RunLoop
 from rr.replay.console_log import ConsoleLog
 from rr.replay.live_edge_inputs import LiveEdgeInputs
+
+if TYPE_CHECKING:                    # the timeline drives the session, not the other way
+    from rr.replay.timeline import Timeline
 
 
 class LiveSession:
@@ -52,6 +55,30 @@ class LiveSession:
             recording.finish(ended)
         else:
             recording.finish_with_error(ended)
+
+    def summary(self, timeline: Timeline) -> list[str]:
+        """What this history is, for `monitor info` and the REPL's `info`."""
+        config, recording = self.config, self.recording
+        lines = [f"guest        {self.payload.image.path or '(image)'} (live)",
+                 f"board        {config.ram_size >> 20} MiB RAM, clock {config.clock}"
+                 + (f", bootargs '{config.bootargs}'" if config.bootargs else ""),
+                 f"recording    {recording.path if recording else 'in memory only'}"]
+        if timeline.end is not None:
+            lines.append(f"history      instructions {timeline.begin} to {timeline.end}, "
+                         "the guest has ended")
+        else:
+            lines.append(f"history      instructions {timeline.begin} to {timeline.furthest} "
+                         "so far (the live edge)")
+        return lines
+
+    def quit_at_live_edge(self, timeline: Timeline, request_quit: Callable[[], None]) -> None:
+        """End a guest that has not ended as if the user had quit (Ctrl-A x) where it runs
+        live, so a trace being written ends complete and verifiable."""
+        if timeline.end is not None:
+            return
+        timeline.seek(timeline.furthest)
+        request_quit()
+        timeline.run_forward()
 
     def abort(self) -> None:
         """Leaving on an error before the guest ended: the trace keeps what was recorded
