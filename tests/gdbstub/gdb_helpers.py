@@ -142,11 +142,14 @@ class GdbRun:
         return self.stdout + self.stderr
 
 
-def run_gdb(elf: str, port: int, commands: list[str], setup: tuple[str, ...] = (),
+def run_gdb(elf: str | None, port: int, commands: list[str], setup: tuple[str, ...] = (),
             timeout: float = TIMEOUT) -> GdbRun:
-    """gdb-multiarch in batch mode: every -ex runs even after an error, so assert on output."""
+    """gdb-multiarch in batch mode: every -ex runs even after an error, so assert on output.
+
+    ``elf`` None attaches without a file: gdb then knows the target only from the stub."""
     args = [GDB, "-nx", "-batch", "-ex", "set confirm off", "-ex", "set pagination off"]
-    for line in (*setup, f"file {BIN / elf}", f"target remote 127.0.0.1:{port}", *commands):
+    load = () if elf is None else (f"file {BIN / elf}",)
+    for line in (*setup, *load, f"target remote 127.0.0.1:{port}", *commands):
         args += ["-ex", line]
     done = subprocess.run(args, cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True,
                           timeout=timeout)

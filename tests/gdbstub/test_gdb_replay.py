@@ -100,6 +100,22 @@ def test_reverse_stepi_at_the_start_and_inspection(timer_trace):
     assert "timer.elf" in gdb.stderr and "complete" in gdb.stderr      # monitor info
 
 
+def test_the_target_description_alone_makes_gdb_riscv(timer_trace):
+    """No file, no `set architecture`: gdb-multiarch would assume x86-64 and reject the
+    `g` reply; the stub's target.xml tells it (docs/gdb-protocol.md, G5)."""
+    commands = [PRINT_PC.format(tag="PC"), "p $priv", "p/x $sstatus", "x/i $pc", "info registers a1",
+                "show architecture"]
+    with DebugServer(timer_trace) as server:
+        gdb = run_gdb(None, server.port, commands)
+        server.wait()
+    assert "Truncated register" not in gdb.output and "riscv:rv64" in gdb.stdout, gdb.output
+    assert pc_values(gdb.stdout, "PC") == [0x80200000], gdb.output
+    assert re.search(r"^\$1 = 1$", gdb.stdout, re.M)                   # S-mode
+    assert re.search(r"^\$2 = 0x[0-9a-f]+$", gdb.stdout, re.M)
+    assert re.search(r"=> 0x80200000:\s+csrw\s+sie,zero", gdb.stdout), gdb.output
+    assert re.search(r"^a1\s+0x87e00000", gdb.stdout, re.M)
+
+
 def _last_change(trace, address: int, size: int) -> tuple[int, int, bytes, bytes]:
     """(icount, pc, value before, value after) of the last store that changed the range."""
     with TraceReader(trace) as reader:

@@ -227,6 +227,26 @@ def test_breakpoint_at_the_pc_forward_and_backward(server):
         assert icount_of(gdb.monitor("icount")) == 2
 
 
+def test_watchpoint_stops_before_the_store_forward_and_after_it_backward(server):
+    """gdb steps over a RISC-V watchpoint stop itself and compares values (docs/gdb-protocol.md,
+    G12): forward the stop is at the store, not yet executed; backward just after it."""
+    store_pc, watched = 0x80200024, 0x80201000      # the boot code zeroing .bss
+    with RspClient(server.port) as gdb:
+        gdb.start_no_ack()
+        gdb.monitor("seek 0")
+        assert gdb.request(f"Z2,{watched:x},8") == "OK"
+        assert gdb.request("vCont;c") == f"T05thread:1;watch:{watched:x};"
+        store = icount_of(gdb.monitor("icount"))
+        assert int.from_bytes(bytes.fromhex(gdb.request("p20")), "little") == store_pc
+        assert "no write" in gdb.monitor(f"last-write {watched:#x} 8")   # not executed yet
+        gdb.monitor("seek 9000")
+        assert gdb.request("bc") == f"T05thread:1;watch:{watched:x};"
+        assert icount_of(gdb.monitor("icount")) == store + 1
+        assert gdb.request(f"z2,{watched:x},8") == "OK"      # as gdb does, then one step back
+        assert gdb.request("bs") == "T05thread:1;"
+        assert int.from_bytes(bytes.fromhex(gdb.request("p20")), "little") == store_pc
+
+
 def test_bad_checksum_ack_mode_and_no_ack_mode(server):
     with RspClient(server.port) as gdb:
         gdb.send_raw(b"$qC#00")
