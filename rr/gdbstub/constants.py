@@ -1,7 +1,7 @@
 """Every number and fixed string of the GDB remote protocol as rrvm speaks it.
 
-What stock gdb-multiarch 13.1 sends and expects is in
-/work/shared/GDB-NOTES.md; the values here follow it.
+What stock gdb-multiarch 13.1 sends and expects, and the tests that pin it,
+are in docs/gdb-protocol.md; the values here follow it.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ ERROR_BAD_ARGUMENT = "E01"       # a packet we understand, with arguments we can
 ERROR_NO_REGISTER = "E00"        # a register number not in the target description
 ERROR_FAULT = "E14"              # EFAULT: memory not mapped (page fault, device, beyond RAM)
 
-# qSupported features (GDB-NOTES: never multiprocess+, thread ids would become pP.T).
+# qSupported features (docs/gdb-protocol.md, G2: never multiprocess+, thread ids would become pP.T).
 SUPPORTED_FEATURES = (
     f"PacketSize={PACKET_SIZE:x}",
     "qXfer:features:read+",

@@ -2,7 +2,7 @@
 
 One table drives both the target description (target_xml.py) and the
 register packets (server.py), so a register cannot be described under one
-number and read under another. Numbering (GDB-NOTES.md): x0..x31 = 0..31,
+number and read under another. Numbering (docs/gdb-protocol.md, G6): x0..x31 = 0..31,
 pc = 32, f0..f31 = 33..64, priv = 65, CSR number n = 66 + n.
 """
 

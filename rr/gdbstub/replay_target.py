@@ -1,6 +1,6 @@
 """Recorded history as a gdb target: read-only state, resumable in both directions.
 
-Where each resume stops follows what gdb expects (GDB-NOTES.md):
+Where each resume stops follows what gdb expects (docs/gdb-protocol.md, G11-G15):
 
 - a forward continue counts the instruction about to execute, as hardware
   does (a breakpoint at the pc stops at once);

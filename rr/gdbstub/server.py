@@ -6,7 +6,7 @@ inserted, the last stop, what gdb said it supports) and turns target stops
 into stop replies; it never decides where a resume stops (the target does)
 and never touches bytes on the wire (the connection does).
 
-Rules from GDB-NOTES.md that shape it:
+Rules from docs/gdb-protocol.md that shape it:
 - any packet not implemented gets an empty reply (never a blanket OK);
 - one thread, id 1; no multiprocess extensions;
 - `g` carries x0..x31 and pc, every other register comes through `p`; a

@@ -1,10 +1,10 @@
 """Breakpoints and watchpoints as gdb inserted them with Z packets.
 
 gdb removes every stop point at each stop and inserts them again before each
-resume, and two `break` commands at one address give one Z0 (GDB-NOTES.md).
-So these are sets keyed by (type, address, kind), not counters: inserting
-twice or removing something absent is harmless. There is no fixed limit;
-nothing is patched into guest memory.
+resume, and two `break` commands at one address give one Z0
+(docs/gdb-protocol.md, G14). So these are sets keyed by (type, address,
+kind), not counters: inserting twice or removing something absent is
+harmless. There is no fixed limit; nothing is patched into guest memory.
 """
 
 from __future__ import annotations

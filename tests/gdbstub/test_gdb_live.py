@@ -84,7 +84,7 @@ def test_single_step_into_the_trap_handler():
                 PRINT_PC.format(tag="PC"), "p $priv", "p $scause", "kill"]
     with _live("paging", "--wait") as server:
         # Under its default OS ABI gdb steps in software (a Z0 on the next pc, then
-        # continue: GDB-NOTES.md), which runs the whole handler; bare metal steps for real.
+        # continue: docs/gdb-protocol.md, G13), which runs the whole handler; bare metal steps.
         gdb = run_gdb("paging.elf", server.port, commands, setup=("set osabi none",))
         server.wait()
     assert pc_values(gdb.stdout, "AT") == [store], gdb.output
