@@ -241,7 +241,7 @@ class Board:
 
     def _test_device_exit(self, kind: str, code: int) -> None:
         # Stopping from an MMIO callback re-executes the access on resume;
-        # an exit never resumes, so it is safe here (DESIGN.md).
+        # an exit never resumes, so it is safe here (docs/unicorn-facts.md, fact 20).
         detail = {POWEROFF: "sifive test device: poweroff", REBOOT: "sifive test device: reset",
                   FAIL: f"sifive test device: failure code {code}"}[kind]
         self.exit_request = GuestExit(kind, code, detail)

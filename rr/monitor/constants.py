@@ -41,7 +41,7 @@ TIMEBASE_HZ = 10_000_000         # the rdtime tick on virt (timebase-frequency)
 # loops on rdtime, each read a trap into the monitor, take fewer iterations.)
 VIRTUAL_INSNS_PER_TICK = 1
 # Raises of interrupt lines are applied only at absolute instruction counts
-# that are multiples of this (see DESIGN.md, "Interrupt timing").
+# that are multiples of this (docs/unicorn-facts.md, "Interrupt timing").
 EPOCH_INSNS = 20_000
 
 # --- Privilege levels -------------------------------------------------------
@@ -314,7 +314,7 @@ FDT_ROOT_ADDRESS_CELLS = 2
 FDT_ROOT_SIZE_CELLS = 2
 FDT_COMPATIBLE = "riscv-virtio"
 FDT_MODEL = "riscv-virtio,qemu"
-# No sstc (this CPU has no stimecmp) and no h: see DESIGN.md.
+# No sstc (this CPU has no stimecmp) and no h: docs/unicorn-facts.md, fact 21.
 FDT_CPU_ISA = "rv64imafdc_zicsr_zifencei"
 FDT_CPU_MMU_TYPE = "riscv,sv48"              # what QEMU 7.2 virt advertises
 # phandles as QEMU 7.2 virt numbers them.

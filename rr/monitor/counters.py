@@ -1,4 +1,4 @@
-"""Emulation of the time counter (DESIGN.md fact 7).
+"""Emulation of the time counter (docs/unicorn-facts.md, fact 11).
 
 Unicorn has no time source, so `rdtime` traps as an illegal instruction and
 is answered here from the guest clock (a logged input in host-clock mode).

@@ -1,6 +1,6 @@
 """The hart: a unicorn RISC-V 64 engine with exact positions and safe CSR access.
 
-Two unicorn behaviours shape this class (DESIGN.md facts 5 and 9): CSR
+Two unicorn behaviours shape this class (docs/unicorn-facts.md, facts 5 and 13): CSR
 access through the API obeys the current privilege, so every CSR access runs
 with the privilege switched to M and back; and the instruction count is only
 exact if read from unicorn's internal counter after every stop.

@@ -1,6 +1,6 @@
 """The guest's memory as the hart sees it: physical, or virtual through satp.
 
-Unicorn only reads physical memory (DESIGN.md fact 11); the trap path needs
+Unicorn only reads physical memory (docs/unicorn-facts.md, fact 16); the trap path needs
 the faulting instruction at a virtual pc, and the debugger needs virtual
 reads and writes, so both come through here.
 """

@@ -1,4 +1,4 @@
-"""Locating unicorn's instruction counter (DESIGN.md fact 9).
+"""Locating unicorn's instruction counter (docs/unicorn-facts.md, fact 13).
 
 ``emu_start(..., count=n)`` counts instructions in ``uc_struct.emu_counter``,
 which the Python binding does not expose. We find its byte offset once per

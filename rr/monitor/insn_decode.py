@@ -1,12 +1,12 @@
 """Just enough RISC-V instruction decoding for the monitor's trap path.
 
-Unicorn reports synchronous exceptions without ``stval`` (DESIGN.md, fact 3),
+Unicorn reports synchronous exceptions without ``stval`` (docs/unicorn-facts.md, fact 3),
 yet Linux demand paging needs the faulting virtual address.  The monitor
 therefore re-decodes the faulting instruction: every RV64 load, store, AMO,
 LR/SC and their compressed forms, giving the base register and offset from
-which the effective address is recomputed.  It also recognises the read-only
-CSR accesses (``rdtime``, ``rdcycle``, ``rdinstret``) that trap as illegal
-instructions and that the monitor emulates (facts 7 and 2).
+which the effective address is recomputed.  It also recognises the counter
+reads (``rdtime``, ``rdcycle``, ``rdinstret``); of those only ``rdtime``
+traps here, as an illegal instruction, and the monitor emulates it (fact 11).
 
 The module is pure Python with no unicorn dependency: registers come through a
 callable so everything here is unit-testable against the real assembler.

@@ -6,7 +6,7 @@ for inside a callback is only queued, and applied at an epoch boundary, a
 timer deadline or a wfi stop (all of them positions that do not depend on
 how the run was chunked). Lowering a line takes effect at once: it can only
 make an interrupt not happen, which the guest already accounts for.
-(DESIGN.md, "Interrupt timing".)
+(docs/unicorn-facts.md, fact 9 and "Interrupt timing".)
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """A software page-table walker (bare, Sv39, Sv48, Sv57).
 
-Unicorn 2.1.4's Python binding can only read physical memory (DESIGN.md,
-fact 11), yet the monitor must read the faulting instruction at a virtual pc
-and the debugger must show virtual memory.  This module walks the guest's
-page tables the way the privileged specification describes, reading page-table
-entries through a callable so it has no unicorn dependency.
+Unicorn 2.1.4's Python binding can only read physical memory
+(docs/unicorn-facts.md, fact 16), yet the monitor must read the faulting
+instruction at a virtual pc and the debugger must show virtual memory.  This
+module walks the guest's page tables the way the privileged specification
+describes, reading page-table entries through a callable so it has no
+unicorn dependency.
 
 It never writes: Accessed/Dirty bits are neither required nor updated, because
 a debugger that peeks at memory must not change guest state (and so replay

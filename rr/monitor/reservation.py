@@ -1,7 +1,7 @@
 """Keeping the hart's LR/SC reservation across the monitor's privilege switches.
 
 The monitor reads and writes M-level CSRs by switching the hart to M and
-back (DESIGN.md fact 5), and QEMU clears the load reservation on every
+back (docs/unicorn-facts.md, fact 5), and QEMU clears the load reservation on every
 privilege change, even to the same mode. An access between a guest's lr
 and its sc (a debugger stopping there and reading registers, a state hash)
 then made the sc fail, the guest retry, and history go another way than
@@ -37,7 +37,8 @@ T = TypeVar("T")
 
 
 def use_cpu_only_contexts(uc: Uc) -> None:
-    """Contexts hold the registers only (RAM is the board's business: DESIGN.md fact 12)."""
+    """Contexts hold the registers only: RAM is the board's business
+    (docs/unicorn-facts.md, fact 19)."""
     uc.ctl(UC_CTL_CONTEXT_MODE, UC_CTL_IO_WRITE, ctypes.c_int(UC_CTL_CONTEXT_CPU))
 
 

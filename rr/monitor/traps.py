@@ -1,12 +1,12 @@
 """Synchronous traps: what unicorn hands the monitor, and where it goes next.
 
-Unicorn never runs the RISC-V trap entry for synchronous exceptions (DESIGN.md
-facts 1-4): they arrive at ``UC_HOOK_INTR`` with the cause as ``intno`` and
-pc already advanced by 4, and ebreak arrives at ``UC_HOOK_INSN_INVALID`` with
-pc at the ebreak. The monitor, playing M-mode, decides:
+Unicorn never runs the RISC-V trap entry for synchronous exceptions
+(docs/unicorn-facts.md, facts 1-4): they arrive at ``UC_HOOK_INTR`` with the
+cause as ``intno`` and pc already advanced by 4, and ebreak arrives at
+``UC_HOOK_INSN_INVALID`` with pc at the ebreak. The monitor, playing M-mode, decides:
 
 - ecall from S-mode: an SBI call, served in Python;
-- a counter read (rdtime, rdcycle, rdinstret) that trapped: emulated;
+- a time read (rdtime) that trapped: emulated from the guest clock;
 - any other cause the board delegates: delivered to S-mode exactly as the
   hardware would (sepc, scause, stval, sstatus, privilege, stvec);
 - anything else: the run stops with a one-line diagnostic.
@@ -122,7 +122,7 @@ class TrapHandler:
         self.deliver(CAUSE_ILLEGAL_INSTRUCTION, epc, insn, priv)
 
     def _tval(self, cause: int, epc: int) -> int:
-        """stval for a delegated trap (DESIGN.md fact 3)."""
+        """stval for a delegated trap (docs/unicorn-facts.md, fact 3)."""
         if cause in _INSTRUCTION_FAULTS:
             try:
                 self.memory.fetch_instruction(epc)

@@ -12,7 +12,7 @@ the shadow), then applies the undo records down to k. Nothing is dropped, so
 moving forward again reuses the checkpoints already there.
 
 Unicorn's own memory snapshots are not used: they form a stack in which
-restoring one discards the newer ones (DESIGN.md fact 12), and every copied
+restoring one discards the newer ones (docs/unicorn-facts.md, fact 19), and every copied
 page becomes a memory region that slows all later accesses (measured: 3 ms
 per page write after 2,000 copied pages). Only CPU-only contexts are taken
 from unicorn, which have neither problem.

@@ -1,4 +1,4 @@
-"""The guard of determinism (DESIGN.md, "Interrupt timing").
+"""The guard of determinism (docs/unicorn-facts.md, "Interrupt timing").
 
 The same guest, run straight through and run with extra stops at random
 instruction counts, must reach the same final state at the same instruction

@@ -3,8 +3,8 @@
 The bundled ``virtio`` guest (guests/virtio/virtio.c) drives both devices
 through the PLIC on a board built in this process; its console output must be
 guests/expected/virtio.out, and the run must not depend on where it is
-stopped and resumed (the guard of DESIGN.md, "Interrupt timing"). Board
-state (checkpoints, the final state hash) must carry the disk's overlay.
+stopped and resumed (the guard of docs/unicorn-facts.md, "Interrupt timing").
+Board state (checkpoints, the final state hash) must carry the disk's overlay.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A device sees only: MMIO reads and writes at offsets into its own window,
 interrupt lines it may set, the console output, and the ``InputSource`` for
 anything it takes from the outside world. It never touches the CPU, never
 writes ``mip`` and never stops emulation itself, which keeps interrupt timing
-deterministic (DESIGN.md, "Interrupt timing").
+deterministic (docs/unicorn-facts.md, facts 9 and 20, "Interrupt timing").
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ atomic) and once per guest write of TIME_LOW or TIME_HIGH (setting the clock,
 as on QEMU, stores the difference to the current time as an offset). It never
 asks anywhere else: alarms are checked against the time the board passes to
 ``check_alarm`` at epoch boundaries, which is also when interrupt raises may
-take effect (DESIGN.md, "Interrupt timing"), so an alarm set in the past fires
+take effect (docs/unicorn-facts.md, "Interrupt timing"), so an alarm set in the past fires
 at the next check instead of inside the MMIO write.
 
 All times are nanoseconds. ``now_ns`` given to ``check_alarm`` must be on the

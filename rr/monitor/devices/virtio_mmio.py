@@ -13,7 +13,7 @@ sets ``device_id`` and ``queue_sizes`` and implements ``device_features``,
 ``config_space``, ``handle_chain`` and optionally ``device_reset`` and
 ``device_state`` / ``set_device_state``.
 
-Determinism (DESIGN.md, "Interrupt timing"): buffers are completed
+Determinism (docs/unicorn-facts.md, "Interrupt timing"): buffers are completed
 synchronously inside the QueueNotify write (and when DRIVER_OK is set), the
 used ring is written at once, and the interrupt line is driven with
 ``IrqLine.set_level``, which the board applies only at the next epoch
