@@ -163,7 +163,7 @@ class ReplayMonitor:
         _no_arguments(args)
         if self.timeline.at_end:
             # The machine has exited here; a checkpoint would not remember that.
-            raise MonitorError("not at the end of history (step back first)")
+            raise MonitorError("not possible at the end of history (step back first)")
         checkpoint = self.timeline.checkpoints.take()
         return f"checkpoint at instruction {checkpoint.icount}\n"
 

@@ -17,8 +17,9 @@ class TraceError(RrError):
     """A trace that cannot be read (or written) as asked: names the file and the offset.
 
     Decoding helpers that do not know where their bytes came from raise it with
-    no path; the reader re-raises it with ``located()`` so the user still gets
-    the whole story on one line.
+    no path; the reader catches it and raises a ``TraceCorrupt`` naming the
+    file and the frame (with its offset) before the helper's words, so the
+    user still gets the whole story on one line.
     """
 
     def __init__(self, what: str, path: str | os.PathLike[str] | None = None,
@@ -33,11 +34,6 @@ class TraceError(RrError):
         if self.offset is not None and "offset" not in text:
             text = f"{text} at offset {self.offset}"
         return f"{self.path}: {text}" if self.path is not None else text
-
-    def located(self, path: str | os.PathLike[str], offset: int, prefix: str = "") -> "TraceError":
-        """The same problem, placed in a file at an offset (with an optional context prefix)."""
-        what = f"{prefix}: {self.what}" if prefix else self.what
-        return type(self)(what, path, offset)
 
 
 class TraceWriteError(TraceError):

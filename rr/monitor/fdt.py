@@ -190,5 +190,6 @@ def build_dtb(config: BoardConfig) -> bytes:
 
 
 def write_dtb(config: BoardConfig, path: str | Path) -> None:
-    """Save the blob, e.g. for ``rrvm dumpdtb`` or to compare with QEMU's using dtc."""
+    """Save the blob, e.g. to compare it with QEMU's using dtc (``rrvm dtb`` writes the
+    tree a boot payload settles on: this one unless ``--dtb`` replaced it)."""
     Path(path).write_bytes(build_dtb(config))

@@ -1,8 +1,8 @@
 """A digest of everything the guest can observe: registers, CSRs, RAM, devices, clocks.
 
 Two runs are the same run when their digests match at the same instruction
-count. Determinism tests and (later) trace footers and replay verification
-compare it.
+count. Determinism tests compare it; a recording stores it in the trace's
+footer, and a replay compares its own with that one at the end.
 """
 
 from __future__ import annotations

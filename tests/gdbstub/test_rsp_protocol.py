@@ -300,6 +300,17 @@ def test_monitor_commands(server):
         assert gdb.request("qRcmd,zz") == "E01"
 
 
+def test_no_checkpoint_at_the_end_of_history(server):
+    with RspClient(server.port) as gdb:
+        gdb.start_no_ack()
+        assert gdb.request("vCont;c").endswith("replaylog:end;")
+        end = icount_of(gdb.monitor("icount"))
+        assert gdb.monitor("checkpoint") == \
+            "rrvm: checkpoint: not possible at the end of history (step back first)\n"
+        assert gdb.request("bs") == "T05thread:1;"
+        assert f"checkpoint at instruction {end - 1}" in gdb.monitor("checkpoint")
+
+
 def test_second_client_is_refused_and_first_keeps_working(server):
     with RspClient(server.port) as first:
         first.start_no_ack()

@@ -1,8 +1,11 @@
 """The one interface between devices and the rest of the board.
 
 A device sees only: MMIO reads and writes at offsets into its own window,
-interrupt lines it may set, the console output, and the ``InputSource`` for
-anything it takes from the outside world. It never touches the CPU, never
+interrupt lines it may set, the console output, and, for anything it takes
+from the outside world, a small callable the board hands it (the RTC's wall
+time, virtio-rng's entropy). It never holds the ``InputSource``: the board
+answers those callables through it, at the current instruction count, and
+feeds console input to the UART itself. It never touches the CPU, never
 writes ``mip`` and never stops emulation itself, which keeps interrupt timing
 deterministic (docs/unicorn-facts.md, facts 9 and 20, "Interrupt timing").
 """
