@@ -14,7 +14,7 @@ type (``rrvm dump --kind console_input``); tags are what the file stores.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rr.log.errors import TraceError
@@ -203,8 +203,3 @@ def format_event(event: Event) -> str:
 
 def _show(value: Any) -> str:
     return f"0x{value.hex()}" if isinstance(value, bytes) and not value.isascii() else repr(value)
-
-
-def event_fields(event: Event) -> dict[str, Any]:
-    """All fields of an event by name (icount, pc and the kind's own), e.g. for JSON output."""
-    return {f.name: getattr(event, f.name) for f in fields(event)}

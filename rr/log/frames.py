@@ -44,7 +44,6 @@ MIB = 1 << 20
 # hostile size field must not make us allocate gigabytes.
 RAW_LIMITS = {TAG_HEAD: 64 * MIB, TAG_CHUNK: 64 * MIB, TAG_INDEX: 64 * MIB, TAG_FOOTER: 1 * MIB}
 U32_MAX = (1 << 32) - 1
-U64_MAX = (1 << 64) - 1
 
 
 @dataclass(frozen=True, slots=True)

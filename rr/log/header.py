@@ -50,10 +50,6 @@ class EmbeddedFile:
         return cls(name=Path(path).name, path=os.fspath(path), size=len(data),
                    sha256=hashlib.sha256(data).hexdigest(), compressed=compress(data))
 
-    @classmethod
-    def from_path(cls, path: str | os.PathLike[str]) -> "EmbeddedFile":
-        return cls.from_bytes(Path(path).read_bytes(), path)
-
     def data(self, limit: int = EMBED_LIMIT) -> bytes:
         """The original bytes: size checked before inflating, sha256 checked after."""
         try:

@@ -380,10 +380,6 @@ class TraceReader:
 
     # -- bytes --------------------------------------------------------------------------
 
-    def _tag_at(self, offset: int) -> bytes | None:
-        data = self._pread(offset, 4) if offset + 4 <= self.size else b""
-        return data if data in FRAME_TAGS else None
-
     def _zeros_from(self, offset: int) -> bool:
         """True when every byte from ``offset`` to the end is zero (a tail lost in a crash)."""
         while offset < self.size:

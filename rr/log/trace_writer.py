@@ -192,11 +192,6 @@ class TraceWriter:
         return self._footer
 
     @property
-    def events_written(self) -> int:
-        """Events accepted so far, flushed or not."""
-        return sum(self._counts.values())
-
-    @property
     def bytes_written(self) -> int:
         """Size of the file so far (pending events not included)."""
         return self._offset
