@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rr.errors import RrError
@@ -55,7 +55,6 @@ class BoardConfig:
     # have neither, which is what those runs had.
     disk: DiskConfig | None = None
     virtio_rng: bool = False
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -68,7 +67,7 @@ class BoardConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "BoardConfig":
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "extra"}
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         if known.get("disk") is not None:
             known["disk"] = DiskConfig.from_dict(known["disk"])
         return cls(**known)

@@ -138,9 +138,6 @@ class Debugger:
     def instruction(self, address: int | None = None) -> Instruction:
         return decode_at(self.read, self.pc if address is None else address)
 
-    def function_name(self, address: int) -> str:
-        return self.symbols.describe(address)
-
     # --- interruption -------------------------------------------------------------------
     def begin(self) -> None:
         """A new command starts: forget an earlier Ctrl-C."""

@@ -92,10 +92,6 @@ def plain(fragments: Iterable[Fragment]) -> str:
 
 # --- value formatting ----------------------------------------------------------------
 
-def hex64(value: int) -> str:
-    return f"{value:#018x}"
-
-
 def address_fragments(address: int, label: str) -> list[Fragment]:
     """'0x80200818 <list_pop+0xe>' as fragments (no label: the address alone)."""
     parts: list[Fragment] = [("addr", f"{address:#x}")]

@@ -14,10 +14,6 @@ from typing import Callable
 import capstone
 
 INSN_SRET = 0x1020_0073
-INSN_MRET = 0x3020_0073
-INSN_WFI = 0x1050_0073
-INSN_ECALL = 0x0000_0073
-INSN_EBREAK = 0x0010_0073
 RA = 1
 
 

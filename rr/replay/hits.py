@@ -24,7 +24,6 @@ from rr.monitor.constants import PAGE_SIZE
 from rr.monitor.cpu import Cpu
 from rr.monitor.guest_memory import GuestMemory
 
-WATCH_KINDS = ("write", "read", "access")
 MAX_ACCESS = 16          # widest access that can overlap a watched range from below
 
 
