@@ -35,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from rr.log.recording import Recording  # noqa: E402
+from rr.record.recording import Recording  # noqa: E402
 from rr.log.trace_reader import TraceReader  # noqa: E402
 from rr.monitor.board import Board, BootPayload, settle_payload  # noqa: E402
 from rr.monitor.board_config import BoardConfig  # noqa: E402

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from rr.log.events import Event
-from rr.log.recording_inputs import RecordingInputs
+from rr.record.recording_inputs import RecordingInputs
 from rr.log.trace_writer import TraceWriter
 from rr.monitor.inputs import InputSource
 from rr.replay.replay_inputs import ReplayInputs

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from rr.errors import RrError
-from rr.log.recording import Recording
+from rr.record.recording import Recording
 from rr.monitor.board import Board, BootPayload
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.exits import GuestExit

@@ -1,6 +1,6 @@
 """Replay: the recorded inputs handed back at the instruction counts where they were logged.
 
-The other implementation of ``InputSource`` (recording is rr/log/recording_inputs.py).
+The other implementation of ``InputSource`` (recording is rr/record/recording_inputs.py).
 The events form one ordered stream, in the order the monitor asked for them
 while recording, and the replayed monitor asks in the same order as long as
 the guest does the same thing:

@@ -7,7 +7,7 @@ from typing import Callable
 
 from rr.errors import InstructionLimit, RrError
 from rr.log.errors import TraceError
-from rr.log.recording import ERROR_EXIT
+from rr.record.recording import ERROR_EXIT
 from rr.log.trace_reader import TraceReader
 from rr.monitor.board import Board, BootPayload
 from rr.monitor.board_config import BoardConfig

@@ -6,7 +6,7 @@ from rr.errors import RrError
 from rr.log.events import GuestExit as GuestExitEvent
 from rr.log.header import EmbeddedFile, TraceHeader
 from rr.log.index import TraceFooter
-from rr.log.recording_inputs import RecordingInputs
+from rr.record.recording_inputs import RecordingInputs
 from rr.log.trace_writer import TraceWriter
 from rr.monitor.board import Board, BootPayload
 from rr.monitor.board_config import BoardConfig

@@ -11,7 +11,7 @@ from typing import Iterator
 from rr.commands import progress
 from rr.commands.board_options import board_config, boot_payload
 from rr.errors import RrError
-from rr.log.recording import Recording
+from rr.record.recording import Recording
 from rr.monitor.board import Board, settle_payload
 from rr.monitor.exits import POWEROFF, GuestExit
 from rr.monitor.host_console import HostConsole, HostConsoleOutput
