@@ -30,17 +30,15 @@ from rr.replay.replay_inputs import ReplayInputs
 
 
 class HistoryLog:
-    """Where the live source logs events: the in-memory history (as already replayed:
-    the guest has just observed them), and a trace if any."""
+    """Where the live source logs events (an EventSink): the in-memory history (as
+    already replayed: the guest has just observed them), and a trace if any."""
 
     def __init__(self, history: ReplayInputs, writer: TraceWriter | None) -> None:
         self.history = history
         self.writer = writer
 
     def write(self, event: Event) -> None:
-        history = self.history
-        history.events.append(event)
-        history.cursor = len(history.events)
+        self.history.observed(event)
         if self.writer is not None:
             self.writer.write(event)
 
@@ -72,8 +70,7 @@ class LiveEdgeInputs(InputSource):
 
     def at_live_edge(self, icount: int) -> bool:
         """True when an input asked for at ``icount`` comes from the host."""
-        history = self.history
-        return history.cursor == len(history.events) and icount >= self.live_from
+        return self.history.replayed_all and icount >= self.live_from
 
     def _source(self, icount: int) -> InputSource:
         if self.at_live_edge(icount):

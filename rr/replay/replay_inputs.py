@@ -50,6 +50,17 @@ class ReplayInputs(InputSource):
         self.cursor += 1
         return event
 
+    @property
+    def replayed_all(self) -> bool:
+        """Every event in the stream has been handed back."""
+        return self.cursor == len(self.events)
+
+    def observed(self, event: Event) -> None:
+        """An input the guest has just observed live (rr/replay/live_edge_inputs.py): it
+        joins the stream as already replayed, so going back in time replays it."""
+        self.events.append(event)
+        self.cursor = len(self.events)
+
     def get_state(self) -> dict[str, Any]:
         return {"cursor": self.cursor, "quit": self._quit, "closed": self._closed}
 
