@@ -19,8 +19,6 @@ replay notices a divergence at the first input that lands elsewhere.
 
 from __future__ import annotations
 
-from typing import Callable
-
 from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Event, UserQuit,
                            WallClockRead)
 from rr.monitor.inputs import InputSource
@@ -33,7 +31,6 @@ class RecordingInputs(InputSource):
     def __init__(self, live: InputSource, sink: EventSink) -> None:
         self.live = live
         self.sink = sink
-        self.pc: Callable[[], int | None] = lambda: None   # set once the board exists
         self._quit_logged = False
         self._closed_logged = False
 

@@ -20,11 +20,12 @@ position, and a query that answered "nothing" logged nothing.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from rr.log.events import Event
 from rr.record.recording_inputs import RecordingInputs
 from rr.log.trace_writer import TraceWriter
+from rr.monitor.cpu import Cpu
 from rr.monitor.inputs import InputSource
 from rr.replay.replay_inputs import ReplayInputs
 
@@ -59,14 +60,10 @@ class LiveEdgeInputs(InputSource):
         """Every input logged so far, in order (the trace's event stream)."""
         return self.history.events
 
-    @property
-    def pc(self) -> Callable[[], int | None]:
-        return self.history.pc
-
-    @pc.setter
-    def pc(self, read_pc: Callable[[], int | None]) -> None:
-        self.history.pc = read_pc
-        self.recorder.pc = read_pc
+    def bind(self, cpu: Cpu) -> None:
+        """Both sources note the same hart's pc."""
+        self.history.bind(cpu)
+        self.recorder.bind(cpu)
 
     def at_live_edge(self, icount: int) -> bool:
         """True when an input asked for at ``icount`` comes from the host."""

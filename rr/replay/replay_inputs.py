@@ -18,7 +18,7 @@ the guest does the same thing:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Event, GuestExit,
                            UserQuit, WallClockRead)
@@ -33,7 +33,6 @@ class ReplayInputs(InputSource):
         self.complete = complete           # False: the recording was cut off after the last event
         self.cursor = 0                    # index of the next event to replay
         self._asked_at = 0                 # instruction count of the latest query
-        self.pc: Callable[[], int | None] = lambda: None   # set once the board exists
         self._quit = False
         self._closed = False
 
