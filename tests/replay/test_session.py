@@ -13,8 +13,6 @@ import os
 import random
 from pathlib import Path
 
-import pytest
-
 import rr.monitor.board as board_module
 from rr.log.events import ClockRead
 from rr.monitor.board import BootPayload, settle_payload
