@@ -23,10 +23,10 @@ from __future__ import annotations
 from typing import Any
 
 from rr.log.events import Event
-from rr.record.recording_inputs import RecordingInputs
 from rr.log.trace_writer import TraceWriter
 from rr.monitor.cpu import Cpu
 from rr.monitor.inputs import InputSource
+from rr.record.recording_inputs import RecordingInputs
 from rr.replay.replay_inputs import ReplayInputs
 
 
