@@ -35,14 +35,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from rr.log.recording import Recording  # noqa: E402
 from rr.log.trace_reader import TraceReader  # noqa: E402
-from rr.monitor.board import Board, BootPayload, settle_payload  # noqa: E402
+from rr.monitor.board import BootPayload, settle_payload  # noqa: E402
 from rr.monitor.board_config import BoardConfig  # noqa: E402
 from rr.monitor.inputs import InputSource  # noqa: E402
 from rr.monitor.loader import load_image  # noqa: E402
-from rr.monitor.run_loop import RunLoop  # noqa: E402
 from rr.monitor.state_digest import state_digest  # noqa: E402
+from rr.record.recording import Recording  # noqa: E402
+from rr.replay.session import Session  # noqa: E402
 
 RRVM = [sys.executable, "-m", "rr"]
 COMPUTE = REPO / "guests" / "bin" / "compute.elf"
@@ -120,13 +120,10 @@ def in_process(image: Path, trace: Path | None) -> tuple[float, int, float]:
     live = PinnedInputs()
     recording = (Recording(str(trace), config, payload, ["rrvm", "record", str(image)])
                  if trace else None)
-    board = Board(config, payload, recording.inputs(live) if recording else live,
-                  lambda data: None)
-    if recording:
-        recording.attach(board)
-    exit_ = RunLoop(board).run()
-    if recording:
-        recording.finish(exit_)
+    session = Session(config, payload, recording.inputs(live) if recording else live,
+                      lambda data: None, recording=recording)
+    session.history_ended(session.loop.run())
+    board = session.board
     elapsed = time.perf_counter() - start
     start = time.perf_counter()
     state_digest(board)

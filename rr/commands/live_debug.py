@@ -13,16 +13,16 @@ from __future__ import annotations
 import argparse
 
 from rr.commands.board_options import board_config, boot_payload
+from rr.commands.console_run import host_console, report_exit, run_live
 from rr.commands.gdb_options import open_listener, protocol_trace, stub_log
-from rr.commands.live_session import host_console, report_exit, run_live
 from rr.errors import RrError
 from rr.gdbstub.live_target import LiveTarget
 from rr.gdbstub.server import GdbServer, SessionEnd
-from rr.log.recording import Recording
 from rr.monitor.board import settle_payload
 from rr.monitor.exits import GuestExit
 from rr.monitor.host_console import HostConsoleOutput
 from rr.monitor.inputs import HostInputs
+from rr.record.recording import Recording
 from rr.replay.live_session import LiveSession
 from rr.replay.timeline import Timeline
 

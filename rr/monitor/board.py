@@ -72,10 +72,18 @@ class BootPayload:
     disk: DiskImage | None = None
 
 
-def settle_payload(config: BoardConfig, payload: BootPayload) -> BootPayload:
+@dataclass
+class SettledPayload(BootPayload):
+    """A payload checked against its board configuration, its initrd placed and its device
+    tree fixed: what a trace embeds and a board boots from as it is."""
+
+
+def settle_payload(config: BoardConfig, payload: BootPayload) -> SettledPayload:
     """Check the images fit, place the initrd and fix the device tree, before any board exists.
 
     The result is what a trace embeds, so a replay boots from the same bytes.
+    A run that records settles the payload itself (the trace header needs it
+    before the board exists); the board settles any other payload.
     """
     check_fits(payload.image, config.ram_size)
     if payload.initrd is not None:
@@ -88,14 +96,15 @@ def settle_payload(config: BoardConfig, payload: BootPayload) -> BootPayload:
     if dtb_address(config.ram_size, len(dtb)) < payload.image.end:
         raise ImageError("the device tree does not fit in RAM above the image "
                          "(use --mem to enlarge RAM)")
-    return BootPayload(payload.image, payload.initrd, dtb, disk)
+    return SettledPayload(payload.image, payload.initrd, dtb, disk)
 
 
 class Board:
     def __init__(self, config: BoardConfig, payload: BootPayload, inputs: InputSource,
                  console_out) -> None:
         self.config = config
-        self.payload = settle_payload(config, payload)
+        self.payload = (payload if isinstance(payload, SettledPayload)
+                        else settle_payload(config, payload))
         self.inputs = inputs
         self.console_out = console_out
         self.cpu = Cpu()

@@ -14,10 +14,27 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:                    # the hart is bound after the board is built
+    from rr.monitor.cpu import Cpu
 
 
 class InputSource(ABC):
     """Supplier of nondeterministic inputs; live, recording and replay implement it."""
+
+    _cpu: Cpu | None = None
+
+    def bind(self, cpu: Cpu) -> None:
+        """The hart whose pc goes with the inputs it observes: recording logs it, replay
+        checks it. Bound once the board exists, so what the board reads while it is
+        being built (the host clock's start) carries no pc."""
+        self._cpu = cpu
+
+    def pc(self) -> int | None:
+        """The bound hart's pc; None before ``bind``."""
+        cpu = self._cpu
+        return None if cpu is None else cpu.pc
 
     @abstractmethod
     def console_bytes(self, icount: int, max_bytes: int) -> bytes:

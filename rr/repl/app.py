@@ -20,10 +20,10 @@ from typing import Iterator
 from rr.commands.board_options import board_config, boot_payload
 from rr.errors import RrError
 from rr.log.frames import MAGIC
-from rr.log.recording import Recording
 from rr.log.trace_reader import TraceReader
 from rr.monitor.board import settle_payload
 from rr.monitor.inputs import HostInputs
+from rr.record.recording import Recording
 from rr.replay.live_session import LiveSession
 from rr.repl.commands import Quit, Repl
 from rr.repl.debugger import Debugger

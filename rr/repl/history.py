@@ -15,7 +15,8 @@ from rr.log.trace_reader import TraceReader
 from rr.monitor.exits import GuestExit
 from rr.replay.live_session import LiveSession
 from rr.replay.replay_session import ReplaySession
-from rr.replay.timeline import Timeline, Session
+from rr.replay.session import HistorySession
+from rr.replay.timeline import Timeline
 from rr.repl.typed_console import TypedConsole
 
 
@@ -27,7 +28,7 @@ class NotLive(RrError):
 
 
 class History(Protocol):
-    session: Session
+    session: HistorySession
     name: str
 
     def length(self, timeline: Timeline) -> int:

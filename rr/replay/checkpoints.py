@@ -1,11 +1,12 @@
 """Checkpoints of a replay: whole-machine states to come back to.
 
-A checkpoint holds the hart (a CPU-only unicorn context), the board's Python
-state (devices, clocks, timer, lines), the replay's event cursor, and the
-RAM, which is not copied whole. A shadow copy holds RAM as of the newest
-checkpoint (the frontier of executed history); when a newer one is taken,
-the pages that changed are found (libc memcmp over 1 MiB blocks, then
-pages) and their old contents kept as the older checkpoint's undo record.
+A checkpoint holds the hart (a CPU-only unicorn context), the session's
+state (HistorySession.get_state: devices, clocks, timer, lines, the
+replay's event cursor, the run loop's), and the RAM, which is not copied
+whole. A shadow copy holds RAM as of the newest checkpoint (the frontier of
+executed history); when a newer one is taken, the pages that changed are
+found (libc memcmp over 1 MiB blocks, then pages) and their old contents
+kept as the older checkpoint's undo record.
 
 Restoring checkpoint k brings RAM to the frontier (pages that differ from
 the shadow), then applies the undo records down to k. Nothing is dropped, so
@@ -27,11 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from rr.monitor.board import Board
 from rr.monitor.constants import PAGE_SIZE
 from rr.monitor.ram import buffer_address, differing_pages
-from rr.monitor.run_loop import RunLoop
-from rr.monitor.inputs import InputSource
+from rr.replay.session import HistorySession
 
 MAX_SIDE_CHECKPOINTS = 16       # the oldest side checkpoint goes when one more is taken
 
@@ -49,12 +48,11 @@ class Checkpoint:
 
 
 class CheckpointStack:
-    def __init__(self, board: Board, inputs: InputSource, loop: RunLoop) -> None:
-        """``inputs``: the replay's input source, whose cursor (get_state/set_state)
-        is part of every checkpoint."""
-        self.board = board
-        self.inputs = inputs
-        self.loop = loop
+    def __init__(self, session: HistorySession) -> None:
+        """``session``: the machine checkpointed; its get_state/set_state (devices, the
+        inputs' cursor, the run loop) is part of every checkpoint."""
+        self.session = session
+        self.board = board = session.board
         ram = board.ram
         self._ram = ram.map
         self._ram_address = ram.address
@@ -112,9 +110,7 @@ class CheckpointStack:
         board = self.board
         board.cpu.restore_context(checkpoint.cpu)
         board.cpu.icount = checkpoint.icount
-        board.set_state(checkpoint.machine["board"])
-        self.inputs.set_state(checkpoint.machine["inputs"])
-        self.loop.set_state(checkpoint.machine["loop"])
+        self.session.set_state(checkpoint.machine)
         board.cpu.invalidate_caches()
 
     def restart_here(self) -> Checkpoint:
@@ -130,7 +126,7 @@ class CheckpointStack:
     # --- internals ----------------------------------------------------------
     def _capture(self) -> Checkpoint:
         return Checkpoint(self.board.cpu.icount, self.board.cpu.uc.context_save(),
-                          self._machine_state())
+                          self.session.get_state())
 
     def _take_side(self) -> Checkpoint:
         checkpoint = self._capture()
@@ -140,10 +136,6 @@ class CheckpointStack:
             del self._side[0]
         self._side.append(checkpoint)
         return checkpoint
-
-    def _machine_state(self) -> dict[str, Any]:
-        return {"board": self.board.get_state(), "inputs": self.inputs.get_state(),
-                "loop": self.loop.get_state()}
 
     def _changed_pages(self) -> Iterator[int]:
         """Offsets of the RAM pages that differ from the shadow."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rr.monitor.cpu import Cpu
+
 
 class ConsoleLog:
     """Output bytes with the instruction count that wrote them; only new history reaches ``sink``."""
@@ -19,6 +21,10 @@ class ConsoleLog:
         if icount >= self.frontier:
             self.entries.append((icount, data))
             self.sink(data)
+
+    def bind(self, cpu: Cpu) -> None:
+        """The hart whose instruction count dates each write (bound once the board exists)."""
+        self.icount = cpu.icount_in_hook
 
     def reached(self, icount: int) -> None:
         self.frontier = max(self.frontier, icount)

@@ -20,27 +20,26 @@ position, and a query that answered "nothing" logged nothing.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from rr.log.events import Event
-from rr.log.recording_inputs import RecordingInputs
 from rr.log.trace_writer import TraceWriter
+from rr.monitor.cpu import Cpu
 from rr.monitor.inputs import InputSource
+from rr.record.recording_inputs import RecordingInputs
 from rr.replay.replay_inputs import ReplayInputs
 
 
 class HistoryLog:
-    """Where the live source logs events: the in-memory history (as already replayed:
-    the guest has just observed them), and a trace if any."""
+    """Where the live source logs events (an EventSink): the in-memory history (as
+    already replayed: the guest has just observed them), and a trace if any."""
 
     def __init__(self, history: ReplayInputs, writer: TraceWriter | None) -> None:
         self.history = history
         self.writer = writer
 
     def write(self, event: Event) -> None:
-        history = self.history
-        history.events.append(event)
-        history.cursor = len(history.events)
+        self.history.observed(event)
         if self.writer is not None:
             self.writer.write(event)
 
@@ -61,19 +60,14 @@ class LiveEdgeInputs(InputSource):
         """Every input logged so far, in order (the trace's event stream)."""
         return self.history.events
 
-    @property
-    def pc(self) -> Callable[[], int | None]:
-        return self.history.pc
-
-    @pc.setter
-    def pc(self, read_pc: Callable[[], int | None]) -> None:
-        self.history.pc = read_pc
-        self.recorder.pc = read_pc
+    def bind(self, cpu: Cpu) -> None:
+        """Both sources note the same hart's pc."""
+        self.history.bind(cpu)
+        self.recorder.bind(cpu)
 
     def at_live_edge(self, icount: int) -> bool:
         """True when an input asked for at ``icount`` comes from the host."""
-        history = self.history
-        return history.cursor == len(history.events) and icount >= self.live_from
+        return self.history.replayed_all and icount >= self.live_from
 
     def _source(self, icount: int) -> InputSource:
         if self.at_live_edge(icount):

@@ -14,47 +14,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from rr.errors import RrError
-from rr.log.recording import Recording
-from rr.monitor.board import Board, BootPayload
+from rr.monitor.board import BootPayload
 from rr.monitor.board_config import BoardConfig
-from rr.monitor.exits import GuestExit
 from rr.monitor.inputs import InputSource
-from rr.monitor.run_loop import RunLoop
-from rr.replay.console_log import ConsoleLog
+from rr.record.recording import Recording
 from rr.replay.live_edge_inputs import LiveEdgeInputs
+from rr.replay.session import HistorySession
 
 if TYPE_CHECKING:                    # the timeline drives the session, not the other way
     from rr.replay.timeline import Timeline
 
 
-class LiveSession:
+class LiveSession(HistorySession):
+    """A live guest whose history is kept (its end is unknown until it is reached)."""
+
+    live = True
+    inputs: LiveEdgeInputs
+
     def __init__(self, config: BoardConfig, payload: BootPayload, live: InputSource,
                  console_out: Callable[[bytes], None],
                  recording: Recording | None = None) -> None:
-        self.config = config
-        self.payload = payload
-        self.recording = recording
-        self.inputs = LiveEdgeInputs(live, recording.writer if recording else None)
-        self.console = ConsoleLog(console_out)
-        self.board = Board(config, payload, self.inputs, self.console)
-        self.inputs.pc = lambda: self.board.cpu.pc
-        self.console.icount = self.board.cpu.icount_in_hook
-        self.loop = RunLoop(self.board)
-        if recording is not None:
-            recording.attach(self.board)
-        self.end_icount: int | None = None       # unknown until the guest ends
-        self.live = True
-
-    def history_ended(self, ended: GuestExit | RrError) -> None:
-        """The guest's end was reached for the first time (the board is in its end state)."""
-        recording = self.recording
-        if recording is None:
-            return
-        if isinstance(ended, GuestExit):
-            recording.finish(ended)
-        else:
-            recording.finish_with_error(ended)
+        super().__init__(config, payload,
+                         LiveEdgeInputs(live, recording.writer if recording else None),
+                         console_out, recording=recording)
 
     def summary(self, timeline: Timeline) -> list[str]:
         """What this history is, for `monitor info` and the REPL's `info`."""

@@ -1,6 +1,6 @@
 """Replay: the recorded inputs handed back at the instruction counts where they were logged.
 
-The other implementation of ``InputSource`` (recording is rr/log/recording_inputs.py).
+The other implementation of ``InputSource`` (recording is rr/record/recording_inputs.py).
 The events form one ordered stream, in the order the monitor asked for them
 while recording, and the replayed monitor asks in the same order as long as
 the guest does the same thing:
@@ -18,7 +18,7 @@ the guest does the same thing:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Event, GuestExit,
                            UserQuit, WallClockRead)
@@ -33,7 +33,6 @@ class ReplayInputs(InputSource):
         self.complete = complete           # False: the recording was cut off after the last event
         self.cursor = 0                    # index of the next event to replay
         self._asked_at = 0                 # instruction count of the latest query
-        self.pc: Callable[[], int | None] = lambda: None   # set once the board exists
         self._quit = False
         self._closed = False
 
@@ -49,6 +48,17 @@ class ReplayInputs(InputSource):
     def _advance(self, event: Event) -> Event:
         self.cursor += 1
         return event
+
+    @property
+    def replayed_all(self) -> bool:
+        """Every event in the stream has been handed back."""
+        return self.cursor == len(self.events)
+
+    def observed(self, event: Event) -> None:
+        """An input the guest has just observed live (rr/replay/live_edge_inputs.py): it
+        joins the stream as already replayed, so going back in time replays it."""
+        self.events.append(event)
+        self.cursor = len(self.events)
 
     def get_state(self) -> dict[str, Any]:
         return {"cursor": self.cursor, "quit": self._quit, "closed": self._closed}

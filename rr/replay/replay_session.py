@@ -7,18 +7,17 @@ from typing import Callable
 
 from rr.errors import InstructionLimit, RrError
 from rr.log.errors import TraceError
-from rr.log.recording import ERROR_EXIT
 from rr.log.trace_reader import TraceReader
-from rr.monitor.board import Board, BootPayload
+from rr.monitor.board import BootPayload
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.disk_image import DiskImage, open_recorded_disk
 from rr.monitor.exits import GuestExit
 from rr.monitor.loader import parse_image
-from rr.monitor.run_loop import RunLoop
 from rr.monitor.state_digest import state_digest
-from rr.replay.console_log import ConsoleLog
+from rr.record.recording import ERROR_EXIT
 from rr.replay.divergence import Divergence, EndOfHistory
 from rr.replay.replay_inputs import ReplayInputs
+from rr.replay.session import HistorySession
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,11 @@ class ReplayOutcome:
     verified: bool                  # final state hash compared with the footer
 
 
-class ReplaySession:
+class ReplaySession(HistorySession):
+    """A trace's board, driven by its recorded inputs."""
+
+    inputs: ReplayInputs
+
     def __init__(self, reader: TraceReader, console_out: Callable[[bytes], None]) -> None:
         self.reader = reader
         header = reader.header
@@ -47,13 +50,8 @@ class ReplaySession:
                     else open_recorded_disk(recorded.path, recorded.sha256, recorded.size))
         payload = BootPayload(parse_image(image.path or image.name, reader.image_bytes()),
                               reader.initrd_bytes(), reader.dtb_bytes(), disk)
-        self.inputs = ReplayInputs(reader.events(), complete=reader.complete)
-        self.console = ConsoleLog(console_out)
-        self.board = Board(config, payload, self.inputs, self.console)
-        self.inputs.pc = lambda: self.board.cpu.pc
-        self.console.icount = self.board.cpu.icount_in_hook
-        self.loop = RunLoop(self.board, self._recorded_instruction_limit())
-        self.live = False
+        super().__init__(config, payload, ReplayInputs(reader.events(), complete=reader.complete),
+                         console_out, self._recorded_instruction_limit())
 
     def _recorded_instruction_limit(self) -> int | None:
         """A recording stopped by --max-insns ends where the limit was: the replay stops
@@ -69,9 +67,6 @@ class ReplaySession:
     def end_icount(self) -> int | None:
         """Where recorded history ends, when the trace is incomplete."""
         return None if self.reader.complete else self.reader.last_icount
-
-    def history_ended(self, ended: GuestExit | RrError) -> None:
-        """The Timeline reached the recorded end; nothing to do (``run`` verifies it)."""
 
     def run(self, stop_at: int | None = None) -> ReplayOutcome:
         """Replay to the end (or to ``stop_at``), checking every event and the final state."""

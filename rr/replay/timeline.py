@@ -15,16 +15,13 @@ a search starts from.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Protocol
+from typing import Callable, Iterable
 
 from rr.errors import RrError
-from rr.monitor.board import Board
-from rr.monitor.exits import GuestExit
-from rr.monitor.run_loop import RunLoop
 from rr.replay.checkpoints import CheckpointStack
-from rr.replay.console_log import ConsoleLog
 from rr.replay.divergence import Divergence
 from rr.replay.hits import Hit, HitCollector, WatchedPiece, Watchpoint, translate_watchpoints
+from rr.replay.session import HistorySession
 
 DEFAULT_SPACING = 10_000_000     # instructions between checkpoints on first execution
 NEAR_TARGET = 1_000_000          # a seek leaves a checkpoint at most this far before its target
@@ -41,27 +38,14 @@ class Interrupted(RrError):
         self.why = why
 
 
-class Session(Protocol):
-    """What a timeline drives: a replay of a trace, or a live guest with its history kept."""
-
-    board: Board
-    loop: RunLoop
-    inputs: Any                      # an InputSource with get_state/set_state (its cursor)
-    console: ConsoleLog
-    end_icount: int | None           # where history is known to end, if it is
-    live: bool                       # True: history grows as the guest runs on past it
-
-    def history_ended(self, ended: GuestExit | RrError) -> None:
-        """Called once, in the end state, when the end of history is first reached."""
-
-
 class Timeline:
-    def __init__(self, session: Session, spacing: int = DEFAULT_SPACING) -> None:
+    def __init__(self, session: HistorySession, spacing: int = DEFAULT_SPACING) -> None:
+        """``session``: a replay of a trace, or a live guest with its history kept."""
         self.session = session
         self.board = session.board
         self.loop = session.loop
         self.spacing = spacing
-        self.checkpoints = CheckpointStack(self.board, session.inputs, self.loop)
+        self.checkpoints = CheckpointStack(session)
         self.loop.run(0)              # position 0 as a replay sees it: inputs recorded there fed
         self.loop.idle_poll = self._idle_poll
         self.checkpoints.take()

@@ -6,20 +6,21 @@ from rr.errors import RrError
 from rr.log.events import GuestExit as GuestExitEvent
 from rr.log.header import EmbeddedFile, TraceHeader
 from rr.log.index import TraceFooter
-from rr.log.recording_inputs import RecordingInputs
 from rr.log.trace_writer import TraceWriter
-from rr.monitor.board import Board, BootPayload
+from rr.monitor.board import Board, SettledPayload
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.constants import DISK_EMBED_LIMIT, TIMEBASE_HZ, VIRTUAL_INSNS_PER_TICK
 from rr.monitor.exits import GuestExit
 from rr.monitor.inputs import InputSource
 from rr.monitor.state_digest import state_digest
+from rr.record.recording_inputs import RecordingInputs
 
 # The exit kind of a run that ended in a board error (a guest fault, --max-insns).
 ERROR_EXIT = "error"
 
 
-def trace_header(config: BoardConfig, payload: BootPayload, command_line: list[str]) -> TraceHeader:
+def trace_header(config: BoardConfig, payload: SettledPayload,
+                 command_line: list[str]) -> TraceHeader:
     """A self-contained description of the run: board, clock, and every byte it boots from.
 
     The disk image is embedded as it is before the run (the header is written
@@ -41,33 +42,25 @@ def trace_header(config: BoardConfig, payload: BootPayload, command_line: list[s
 class Recording:
     """The trace of one live run: created before the board, finished after the run."""
 
-    def __init__(self, path: str, config: BoardConfig, payload: BootPayload,
+    def __init__(self, path: str, config: BoardConfig, payload: SettledPayload,
                  command_line: list[str]) -> None:
         self.path = path
         self.writer = TraceWriter(path, trace_header(config, payload, command_line))
-        self.board: Board | None = None
-        self._inputs: RecordingInputs | None = None
 
     def inputs(self, live: InputSource) -> RecordingInputs:
         """``live``, with every input the guest observes written to this trace."""
-        self._inputs = RecordingInputs(live, self.writer)
-        return self._inputs
+        return RecordingInputs(live, self.writer)
 
-    def attach(self, board: Board) -> None:
-        """The board being recorded: its pc goes with the events, its end state in the footer."""
-        self.board = board
-        if self._inputs is not None:
-            self._inputs.pc = lambda: board.cpu.pc
+    def finish(self, board: Board, ended: GuestExit | RrError) -> None:
+        """The run ended (``board`` in its end state): the exit and the footer end the trace.
 
-    def finish(self, exit_: GuestExit) -> None:
-        self._close(exit_.kind, exit_.code, exit_.status)
+        A board error is part of the run: replay must reproduce it at the same instruction."""
+        if isinstance(ended, GuestExit):
+            self._close(board, ended.kind, ended.code, ended.status)
+        else:
+            self._close(board, ERROR_EXIT, ended.exit_status, ended.exit_status)
 
-    def finish_with_error(self, error: RrError) -> None:
-        """A board error is part of the run: replay must reproduce it at the same instruction."""
-        self._close(ERROR_EXIT, error.exit_status, error.exit_status)
-
-    def _close(self, kind: str, code: int, status: int) -> None:
-        board = self.board
+    def _close(self, board: Board, kind: str, code: int, status: int) -> None:
         icount = board.cpu.icount
         self.writer.write(GuestExitEvent(icount, kind, code, pc=board.cpu.pc))
         self.writer.close(TraceFooter(final_icount=icount, exit_status=status, exit_kind=kind,

@@ -11,12 +11,24 @@ from typing import Iterator
 from rr.commands import progress
 from rr.commands.board_options import board_config, boot_payload
 from rr.errors import RrError
-from rr.log.recording import Recording
-from rr.monitor.board import Board, settle_payload
+from rr.monitor.board import BootPayload, settle_payload
+from rr.monitor.board_config import BoardConfig
 from rr.monitor.exits import POWEROFF, GuestExit
 from rr.monitor.host_console import HostConsole, HostConsoleOutput
-from rr.monitor.inputs import HostInputs
-from rr.monitor.run_loop import RunLoop
+from rr.monitor.inputs import HostInputs, InputSource
+from rr.record.recording import Recording
+from rr.replay.session import Session
+
+
+class ConsoleRun(Session):
+    """A guest run once, straight to its end, on this machine's console (`rrvm run` and
+    `rrvm record` without --gdb). No history is kept and nothing goes back: that is
+    what a LiveSession adds, for a debugger."""
+
+    def __init__(self, config: BoardConfig, payload: BootPayload, live: InputSource,
+                 recording: Recording | None = None, max_insns: int | None = None) -> None:
+        super().__init__(config, payload, recording.inputs(live) if recording else live,
+                         HostConsoleOutput(), max_insns, recording)
 
 
 def run_live(args: argparse.Namespace, record_to: str | None) -> int:
@@ -24,27 +36,21 @@ def run_live(args: argparse.Namespace, record_to: str | None) -> int:
     payload = settle_payload(config, boot_payload(args))
     recording = Recording(record_to, config, payload, args.command_line) if record_to else None
     with host_console() as console:
-        live = HostInputs(console)
-        inputs = recording.inputs(live) if recording else live
-        board = Board(config, payload, inputs, HostConsoleOutput())
-        if recording:
-            recording.attach(board)
-        status = (progress.Progress(lambda: board.cpu.icount,
+        run = ConsoleRun(config, payload, HostInputs(console), recording, args.max_insns)
+        status = (progress.Progress(lambda: run.board.cpu.icount,
                                     lambda: recording.writer.bytes_written)
                   if recording and progress.wanted() else None)
         if status:
             status.start()
         try:
-            exit_ = RunLoop(board, args.max_insns).run()
+            exit_ = run.loop.run()
         except RrError as error:
-            if recording:
-                recording.finish_with_error(error)
+            run.history_ended(error)
             raise
         finally:
             if status:
                 status.stop()
-    if recording:
-        recording.finish(exit_)
+    run.history_ended(exit_)
     report_exit(exit_)
     return exit_.status
 

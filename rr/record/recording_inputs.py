@@ -1,7 +1,8 @@
 """Recording: the live inputs, each one also written to the trace.
 
 ``RecordingInputs`` wraps the live ``InputSource`` and logs every value the
-guest observes, at the instruction count where it observes it. The run loop
+guest observes, at the instruction count where it observes it, to an
+``EventSink`` (a trace, or a live guest's in-memory history). The run loop
 and the devices do not know they are being recorded: replay is the other
 implementation of the same interface (rr/replay/replay_inputs.py), and the
 two agree on one rule: the events form a single ordered stream, in the
@@ -18,33 +19,30 @@ replay notices a divergence at the first input that lands elsewhere.
 
 from __future__ import annotations
 
-from typing import Callable
-
 from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Event, UserQuit,
                            WallClockRead)
-from rr.log.trace_writer import TraceWriter
 from rr.monitor.inputs import InputSource
+from rr.record.event_sink import EventSink
 
 
 class RecordingInputs(InputSource):
-    """Live inputs, logged to ``writer`` as they reach the guest."""
+    """Live inputs, logged to ``sink`` as they reach the guest."""
 
-    def __init__(self, live: InputSource, writer: TraceWriter) -> None:
+    def __init__(self, live: InputSource, sink: EventSink) -> None:
         self.live = live
-        self.writer = writer
-        self.pc: Callable[[], int | None] = lambda: None   # set once the board exists
+        self.sink = sink
         self._quit_logged = False
         self._closed_logged = False
 
     def _log(self, event: Event) -> None:
-        self.writer.write(event)
+        self.sink.write(event)
 
     def console_bytes(self, icount: int, max_bytes: int) -> bytes:
         data = self.live.console_bytes(icount, max_bytes)
         if data:
             self._log(ConsoleInput(icount, data, pc=self.pc()))
-        # Called at every epoch boundary: the writer's once-a-second flush rides on it.
-        self.writer.maybe_flush()
+        # Called at every epoch boundary: the sink's once-a-second flush rides on it.
+        self.sink.maybe_flush()
         return data
 
     def wait_console(self, timeout: float | None) -> None:

@@ -1,0 +1,1 @@
+"""Recording a live run: the inputs the guest observes, written to a trace as they happen."""
