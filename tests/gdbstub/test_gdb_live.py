@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from gdb_helpers import (BIN, GDB, REPO, RRVM, TIMEOUT, RspClient, StubServer, icount_of,
-                         pc_values, run_gdb)
+from gdb_helpers import (BIN, GDB, REPO, RRVM, SOURCE_TRAP_UNWINDER, TIMEOUT, RspClient,
+                         StubServer, icount_of, pc_values, run_gdb)
 from rr.log.trace_reader import TraceReader
 
 pytestmark = pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
@@ -93,6 +93,25 @@ def test_single_step_into_the_trap_handler():
     assert re.search(r"^\$2 = 1$", gdb.stdout, re.M)              # S-mode now
     assert re.search(r"^\$3 = 15$", gdb.stdout, re.M)             # store page fault
     assert "gdb killed the session" in server.stderr
+
+
+def test_backtrace_from_the_trap_entry_into_user_code():
+    """Stopped at the trap entry's first instruction nothing is saved yet: the unwinder's
+    next frame is the interrupted user code, at sepc, with the current registers (G23)."""
+    store = USER_VA + _address("paging.elf", "user_store_fault") \
+        - _address("paging.elf", "user_start")
+    commands = [f"break *{store:#x}", "continue", "p/x $sp", "stepi", "bt", "frame 1",
+                PRINT_PC.format(tag="USER"), "p/x $sp", "kill"]
+    with _live("paging", "--wait") as server:
+        gdb = run_gdb("paging.elf", server.port, commands,
+                      setup=("set osabi none", SOURCE_TRAP_UNWINDER))
+        server.wait()
+    out = gdb.stdout
+    assert re.search(r"^#0  trap_entry \(\) at common/trap\.S", out, re.M), gdb.output
+    assert re.search(rf"^#1  0x0*{store:x} in ", out, re.M), gdb.output
+    assert pc_values(out, "USER") == [store]
+    user_sp = re.search(r"^\$1 = (0x[0-9a-f]+)$", out, re.M).group(1)
+    assert re.search(rf"^\$2 = {user_sp}$", out, re.M), gdb.output
 
 
 def test_run_accepts_writes_and_history_restarts_there():
