@@ -180,7 +180,7 @@ class ReplayTarget:
             hit = timeline.run_backward(points.breakpoints, points.watchpoints)
         except Interrupted as stop:
             # As a forward continue does: stay where the search got to, the earliest
-            # position from which it found nothing up to the start (G22).
+            # position from which it found nothing up to the start (docs/gdb-protocol.md, G22).
             timeline.progress = None
             reached = stop.searched_back_to
             timeline.seek(start if reached is None else reached)

@@ -8,11 +8,16 @@ and never touches bytes on the wire (the connection does).
 
 Rules from docs/gdb-protocol.md that shape it:
 - any packet not implemented gets an empty reply (never a blanket OK);
-- one thread, id 1; no multiprocess extensions;
+- one thread, id 1, written in hex however the client pads it; no
+  multiprocess extensions;
 - `g` carries x0..x31 and pc, every other register comes through `p`; a
   register the target cannot supply is ``xx..`` (unavailable);
 - a request the target refuses (writes while replaying) gets an ``E.`` reply
-  that says why, and the same line on the stub's stderr;
+  that says why, and the same line on the stub's stderr; since debuggers do
+  not show the text of a refused memory write, it also goes to their console
+  at the next resume or monitor command;
+- lldb's two questions (qHostInfo, qWatchpointSupportInfo) are answered so
+  that it steps over a watchpoint stop as gdb does;
 - stop replies: ``T05thread:1;`` plus swbreak/hwbreak, watch/rwatch/awatch
   with the address, replaylog:begin/end; Ctrl-C gives ``T02thread:1;``;
   a live guest's poweroff ``Wxx`` (which ends the session), its board error
@@ -116,7 +121,7 @@ class GdbServer:
         self.points = StopPoints()
         self.last_stop = Stop(StopKind.STEP)
         self.client_features: set[str] = set()
-        self.untold: list[str] = []          # refusals gdb could not show yet (G17)
+        self.untold: list[str] = []          # refusals gdb could not show yet (docs/gdb-protocol.md, G17)
         self.untold_more = 0                 # ... and how many more, past UNTOLD_LIMIT
 
     # --- the session loop ---------------------------------------------------------
@@ -255,7 +260,7 @@ class GdbServer:
 
     def _console(self, text: str) -> None:
         """Text for gdb's console, in O packets: gdb shows them while it waits for the reply
-        to a resume or a qRcmd, and nowhere else (G16)."""
+        to a resume or a qRcmd, and nowhere else (docs/gdb-protocol.md, G21)."""
         for start in range(0, len(text), MONITOR_CHUNK):
             self.conn.send("O" + text[start:start + MONITOR_CHUNK].encode().hex())
 
@@ -350,7 +355,7 @@ class GdbServer:
             if head in "MX":
                 # gdb and lldb show only "Cannot access memory" / "memory write failed"
                 # whatever the reply says: the reason goes to their console at the next
-                # chance (G17).
+                # chance (docs/gdb-protocol.md, G17).
                 self._tell_later(f"rrvm: the debugger's request to {what} was refused: "
                                  f"{refusal}\n")
             return error_text_reply(str(refusal))
