@@ -20,7 +20,9 @@ from elftools.elf.elffile import ELFFile
 
 from gdb_helpers import (BIN, GDB, REPO, RRVM, SOURCE_TRAP_UNWINDER, TIMEOUT, RspClient,
                          StubServer, icount_of, pc_values, run_gdb)
+from rr.gdbstub.registers import FIRST_CSR_REGNUM
 from rr.log.trace_reader import TraceReader
+from rr.monitor.constants import CSR_SSTATUS, CSR_TIME
 
 pytestmark = pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
 
@@ -200,6 +202,21 @@ def test_attach_to_a_guest_waiting_for_input_and_type_while_attached(tmp_path):
     replay = _replay(trace)
     assert replay.returncode == 0, replay.stderr
     assert replay.stdout == server.stdout
+
+
+def test_time_under_the_host_clock_is_unavailable_and_read_only():
+    """Under --clock host, time is a logged input the stub cannot read ahead of the guest:
+    `time` is unavailable rather than made up; no clock can be written (G20)."""
+    time_regnum = FIRST_CSR_REGNUM + CSR_TIME
+    with _live("timer", "--wait", "--clock", "host") as server:
+        with RspClient(server.port) as gdb:
+            gdb.start_no_ack()
+            assert gdb.request(f"p{time_regnum:x}") == "xx" * 8
+            reply = gdb.request(f"P{time_regnum:x}=0100000000000000")
+            assert reply == "E.time is a read-only register on this hart", reply
+            assert gdb.request(f"p{FIRST_CSR_REGNUM + CSR_SSTATUS:x}") != "xx" * 8
+            gdb.send("k")
+        server.wait()
 
 
 def test_kill_while_recording_ends_the_trace_complete(tmp_path):

@@ -91,16 +91,18 @@ class TrapFrameUnwinder(Unwinder):
 
     def _from_saved_frame(self, pending_frame: "gdb.PendingFrame", pc: int, sepc_at: int):
         sp = pending_frame.read_register("sp")
-        base = int(sp)
-        inferior = gdb.selected_inferior()
-        words = inferior.read_memory(base, 32 * XLEN_BYTES + XLEN_BYTES + sepc_at)
-        def word(offset: int) -> int:
-            return int.from_bytes(bytes(words[offset:offset + XLEN_BYTES]), "little")
+        size = max(32 * XLEN_BYTES, sepc_at + XLEN_BYTES)
+        saved = bytes(gdb.selected_inferior().read_memory(int(sp), size))
+        value_type = sp.type
+
+        def word(offset: int) -> gdb.Value:
+            raw = int.from_bytes(saved[offset:offset + XLEN_BYTES], "little")
+            return gdb.Value(raw).cast(value_type)
+
         info = pending_frame.create_unwind_info(_FrameId(sp, pc))
-        long_type = gdb.lookup_type("unsigned long")
         for n in range(1, 32):
-            info.add_saved_register(REGISTER_NAMES[n], gdb.Value(word(n * XLEN_BYTES)).cast(long_type))
-        info.add_saved_register("pc", gdb.Value(word(sepc_at)).cast(long_type))
+            info.add_saved_register(REGISTER_NAMES[n], word(n * XLEN_BYTES))
+        info.add_saved_register("pc", word(sepc_at))
         return info
 
     def _at_entry(self, pending_frame: "gdb.PendingFrame", pc: int):
