@@ -74,7 +74,7 @@ class Register:
     bitsize: int
     type: str                    # a target-description type name
     feature: str
-    read: Read                   # None: cannot be supplied now (gdb shows <unavailable>)
+    read: Read                   # gives None when it cannot say now (gdb: <unavailable>)
     write: Write | None          # None: not a register anyone can change (the clock)
     dwarf: int | None = None     # the DWARF register number (lldb maps CFI and locations by it)
     generic: str | None = None   # lldb's role name: pc, sp, fp, ra, arg1..arg8
