@@ -44,7 +44,11 @@ def test_client_disconnecting_while_the_guest_runs(server):
         again.start_no_ack()
         assert again.request("?").startswith("T")
         assert 0 < icount_of(again.monitor("icount")) < LENGTH
-    assert "disconnected" in server.stderr
+    # The stub's log lines are read from its stderr by a thread: they may come a little later.
+    deadline = time.monotonic() + TIMEOUT
+    while "disconnected" not in server.stderr:
+        assert time.monotonic() < deadline, server.stderr
+        time.sleep(0.05)
 
 
 def test_ctrl_c_forward_and_backward(server):
