@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 missing=()
 command -v gdb-multiarch >/dev/null || missing+=(gdb-multiarch)
+command -v lldb >/dev/null || missing+=(lldb)
 command -v qemu-system-riscv64 >/dev/null || missing+=(qemu-system-misc)
 [ -f /usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin ] || missing+=(u-boot-qemu)
 command -v riscv64-unknown-elf-gcc >/dev/null || missing+=(gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf)

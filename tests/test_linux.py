@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, RRVM, run_rrvm
+from rr.gdbstub.gdb import TRAP_UNWINDER
 
 LINUX = Path(os.environ.get("RRVM_CACHE", Path.home() / ".cache" / "rrvm")) / "linux"
 IMAGE, INITRD, DISK, VMLINUX = (LINUX / name for name in
@@ -105,25 +106,31 @@ def crash_trace(tmp_path_factory) -> Path:
     return trace
 
 
-@pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
-def test_crash_found_backwards_with_gdb(crash_trace):
-    proc = subprocess.Popen([*RRVM, "debug", str(crash_trace), "--gdb", "0"], cwd=REPO,
+def _gdb_on(trace: Path, commands: list[str],
+            setup: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """gdb-multiarch in batch mode with vmlinux, on `rrvm debug TRACE`."""
+    proc = subprocess.Popen([*RRVM, "debug", str(trace), "--gdb", "0"], cwd=REPO,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
         port = int(re.search(r"waiting for gdb on [\d.]+:(\d+)", proc.stderr.readline()).group(1))
-        commands = ["break panic", "continue", "bt", "delete", "continue",
-                    "watch panic_cpu", "reverse-continue", "bt 2", "p panic_cpu",
-                    "delete", "break sysrq_handle_crash", "reverse-continue", "bt 3"]
-        args = [GDB, "-nx", "-batch", "-ex", "set confirm off", "-ex", "set pagination off",
-                "-ex", f"file {VMLINUX}", "-ex", f"target remote 127.0.0.1:{port}"]
-        for line in commands:
+        args = [GDB, "-nx", "-batch", "-ex", "set confirm off", "-ex", "set pagination off"]
+        for line in (*setup, f"file {VMLINUX}", f"target remote 127.0.0.1:{port}", *commands):
             args += ["-ex", line]
         gdb = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT)
         proc.wait(TIMEOUT)
     finally:
         if proc.poll() is None:
             proc.kill()
+    return gdb
+
+
+@pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
+def test_crash_found_backwards_with_gdb(crash_trace):
+    commands = ["break panic", "continue", "bt", "delete", "continue",
+                "watch panic_cpu", "reverse-continue", "bt 2", "p panic_cpu",
+                "delete", "break sysrq_handle_crash", "reverse-continue", "bt 3"]
+    gdb = _gdb_on(crash_trace, commands)
     out = gdb.stdout
     # The panic, reached by its sysrq path.
     assert re.search(r"Breakpoint 1, panic \(", out), gdb.stdout + gdb.stderr
@@ -136,6 +143,24 @@ def test_crash_found_backwards_with_gdb(crash_trace):
     assert re.search(r"#0 .*panic \(fmt=", out)
     assert re.search(r"^\$1 = \{counter = -1\}$", out, re.M)
     assert re.search(r"Breakpoint 3, .*sysrq_handle_crash", out), out
+
+
+@pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
+def test_backtrace_through_the_system_call_into_user_space(crash_trace):
+    """rrvm's trap-frame unwinder (docs/gdb-protocol.md, G23) takes `bt` from panic() through
+    the write() system call's pt_regs into init, at the instruction after its ecall (Linux
+    saves epc + 4 for a system call)."""
+    gdb = _gdb_on(crash_trace, ["break panic", "continue", "bt", "p/x $sepc"],
+                  setup=(f"source {TRAP_UNWINDER}",))
+    out = gdb.stdout
+    frames = re.findall(r"^#(\d+) +(?:(0x[0-9a-f]+) in )?(\w+|\?\?) \(", out, re.M)
+    names = [name for _, _, name in frames]
+    assert names[:3] == ["panic", "sysrq_handle_crash", "__handle_sysrq"], out + gdb.stderr
+    entry = names.index("handle_exception")
+    assert "ksys_write" in names[:entry]
+    sepc = int(re.search(r"^\$1 = (0x[0-9a-f]+)$", out, re.M).group(1), 16)
+    assert sepc < 0x8000_0000                                  # the ecall, in init
+    assert frames[entry + 1][1:] == (f"{sepc + 4:#018x}", "??"), out
 
 
 def test_crash_found_backwards_with_the_repl(crash_trace):

@@ -10,4 +10,6 @@ Three layers, as in Mozilla rr (GdbServerConnection / GdbServer / ReplayTimeline
   ``rr.replay.timeline.Timeline``; a live target implements the same interface.
 
 ``listener.GdbListener`` owns the TCP port and serves one client at a time.
+The clients are gdb-multiarch and lldb (docs/gdb-protocol.md). ``gdb/`` holds
+scripts for gdb's own Python, loaded with `source` (the trap-frame unwinder).
 """

@@ -45,7 +45,8 @@ ADDRESS_SPACE = 1 << 64          # stop points must lie inside it
 
 # --- Threads and signals ----------------------------------------------------
 THREAD_ID = 1                    # one hart, one thread; ids 0 and -1 mean "any" / "all"
-ACCEPTED_THREAD_IDS = frozenset({"0", "-1", "1"})
+ANY_THREAD = 0
+ALL_THREADS = -1
 SIGINT = 2
 SIGTRAP = 5
 SIGSEGV = 11
@@ -54,6 +55,8 @@ SIGSEGV = 11
 ERROR_BAD_ARGUMENT = "E01"       # a packet we understand, with arguments we cannot parse
 ERROR_NO_REGISTER = "E00"        # a register number not in the target description
 ERROR_FAULT = "E14"              # EFAULT: memory not mapped (page fault, device, beyond RAM)
+# Refused memory writes told at the next resume or monitor command; the rest are counted.
+UNTOLD_LIMIT = 8
 
 # qSupported features (docs/gdb-protocol.md, G2: never multiprocess+, thread ids would become pP.T).
 SUPPORTED_FEATURES = (
@@ -67,6 +70,12 @@ SUPPORTED_FEATURES = (
     "ReverseContinue+",
 )
 VCONT_ACTIONS = "vCont;c;C;s;S"
+
+# lldb's questions (gdb never asks them; docs/gdb-protocol.md, G19). A watchpoint stop is
+# reported before the access, as gdb wants (G12): lldb must be told, or it assumes the
+# access has executed and never steps over it. The stub has no slot limit; lldb wants one.
+LLDB_HOST_INFO = "watchpoint_exceptions_received:before;endian:little;ptrsize:8;"
+LLDB_WATCHPOINT_SLOTS = 1024
 
 # Z packet types.
 Z_SOFTWARE_BREAK = 0

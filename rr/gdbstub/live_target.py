@@ -44,7 +44,9 @@ class LiveTarget(ReplayTarget):
     # --- state ----------------------------------------------------------------
     def write_register(self, register: Register, value: int) -> None:
         self._check_writable()
-        register.write(self.board.cpu, value)
+        if register.write is None:
+            raise ReadOnly(f"{register.name} is a read-only register on this hart")
+        register.write(self.board, value)
         self.timeline.restart_history()
 
     def write_memory(self, address: int, data: bytes) -> None:

@@ -4,6 +4,13 @@ One table drives both the target description (target_xml.py) and the
 register packets (server.py), so a register cannot be described under one
 number and read under another. Numbering (docs/gdb-protocol.md, G6): x0..x31 = 0..31,
 pc = 32, f0..f31 = 33..64, priv = 65, CSR number n = 66 + n.
+
+Every register described can be read (docs/gdb-protocol.md, G20). A CSR the
+hart does not have (stimecmp: no Sstc), or whose value no debugger can show
+as the guest saw it (cycle and instret return the host's CPU ticks), is left
+out of the description. `time` is what `rdtime` returns at this instruction;
+under `--clock host` that is a logged input the debugger cannot read ahead
+of the guest, so it is unavailable there.
 """
 
 from __future__ import annotations
@@ -11,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from rr.monitor.constants import (CSR_FCSR, CSR_FFLAGS, CSR_FRM, CSR_SATP, CSR_SCAUSE, CSR_SEPC,
-                                  CSR_SIE, CSR_SIP, CSR_SSCRATCH, CSR_SSTATUS, CSR_STVAL,
-                                  CSR_STVEC)
-from rr.monitor.cpu import Cpu
+from rr.monitor.board import Board
+from rr.monitor.constants import (CSR_FCSR, CSR_FFLAGS, CSR_FRM, CSR_MEDELEG, CSR_MIDELEG,
+                                  CSR_MIE, CSR_MIP, CSR_MISA, CSR_MSTATUS, CSR_SATP, CSR_SCAUSE,
+                                  CSR_SCOUNTEREN, CSR_SEPC, CSR_SIE, CSR_SIP, CSR_SSCRATCH,
+                                  CSR_SSTATUS, CSR_STVAL, CSR_STVEC, CSR_TIME)
 
 FEATURE_CPU = "org.gnu.gdb.riscv.cpu"
 FEATURE_FPU = "org.gnu.gdb.riscv.fpu"
@@ -27,18 +35,36 @@ PRIV_REGNUM = 65
 FIRST_CSR_REGNUM = 66
 G_PACKET_REGISTERS = 33          # `g` carries x0..x31 and pc; gdb fetches the rest with `p`
 
+# DWARF numbers (RISC-V ELF psABI): x0..x31 are 0..31, f0..f31 32..63, CSR n is 4096 + n.
+FIRST_FPR_DWARF = 32
+FIRST_CSR_DWARF = 4096
+
 XREG_NAMES = ("zero ra sp gp tp t0 t1 t2 fp s1 a0 a1 a2 a3 a4 a5 a6 a7 "
               "s2 s3 s4 s5 s6 s7 s8 s9 s10 s11 t3 t4 t5 t6").split()
 FREG_NAMES = ("ft0 ft1 ft2 ft3 ft4 ft5 ft6 ft7 fs0 fs1 fa0 fa1 fa2 fa3 fa4 fa5 fa6 fa7 "
               "fs2 fs3 fs4 fs5 fs6 fs7 fs8 fs9 fs10 fs11 ft8 ft9 ft10 ft11").split()
 _POINTER_TYPES = {"ra": "code_ptr", "sp": "data_ptr", "gp": "data_ptr", "tp": "data_ptr",
                   "fp": "data_ptr"}
+# lldb finds the pc, stack and frame pointers, return address and arguments by these
+# roles, not by name (docs/gdb-protocol.md, G18).
+GENERIC_ROLES = {"sp": "sp", "fp": "fp", "ra": "ra",
+                 **{f"a{n}": f"arg{n + 1}" for n in range(8)}}
 
 # The CSRs a kernel developer reads, by name (as rr.monitor.cpu knows them) and number.
 SUPERVISOR_CSRS = (("sstatus", CSR_SSTATUS), ("sie", CSR_SIE), ("stvec", CSR_STVEC),
-                   ("sscratch", CSR_SSCRATCH), ("sepc", CSR_SEPC), ("scause", CSR_SCAUSE),
-                   ("stval", CSR_STVAL), ("sip", CSR_SIP), ("satp", CSR_SATP))
+                   ("scounteren", CSR_SCOUNTEREN), ("sscratch", CSR_SSCRATCH),
+                   ("sepc", CSR_SEPC), ("scause", CSR_SCAUSE), ("stval", CSR_STVAL),
+                   ("sip", CSR_SIP), ("satp", CSR_SATP))
+# The machine-mode CSRs that shape what the guest sees: the status bits behind sstatus, the
+# ISA, which traps and interrupts reach S-mode, and which interrupts are enabled and pending.
+# The trap CSRs (mepc, mcause, mtval, mscratch, mtvec) are left out: the monitor takes
+# machine-mode traps in Python, so the hart's copies hold nothing of the guest's.
+MACHINE_CSRS = (("mstatus", CSR_MSTATUS), ("misa", CSR_MISA), ("medeleg", CSR_MEDELEG),
+                ("mideleg", CSR_MIDELEG), ("mie", CSR_MIE), ("mip", CSR_MIP))
 FPU_CSRS = (("fflags", CSR_FFLAGS), ("frm", CSR_FRM), ("fcsr", CSR_FCSR))
+
+Read = Callable[[Board], "int | None"]
+Write = Callable[[Board, int], None]
 
 
 @dataclass(frozen=True)
@@ -48,52 +74,71 @@ class Register:
     bitsize: int
     type: str                    # a target-description type name
     feature: str
-    read: Callable[[Cpu], int]
-    write: Callable[[Cpu, int], None]
+    read: Read                   # gives None when it cannot say now (gdb: <unavailable>)
+    write: Write | None          # None: not a register anyone can change (the clock)
+    dwarf: int | None = None     # the DWARF register number (lldb maps CFI and locations by it)
+    generic: str | None = None   # lldb's role name: pc, sp, fp, ra, arg1..arg8
 
     @property
     def size(self) -> int:
         return self.bitsize // 8
 
 
-Access = tuple[Callable[[Cpu], int], Callable[[Cpu, int], None]]
-
-
-def _x(n: int) -> Access:
+def _x(n: int) -> tuple[Read, Write]:
     # x0 is hard-wired to zero: writing it changes nothing, as on the hart.
-    return (lambda cpu: cpu.x(n)), (lambda cpu, value: cpu.set_x(n, value) if n else None)
+    return ((lambda board: board.cpu.x(n)),
+            (lambda board, value: board.cpu.set_x(n, value) if n else None))
 
 
-def _f(n: int) -> Access:
-    return (lambda cpu: cpu.f(n)), (lambda cpu, value: cpu.set_f(n, value))
+def _f(n: int) -> tuple[Read, Write]:
+    return (lambda board: board.cpu.f(n)), (lambda board, value: board.cpu.set_f(n, value))
 
 
-def _csr(name: str) -> Access:
-    return (lambda cpu: cpu.csr(name)), (lambda cpu, value: cpu.set_csr(name, value))
+def _csr(name: str) -> tuple[Read, Write]:
+    return ((lambda board: board.cpu.csr(name)),
+            (lambda board, value: board.cpu.set_csr(name, value)))
 
 
-def _set_pc(cpu: Cpu, value: int) -> None:
-    cpu.pc = value
+def _set_pc(board: Board, value: int) -> None:
+    board.cpu.pc = value
 
 
-def _set_priv(cpu: Cpu, value: int) -> None:
-    cpu.priv = value
+def _set_priv(board: Board, value: int) -> None:
+    board.cpu.priv = value
+
+
+def _time(board: Board) -> int | None:
+    """What `rdtime` returns here. Only the virtual clock can say without an input: the host
+    clock's readings are logged inputs, consumed where the guest read them."""
+    if board.clock.kind != "virtual":
+        return None
+    return board.clock.now(board.cpu.icount)
+
+
+def _csrs(names: tuple[tuple[str, int], ...], bitsize: int, type_: str,
+          feature: str) -> list[Register]:
+    return [Register(name, FIRST_CSR_REGNUM + number, bitsize, type_, feature, *_csr(name),
+                     dwarf=FIRST_CSR_DWARF + number)
+            for name, number in names]
 
 
 def _build() -> tuple[Register, ...]:
-    regs = [Register(name, n, 64, _POINTER_TYPES.get(name, "int"), FEATURE_CPU, *_x(n))
+    regs = [Register(name, n, 64, _POINTER_TYPES.get(name, "int"), FEATURE_CPU, *_x(n),
+                     dwarf=n, generic=GENERIC_ROLES.get(name))
             for n, name in enumerate(XREG_NAMES)]
-    regs.append(Register("pc", PC_REGNUM, 64, "code_ptr", FEATURE_CPU, lambda cpu: cpu.pc,
-                         _set_pc))
-    regs += [Register(name, FIRST_FPR_REGNUM + n, 64, "riscv_double", FEATURE_FPU, *_f(n))
+    regs.append(Register("pc", PC_REGNUM, 64, "code_ptr", FEATURE_CPU,
+                         lambda board: board.cpu.pc, _set_pc, generic="pc"))
+    regs += [Register(name, FIRST_FPR_REGNUM + n, 64, "riscv_double", FEATURE_FPU, *_f(n),
+                      dwarf=FIRST_FPR_DWARF + n)
              for n, name in enumerate(FREG_NAMES)]
-    regs += [Register(name, FIRST_CSR_REGNUM + number, 32, "int", FEATURE_FPU, *_csr(name))
-             for name, number in FPU_CSRS]
+    regs += _csrs(FPU_CSRS, 32, "int", FEATURE_FPU)
     # priv: the privilege mode, with the virtualisation bit (bit 2) clear: no H extension.
-    regs.append(Register("priv", PRIV_REGNUM, 64, "int", FEATURE_VIRTUAL, lambda cpu: cpu.priv,
-                         _set_priv))
-    regs += [Register(name, FIRST_CSR_REGNUM + number, 64, "uint64", FEATURE_CSR, *_csr(name))
-             for name, number in SUPERVISOR_CSRS]
+    regs.append(Register("priv", PRIV_REGNUM, 64, "int", FEATURE_VIRTUAL,
+                         lambda board: board.cpu.priv, _set_priv))
+    regs += _csrs(SUPERVISOR_CSRS, 64, "uint64", FEATURE_CSR)
+    regs += _csrs(MACHINE_CSRS, 64, "uint64", FEATURE_CSR)
+    regs.append(Register("time", FIRST_CSR_REGNUM + CSR_TIME, 64, "uint64", FEATURE_CSR, _time,
+                         None, dwarf=FIRST_CSR_DWARF + CSR_TIME))
     return tuple(regs)
 
 

@@ -12,7 +12,10 @@ Where each resume stops follows what gdb expects (docs/gdb-protocol.md, G11-G15)
   (pc = the store, memory unchanged) and a reverse one at the state just
   *after* it (the store's icount + 1, which may be the starting state);
 - at either end of history nothing moves and the stop says so
-  (replaylog:begin / replaylog:end).
+  (replaylog:begin / replaylog:end);
+- an interrupted continue stays where it got to, in either direction: a
+  reverse one at the earliest position from which it had searched back to
+  where it started (nothing was hit there).
 
 Time navigation itself (checkpoints, replaying to a position, searching
 for hits) is rr.replay.timeline.Timeline's business.
@@ -49,7 +52,7 @@ class ReplayTarget:
 
     # --- state ----------------------------------------------------------------
     def read_register(self, register: Register) -> int | None:
-        return register.read(self.board.cpu)
+        return register.read(self.board)
 
     def write_register(self, register: Register, value: int) -> None:
         raise ReadOnly(READ_ONLY_REASON)
@@ -175,9 +178,12 @@ class ReplayTarget:
             return Stop(StopKind.HISTORY_BEGIN)
         try:
             hit = timeline.run_backward(points.breakpoints, points.watchpoints)
-        except Interrupted:
+        except Interrupted as stop:
+            # As a forward continue does: stay where the search got to, the earliest
+            # position from which it found nothing up to the start (docs/gdb-protocol.md, G22).
             timeline.progress = None
-            timeline.seek(start)         # as rr does: an interrupted search changes nothing
+            reached = stop.searched_back_to
+            timeline.seek(start if reached is None else reached)
             return Stop(StopKind.INTERRUPTED)
         if hit is None:
             return Stop(StopKind.HISTORY_BEGIN)

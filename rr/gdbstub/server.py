@@ -8,11 +8,16 @@ and never touches bytes on the wire (the connection does).
 
 Rules from docs/gdb-protocol.md that shape it:
 - any packet not implemented gets an empty reply (never a blanket OK);
-- one thread, id 1; no multiprocess extensions;
+- one thread, id 1, written in hex however the client pads it; no
+  multiprocess extensions;
 - `g` carries x0..x31 and pc, every other register comes through `p`; a
   register the target cannot supply is ``xx..`` (unavailable);
 - a request the target refuses (writes while replaying) gets an ``E.`` reply
-  that says why, and the same line on the stub's stderr;
+  that says why, and the same line on the stub's stderr; since debuggers do
+  not show the text of a refused memory write, it also goes to their console
+  at the next resume or monitor command;
+- lldb's two questions (qHostInfo, qWatchpointSupportInfo) are answered so
+  that it steps over a watchpoint stop as gdb does;
 - stop replies: ``T05thread:1;`` plus swbreak/hwbreak, watch/rwatch/awatch
   with the address, replaylog:begin/end; Ctrl-C gives ``T02thread:1;``;
   a live guest's poweroff ``Wxx`` (which ends the session), its board error
@@ -29,10 +34,11 @@ from enum import Enum
 from typing import Callable
 
 from rr.errors import RrError
-from rr.gdbstub.constants import (ACCEPTED_THREAD_IDS, ADDRESS_SPACE, ERROR_BAD_ARGUMENT, ERROR_FAULT,
-                                  ERROR_NO_REGISTER, MAX_INCOMING_PACKET, MAX_MEMORY_READ,
-                                  MONITOR_CHUNK, SIGINT, SIGSEGV, SIGTRAP, SUPPORTED_FEATURES, THREAD_ID,
-                                  VCONT_ACTIONS)
+from rr.gdbstub.constants import (ADDRESS_SPACE, ALL_THREADS, ANY_THREAD, ERROR_BAD_ARGUMENT,
+                                  ERROR_FAULT, ERROR_NO_REGISTER, LLDB_HOST_INFO,
+                                  LLDB_WATCHPOINT_SLOTS, MAX_INCOMING_PACKET,
+                                  MAX_MEMORY_READ, MONITOR_CHUNK, SIGINT, SIGSEGV, SIGTRAP,
+                                  SUPPORTED_FEATURES, THREAD_ID, UNTOLD_LIMIT, VCONT_ACTIONS)
 from rr.gdbstub.packets import OVERSIZED, ConnectionClosed, RspConnection, escape_binary
 from rr.gdbstub.registers import BY_NUMBER, G_PACKET_REGISTERS, REGISTERS, Register
 from rr.gdbstub.stop_points import STOP_REASON_OF_KIND, Z_TYPES, StopPoint, StopPoints
@@ -97,6 +103,14 @@ def _parse_hex(text: str) -> int:
     return int(text, 16)
 
 
+def _is_our_thread(text: str) -> bool:
+    """Whether a thread id names our one thread: a hex number, however written (gdb sends
+    ``1``, lldb ``0001``), 0 for any thread or -1 for all (docs/gdb-protocol.md, G4)."""
+    if text == str(ALL_THREADS):
+        return True
+    return _parse_hex(text) in (ANY_THREAD, THREAD_ID)
+
+
 class GdbServer:
     """One gdb session at a time against ``target``; ``log`` gets the stub's own messages."""
 
@@ -107,6 +121,8 @@ class GdbServer:
         self.points = StopPoints()
         self.last_stop = Stop(StopKind.STEP)
         self.client_features: set[str] = set()
+        self.untold: list[str] = []          # refusals gdb could not show yet (docs/gdb-protocol.md, G17)
+        self.untold_more = 0                 # ... and how many more, past UNTOLD_LIMIT
 
     # --- the session loop ---------------------------------------------------------
     def serve(self, conn: RspConnection) -> SessionEnd:
@@ -115,6 +131,7 @@ class GdbServer:
         self.points = StopPoints()           # a new gdb inserts its own
         self.client_features = set()
         self.last_stop = Stop(StopKind.STEP)  # no stale reason (a watchpoint it never set)
+        self.untold, self.untold_more = [], 0
         try:
             while True:
                 packet = conn.read_packet()
@@ -174,9 +191,9 @@ class GdbServer:
         if head == "?":
             return stop_reply(self.last_stop, self.client_features)
         if head == "H":
-            return "OK" if packet[2:] in ACCEPTED_THREAD_IDS else ERROR_BAD_ARGUMENT
+            return "OK" if _is_our_thread(packet[2:]) else ERROR_BAD_ARGUMENT
         if head == "T":
-            return "OK" if packet[1:] in ACCEPTED_THREAD_IDS else ERROR_BAD_ARGUMENT
+            return "OK" if _is_our_thread(packet[1:]) else ERROR_BAD_ARGUMENT
         if head == "g":
             return "".join(self._register_hex(reg) for reg in REGISTERS[:G_PACKET_REGISTERS])
         if head == "p":
@@ -213,6 +230,10 @@ class GdbServer:
             return "1"
         if packet.startswith("qRcmd,"):
             return self._monitor(packet[len("qRcmd,"):])
+        if packet == "qHostInfo":
+            return LLDB_HOST_INFO
+        if packet.startswith("qWatchpointSupportInfo"):
+            return f"num:{LLDB_WATCHPOINT_SLOTS};"
         return ""
 
     def _xfer_features(self, rest: str) -> str:
@@ -234,9 +255,27 @@ class GdbServer:
             # gdb prints a qRcmd reply that is neither OK nor O.. as hex: say it in O packets.
             self.log(f"error in 'monitor {command}': {error}")
             output = f"rrvm: {error}\n"
-        for start in range(0, len(output), MONITOR_CHUNK):
-            self.conn.send("O" + output[start:start + MONITOR_CHUNK].encode().hex())
+        self._console(self._take_untold() + output)
         return "OK"
+
+    def _console(self, text: str) -> None:
+        """Text for gdb's console, in O packets: gdb shows them while it waits for the reply
+        to a resume or a qRcmd, and nowhere else (docs/gdb-protocol.md, G21)."""
+        for start in range(0, len(text), MONITOR_CHUNK):
+            self.conn.send("O" + text[start:start + MONITOR_CHUNK].encode().hex())
+
+    def _tell_later(self, note: str) -> None:
+        if len(self.untold) < UNTOLD_LIMIT:
+            self.untold.append(note)
+        else:
+            self.untold_more += 1
+
+    def _take_untold(self) -> str:
+        text = "".join(self.untold)
+        if self.untold_more:
+            text += f"rrvm: ... and {self.untold_more} more refused memory writes\n"
+        self.untold, self.untold_more = [], 0
+        return text
 
     # --- v packets ------------------------------------------------------------------
     def _v_packet(self, packet: str) -> str:
@@ -251,7 +290,7 @@ class GdbServer:
         """The leftmost action that applies to our thread (no id, -1, 0 or 1)."""
         for action in actions.split(";"):
             verb, _, thread = action.partition(":")
-            if thread and thread not in ACCEPTED_THREAD_IDS:
+            if thread and not _is_our_thread(thread):
                 continue
             if verb[:1] in ("c", "C"):
                 return Resume(Direction.FORWARD, step=False)
@@ -304,16 +343,22 @@ class GdbServer:
                 where, _, data = packet[1:].partition(":")
                 address_text, _, _length = where.partition(",")
                 address = _parse_hex(address_text)
-                what = f"write memory at {address:#x}"
                 payload = data.encode("latin-1") if head == "X" else bytes.fromhex(data)
+                if not payload:
+                    return "OK"                  # gdb's probe for X: nothing to write
+                what = f"write memory at {address:#x}"
                 self.target.write_memory(address, payload)
         except ValueError:
             return ERROR_BAD_ARGUMENT
-        except ReadOnly as refusal:
+        except (ReadOnly, MemoryFault) as refusal:
             self.log(f"refused: gdb asked to {what}: {refusal}")
+            if head in "MX":
+                # gdb and lldb show only "Cannot access memory" / "memory write failed"
+                # whatever the reply says: the reason goes to their console at the next
+                # chance (docs/gdb-protocol.md, G17).
+                self._tell_later(f"rrvm: the debugger's request to {what} was refused: "
+                                 f"{refusal}\n")
             return error_text_reply(str(refusal))
-        except MemoryFault:
-            return ERROR_FAULT
         return "OK"
 
     # --- stop points and resuming -------------------------------------------------------
@@ -334,12 +379,13 @@ class GdbServer:
         return "OK"
 
     def _resume(self, how: Resume) -> str:
+        self._console(self._take_untold())
         try:
             stop = self.target.resume(how, self.points, self.conn.poll_interrupt)
         except RrError as error:
             # Tell gdb (console output is allowed until the stop reply) and stop here.
             self.log(f"error: {error}")
-            self.conn.send("O" + f"rrvm: {error}\n".encode().hex())
+            self._console(f"rrvm: {error}\n")
             stop = Stop(StopKind.STEP)
         if self.conn.closed:
             raise ConnectionClosed()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from rr.gdbstub.registers import (FEATURE_CPU, FEATURE_CSR, FEATURE_FPU, FEATURE_VIRTUAL,
-                                  REGISTERS)
+                                  REGISTERS, Register)
 
 ANNEX = "target.xml"
 ARCHITECTURE = "riscv:rv64"
@@ -35,12 +35,21 @@ def target_xml() -> bytes:
             lines.append(_FPU_TYPES.rstrip("\n"))
         for reg in REGISTERS:
             if reg.feature == feature:
-                group = ' group="csr"' if feature == FEATURE_CSR else ""
-                lines.append(f'  <reg name="{reg.name}" bitsize="{reg.bitsize}" '
-                             f'type="{reg.type}" regnum="{reg.regnum}"{group}/>')
+                lines.append(_reg_element(reg))
         lines.append('</feature>')
     lines.append('</target>')
     return ("\n".join(lines) + "\n").encode()
+
+
+def _reg_element(reg: Register) -> str:
+    """One <reg>; ``generic`` and ``dwarf_regnum`` are lldb's (gdb ignores them: G18)."""
+    extra = ' group="csr"' if reg.feature == FEATURE_CSR else ""
+    if reg.generic is not None:
+        extra += f' generic="{reg.generic}"'
+    if reg.dwarf is not None:
+        extra += f' dwarf_regnum="{reg.dwarf}"'
+    return (f'  <reg name="{reg.name}" bitsize="{reg.bitsize}" type="{reg.type}" '
+            f'regnum="{reg.regnum}"{extra}/>')
 
 
 def read_annex(annex: str, offset: int, length: int) -> bytes | None:

@@ -66,6 +66,12 @@ CSR_SCAUSE = 0x142
 CSR_STVAL = 0x143
 CSR_SIP = 0x144
 CSR_SATP = 0x180
+CSR_MSTATUS = 0x300
+CSR_MISA = 0x301
+CSR_MEDELEG = 0x302
+CSR_MIDELEG = 0x303
+CSR_MIE = 0x304
+CSR_MIP = 0x344
 
 # --- mstatus / sstatus bits -------------------------------------------------
 SSTATUS_SIE = 1 << 1

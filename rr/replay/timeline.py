@@ -31,11 +31,14 @@ class Interrupted(RrError):
     """A long timeline operation was stopped before it finished.
 
     ``why``: "interrupted" (the user), or what else stopped it (a live guest
-    waiting for input nobody can give while a command runs)."""
+    waiting for input nobody can give while a command runs). ``searched_back_to``:
+    for a backward search, the earliest position from which everything up to
+    where it started was searched without a hit (None if no stretch was done)."""
 
     def __init__(self, message: str, why: str = "interrupted") -> None:
         super().__init__(message)
         self.why = why
+        self.searched_back_to: int | None = None
 
 
 class Timeline:
@@ -187,6 +190,10 @@ class Timeline:
                                      checkpoint.icount - 1, condition=condition)
             try:
                 self._advance(high)
+            except Interrupted as stop:
+                if high < start:
+                    stop.searched_back_to = high
+                raise
             finally:
                 collector.remove()
             hits = [hit for hit in collector.hits if hit.icount < high]

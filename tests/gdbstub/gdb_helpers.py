@@ -17,12 +17,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rr.gdbstub.gdb import TRAP_UNWINDER
 from rr.log.trace_reader import TraceReader
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / "guests" / "bin"
 RRVM = [sys.executable, "-m", "rr"]
 GDB = shutil.which("gdb-multiarch")
+LLDB = shutil.which("lldb")
 WAITING = re.compile(r"rrvm: waiting for gdb on ([\d.]+):(\d+)")
 TIMEOUT = 60
 
@@ -142,15 +144,39 @@ class GdbRun:
         return self.stdout + self.stderr
 
 
-def run_gdb(elf: str | None, port: int, commands: list[str], setup: tuple[str, ...] = (),
-            timeout: float = TIMEOUT) -> GdbRun:
-    """gdb-multiarch in batch mode: every -ex runs even after an error, so assert on output.
-
-    ``elf`` None attaches without a file: gdb then knows the target only from the stub."""
+def gdb_command_line(elf: str | Path | None, port: int, commands: list[str],
+                     setup: tuple[str, ...] = ()) -> list[str]:
+    """gdb-multiarch in batch mode, attached to the stub; ``elf`` is a name in guests/bin or
+    a path, None to attach without a file (gdb then knows the target only from the stub)."""
     args = [GDB, "-nx", "-batch", "-ex", "set confirm off", "-ex", "set pagination off"]
     load = () if elf is None else (f"file {BIN / elf}",)
     for line in (*setup, *load, f"target remote 127.0.0.1:{port}", *commands):
         args += ["-ex", line]
+    return args
+
+
+def run_gdb(elf: str | Path | None, port: int, commands: list[str], setup: tuple[str, ...] = (),
+            timeout: float = TIMEOUT) -> GdbRun:
+    """gdb-multiarch in batch mode: every -ex runs even after an error, so assert on output."""
+    return _run_debugger(gdb_command_line(elf, port, commands, setup), timeout)
+
+
+SOURCE_TRAP_UNWINDER = f"source {TRAP_UNWINDER}"
+
+
+def run_lldb(elf: str, port: int, commands: list[str], timeout: float = TIMEOUT) -> GdbRun:
+    """lldb in batch mode with the guest's ELF as its target, attached with gdb-remote.
+
+    Unlike gdb, lldb stops running commands at the first that fails (and then ends the
+    session), so a test's commands must all succeed."""
+    args = [LLDB, "--no-lldbinit", "--batch", "-o", f"target create {BIN / elf}",
+            "-o", f"gdb-remote 127.0.0.1:{port}"]
+    for line in commands:
+        args += ["-o", line]
+    return _run_debugger(args, timeout)
+
+
+def _run_debugger(args: list[str], timeout: float) -> GdbRun:
     done = subprocess.run(args, cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True,
                           timeout=timeout)
     return GdbRun(done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"),

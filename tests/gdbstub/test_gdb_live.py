@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from gdb_helpers import (BIN, GDB, REPO, RRVM, TIMEOUT, RspClient, StubServer, icount_of,
-                         pc_values, run_gdb)
+from gdb_helpers import (BIN, GDB, REPO, RRVM, SOURCE_TRAP_UNWINDER, TIMEOUT, RspClient,
+                         StubServer, icount_of, pc_values, run_gdb)
+from rr.gdbstub.registers import FIRST_CSR_REGNUM
 from rr.log.trace_reader import TraceReader
+from rr.monitor.constants import CSR_SSTATUS, CSR_TIME
 
 pytestmark = pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
 
@@ -93,6 +95,25 @@ def test_single_step_into_the_trap_handler():
     assert re.search(r"^\$2 = 1$", gdb.stdout, re.M)              # S-mode now
     assert re.search(r"^\$3 = 15$", gdb.stdout, re.M)             # store page fault
     assert "gdb killed the session" in server.stderr
+
+
+def test_backtrace_from_the_trap_entry_into_user_code():
+    """Stopped at the trap entry's first instruction nothing is saved yet: the unwinder's
+    next frame is the interrupted user code, at sepc, with the current registers (G23)."""
+    store = USER_VA + _address("paging.elf", "user_store_fault") \
+        - _address("paging.elf", "user_start")
+    commands = [f"break *{store:#x}", "continue", "p/x $sp", "stepi", "bt", "frame 1",
+                PRINT_PC.format(tag="USER"), "p/x $sp", "kill"]
+    with _live("paging", "--wait") as server:
+        gdb = run_gdb("paging.elf", server.port, commands,
+                      setup=("set osabi none", SOURCE_TRAP_UNWINDER))
+        server.wait()
+    out = gdb.stdout
+    assert re.search(r"^#0  trap_entry \(\) at common/trap\.S", out, re.M), gdb.output
+    assert re.search(rf"^#1  0x0*{store:x} in ", out, re.M), gdb.output
+    assert pc_values(out, "USER") == [store]
+    user_sp = re.search(r"^\$1 = (0x[0-9a-f]+)$", out, re.M).group(1)
+    assert re.search(rf"^\$2 = {user_sp}$", out, re.M), gdb.output
 
 
 def test_run_accepts_writes_and_history_restarts_there():
@@ -181,6 +202,21 @@ def test_attach_to_a_guest_waiting_for_input_and_type_while_attached(tmp_path):
     replay = _replay(trace)
     assert replay.returncode == 0, replay.stderr
     assert replay.stdout == server.stdout
+
+
+def test_time_under_the_host_clock_is_unavailable_and_read_only():
+    """Under --clock host, time is a logged input the stub cannot read ahead of the guest:
+    `time` is unavailable rather than made up; no clock can be written (G20)."""
+    time_regnum = FIRST_CSR_REGNUM + CSR_TIME
+    with _live("timer", "--wait", "--clock", "host") as server:
+        with RspClient(server.port) as gdb:
+            gdb.start_no_ack()
+            assert gdb.request(f"p{time_regnum:x}") == "xx" * 8
+            reply = gdb.request(f"P{time_regnum:x}=0100000000000000")
+            assert reply == "E.time is a read-only register on this hart", reply
+            assert gdb.request(f"p{FIRST_CSR_REGNUM + CSR_SSTATUS:x}") != "xx" * 8
+            gdb.send("k")
+        server.wait()
 
 
 def test_kill_while_recording_ends_the_trace_complete(tmp_path):

@@ -11,7 +11,10 @@ import re
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from gdb_helpers import BIN, GDB, DebugServer, icount_of, pc_values, record, run_gdb
+from gdb_helpers import (BIN, GDB, SOURCE_TRAP_UNWINDER, DebugServer, icount_of, pc_values,
+                         record, run_gdb)
+from rr.gdbstub.registers import FEATURE_CSR, REGISTERS
+from rr.gdbstub.replay_target import READ_ONLY_REASON
 from rr.log.trace_reader import TraceReader
 from rr.replay.hits import Watchpoint
 from rr.replay.replay_session import ReplaySession
@@ -166,3 +169,73 @@ def test_demo_crash_watchpoint_reverse_continue(demo_crash_trace):
     # Forward again over the same store: New and Old the other way round, after it.
     assert values[2:4] == [value(before), value(after)], out
     assert icounts[1] == icount + 1
+
+
+def test_demo_crash_backtrace_reaches_the_faulting_function(demo_crash_trace):
+    """The crash is a panic in the trap handler; through the trap frame `bt` reaches the
+    function that loaded the poisoned pointer, at sepc (G23)."""
+    commands = ["continue", "bt", "p/x $sepc"]
+    with DebugServer(demo_crash_trace) as server:
+        gdb = run_gdb("demo.elf", server.port, commands, setup=(SOURCE_TRAP_UNWINDER,))
+    out = gdb.stdout
+    frames = re.findall(r"^#(\d+) +(?:(0x[0-9a-f]+) in )?(\w+) \(", out, re.M)
+    names = [name for _, _, name in frames]
+    assert "panic" in names and "trap_handler" in names, out
+    entry = names.index("trap_entry")
+    _, address, interrupted = frames[entry + 1]
+    sepc = int(re.search(r"^\$1 = (0x[0-9a-f]+)$", out, re.M).group(1), 16)
+    assert interrupted == "list_pop" and int(address, 16) == sepc, out
+
+
+def test_csrs_are_readable_or_absent(timer_trace):
+    """Every CSR in the target description prints a value; the ones left out (no Sstc, host
+    ticks) are unknown to gdb, as any name it has no register for (G20)."""
+    csrs = [reg.name for reg in REGISTERS if reg.feature == FEATURE_CSR]
+    commands = ["break main", "continue", "monitor icount"]
+    commands += [f'printf "CSR {name} %lu\\n", ${name}' for name in csrs]
+    commands += ["p $cycle", "p $stimecmp", "info registers instret", "p/x $misa"]
+    with DebugServer(timer_trace) as server:
+        gdb = run_gdb("timer.elf", server.port, commands)
+    values = dict(re.findall(r"^CSR (\w+) (\d+)$", gdb.stdout, re.M))
+    assert sorted(values) == sorted(csrs), gdb.output
+    assert {"mstatus", "mie", "mip", "medeleg", "mideleg", "time"} <= set(values)
+    assert int(values["time"]) == icount_of(gdb.stderr)          # the virtual clock: 1 tick
+    assert int(values["mstatus"]) & int(values["sstatus"]) == int(values["sstatus"])
+    assert re.search(r"^\$1 = void$", gdb.stdout, re.M) and re.search(r"^\$2 = void$",
+                                                                       gdb.stdout, re.M)
+    assert "Invalid register `instret'" in gdb.stderr
+    assert re.search(r"^\$3 = 0x800000000014112d$", gdb.stdout, re.M)   # RV64ACDFIMSU
+
+
+def test_refused_memory_write_says_why(timer_trace):
+    """gdb prints only "Cannot access memory" for a refused write; the stub's reason follows
+    at the next step (G17), and a register write shows it at once."""
+    commands = ["set var ticks = 5", "stepi", "set var $a0 = 1"]
+    with DebugServer(timer_trace) as server:
+        gdb = run_gdb("timer.elf", server.port, commands)
+    ticks = _symbol("timer.elf", "ticks")[0]
+    assert f"Cannot access memory at address {ticks:#x}" in gdb.stderr, gdb.output
+    assert (f"rrvm: the debugger's request to write memory at {ticks:#x} was refused: "
+            f"{READ_ONLY_REASON}") in gdb.output
+    assert f"Could not write register \"a0\"; remote failure reply 'E.{READ_ONLY_REASON}'" \
+        in gdb.stderr
+
+
+def test_backtrace_through_the_trap_frame(timer_trace):
+    """With rrvm's unwinder loaded, `bt` in the handler goes on into the interrupted code,
+    whose registers are the ones the trap entry saved (G23)."""
+    commands = ["break trap_handler", "continue", "bt", "p/x $sepc", "frame 2",
+                PRINT_PC.format(tag="INTERRUPTED"), "p/x $sp", "frame 0", "p/x tf->regs[2]"]
+    with DebugServer(timer_trace) as server:
+        plain = run_gdb("timer.elf", server.port, commands[:3])
+    with DebugServer(timer_trace) as server:
+        gdb = run_gdb("timer.elf", server.port, commands, setup=(SOURCE_TRAP_UNWINDER,))
+    assert "#2" not in plain.stdout and "#1  0x" in plain.stdout, plain.output
+    out = gdb.stdout
+    assert re.search(r"#1  0x0*802000ba in trap_entry \(\) at common/trap\.S", out), gdb.output
+    match = re.search(r"#2  (0x[0-9a-f]+) in main \(\) at timer/timer\.c", out)
+    assert match, gdb.output
+    sepc = int(re.search(r"^\$1 = (0x[0-9a-f]+)$", out, re.M).group(1), 16)
+    assert int(match.group(1), 16) == sepc == pc_values(out, "INTERRUPTED")[0]
+    saved_sp = re.search(r"^\$2 = (0x[0-9a-f]+)$", out, re.M).group(1)
+    assert re.search(rf"^\$3 = {saved_sp}$", out, re.M)        # the trap frame's sp

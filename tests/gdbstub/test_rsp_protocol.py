@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import time
+import xml.etree.ElementTree as ElementTree
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -20,8 +21,10 @@ from gdb_helpers import REPO, RRVM, DebugServer, RspClient, framed, icount_of, r
 from rr.gdbstub import packets
 from rr.gdbstub.constants import MAX_INCOMING_PACKET
 from rr.gdbstub.registers import FIRST_CSR_REGNUM, PRIV_REGNUM
+from rr.gdbstub.replay_target import READ_ONLY_REASON
 from rr.gdbstub.target_xml import target_xml
-from rr.monitor.constants import CSR_SATP, CSR_SSTATUS, KERNEL_LOAD_ADDR
+from rr.monitor.constants import (CSR_MSTATUS, CSR_SATP, CSR_SSTATUS, CSR_TIME, KERNEL_LOAD_ADDR,
+                                  VIRTUAL_INSNS_PER_TICK)
 
 # --- framing, without a server -------------------------------------------------------
 
@@ -164,6 +167,58 @@ def test_registers(server):
         assert gdb.request("p1000").startswith("E")
 
 
+def _register(gdb: RspClient, regnum: int) -> int:
+    return int.from_bytes(bytes.fromhex(gdb.request(f"p{regnum:x}")), "little")
+
+
+def test_machine_csrs_and_time(server):
+    """The CSRs described beyond the S-mode ones are read, not void (G20)."""
+    with RspClient(server.port) as gdb:
+        gdb.start_no_ack()
+        gdb.monitor("seek 500")
+        sstatus = _register(gdb, FIRST_CSR_REGNUM + CSR_SSTATUS)
+        mstatus = _register(gdb, FIRST_CSR_REGNUM + CSR_MSTATUS)
+        assert mstatus & sstatus == sstatus and mstatus != 0        # sstatus is a view of it
+        # The virtual clock: what rdtime returns at this instruction (no wfi before it).
+        assert _register(gdb, FIRST_CSR_REGNUM + CSR_TIME) == 500 // VIRTUAL_INSNS_PER_TICK
+        gdb.monitor("seek 900")
+        assert _register(gdb, FIRST_CSR_REGNUM + CSR_TIME) == 900 // VIRTUAL_INSNS_PER_TICK
+
+
+def test_target_xml_gives_lldb_roles_and_dwarf_numbers():
+    """lldb finds pc, sp, fp, ra and arguments by generic= and maps DWARF by dwarf_regnum=
+    (G18); gdb ignores both."""
+    regs = {reg.get("name"): reg for reg in ElementTree.fromstring(target_xml()).iter("reg")}
+    assert {name: regs[name].get("generic") for name in ("pc", "sp", "fp", "ra", "a0", "a7")} \
+        == {"pc": "pc", "sp": "sp", "fp": "fp", "ra": "ra", "a0": "arg1", "a7": "arg8"}
+    assert [regs[name].get("dwarf_regnum") for name in ("zero", "t0", "t6", "ft0", "ft11")] \
+        == ["0", "5", "31", "32", "63"]
+    assert regs["sstatus"].get("dwarf_regnum") == str(4096 + CSR_SSTATUS)
+    assert "dwarf_regnum" not in regs["pc"].attrib and "dwarf_regnum" not in regs["priv"].attrib
+    for absent in ("cycle", "instret", "stimecmp"):       # nothing shown as void (G20)
+        assert absent not in regs
+
+
+def test_thread_ids_are_hex_numbers_and_lldb_queries(server):
+    """lldb writes thread 1 as 0001 (G4); it asks where watchpoints stop (G19)."""
+    with RspClient(server.port) as gdb:
+        gdb.start_no_ack()
+        gdb.monitor("seek 0")
+        for packet in ("Hg0001", "Hc-1", "Hg0", "T0001"):
+            assert gdb.request(packet) == "OK", packet
+        assert gdb.request("Hg2") == "E01"
+        assert gdb.request("Hgzz") == "E01"
+        assert gdb.request("vCont;s:0001") == "T05thread:1;"
+        assert icount_of(gdb.monitor("icount")) == 1
+        assert gdb.request(f"Z0,{KERNEL_LOAD_ADDR + 8:x},4") == "OK"
+        assert gdb.request("vCont;s:2;c:0001") == "T05thread:1;"     # the action for us: c
+        assert icount_of(gdb.monitor("icount")) == 2
+        assert gdb.request(f"z0,{KERNEL_LOAD_ADDR + 8:x},4") == "OK"
+        assert gdb.request("vCont;s:2") == "E01"
+        assert "watchpoint_exceptions_received:before;" in gdb.request("qHostInfo")
+        assert re.fullmatch(r"num:\d+;", gdb.request("qWatchpointSupportInfo:"))
+
+
 def test_memory_reads(server):
     with RspClient(server.port) as gdb:
         gdb.start_no_ack()
@@ -182,6 +237,20 @@ def test_writes_are_refused_with_a_reason(server):
                        f"M{KERNEL_LOAD_ADDR:x},1:00", f"X{KERNEL_LOAD_ADDR:x},1:\x00"):
             reply = gdb.request(packet)
             assert reply.startswith("E.") and "read-only" in reply, (packet, reply)
+        assert gdb.request(f"X{KERNEL_LOAD_ADDR:x},0:") == "OK"        # gdb's probe for X
+        # gdb shows no reason for a failed memory write: the next monitor command or
+        # resume tells it (G17), once.
+        note = (f"rrvm: the debugger's request to write memory at {KERNEL_LOAD_ADDR:#x} "
+                f"was refused: {READ_ONLY_REASON}\n")
+        assert gdb.monitor("seek 0") == note * 2 + "now at instruction 0, pc 0x80200000\n" \
+            "(gdb still shows the old state: 'maint flush register-cache' refreshes it)\n"
+        assert gdb.request(f"M{KERNEL_LOAD_ADDR:x},1:00").startswith("E.")
+        gdb.send("s")
+        notes = []
+        while (reply := gdb.read_packet()).startswith("O"):
+            notes.append(bytes.fromhex(reply[1:]).decode())
+        assert reply == "T05thread:1;" and notes == [note]
+        assert gdb.monitor("icount") == "icount 1\n"
     assert "refused" in server.stderr and "read-only" in server.stderr
 
 
