@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from rr.monitor import fdt
 from rr.monitor.board_config import BoardConfig, DiskConfig
 from rr.monitor.bus import MmioBus
-from rr.monitor.clock import make_clock
+from rr.monitor.clock import VirtualClock, make_clock
 from rr.monitor.constants import (
     MIDELEG_S_INTERRUPTS, MIP_SEIP, MIP_SSIP, PLIC_BASE, PLIC_NUM_CONTEXTS, PLIC_NUM_SOURCES, PRIV_S,
     RAM_BASE, RTC_BASE, RTC_IRQ, SIFIVE_TEST_BASE, UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
@@ -112,6 +112,7 @@ class Board:
         self.memory = GuestMemory(self.cpu, self.ram)
         self.lines = CpuInterruptLines(self.cpu)
         self.clock = make_clock(config.clock, inputs)
+        self.cpu.use_clock(self.clock if isinstance(self.clock, VirtualClock) else None)
         self.timer = SbiTimer(self.clock, self.lines)
         self.exit_request: GuestExit | None = None
         # Console bytes already taken from the input source but not yet in

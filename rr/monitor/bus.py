@@ -13,14 +13,27 @@ from rr.monitor.devices.device import MmioDevice
 
 
 class _Window:
-    def __init__(self, device: MmioDevice) -> None:
+    """One mapped window; tells the hart while a device runs (``Cpu.in_mmio``)."""
+
+    def __init__(self, device: MmioDevice, cpu: Cpu) -> None:
         self.device = device
+        self.cpu = cpu
 
     def read(self, _uc, offset: int, size: int, _user) -> int:
-        return self.device.read(offset, size)
+        cpu = self.cpu
+        cpu.in_mmio = True
+        try:
+            return self.device.read(offset, size)
+        finally:
+            cpu.in_mmio = False
 
     def write(self, _uc, offset: int, size: int, value: int, _user) -> None:
-        self.device.write(offset, size, value)
+        cpu = self.cpu
+        cpu.in_mmio = True
+        try:
+            self.device.write(offset, size, value)
+        finally:
+            cpu.in_mmio = False
 
 
 class MmioBus:
@@ -34,7 +47,7 @@ class MmioBus:
         if window is not None:
             window.device = device
             return
-        window = _Window(device)
+        window = _Window(device, self.cpu)
         size = (device.size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
         self.cpu.uc.mmio_map(device.base, size, window.read, None, window.write, None)
         self._windows[device.base] = window

@@ -2,8 +2,10 @@
 
 Two unicorn behaviours shape this class (docs/unicorn-facts.md, facts 5 and 13): CSR
 access through the API obeys the current privilege, so every CSR access runs
-with the privilege switched to M and back; and the instruction count is only
-exact if read from unicorn's internal counter after every stop.
+with the privilege switched to M and back; and unicorn keeps no exact
+instruction count of its own that is cheap: a counting engine
+(``engine_choice.py``: per block in C, or unicorn's per-instruction hook)
+keeps it.
 
 Positions: ``icount`` is the number of instructions completed since reset,
 which is also the index of the next instruction to execute. Inside a hook,
@@ -13,17 +15,18 @@ which is also the index of the next instruction to execute. Inside a hook,
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
 from typing import Callable
 
-from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc, UcError
+from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc
 from unicorn import riscv_const as rc
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 from unicorn.unicorn_py3.unicorn import uclib
 
-from rr.monitor.constants import MSTATUS_FS, PRIV_M, UNTIL_NEVER
-from rr.monitor.insn_counter import InstructionCounter
+from rr.monitor.clock import VirtualClock
+from rr.monitor.constants import MSTATUS_FS, PRIV_M
+from rr.monitor.engine_choice import make_engine
 from rr.monitor.reservation import ReservationKeeper, use_cpu_only_contexts
+from rr.monitor.run_stop import RunStop
 
 GPR_IDS = [rc.UC_RISCV_REG_X0 + i for i in range(32)]
 FPR_IDS = [rc.UC_RISCV_REG_F0 + i for i in range(32)]
@@ -45,15 +48,6 @@ CSR_IDS = {
 FP_CSRS = frozenset({"fflags", "frm", "fcsr"})
 
 
-@dataclass(frozen=True)
-class RunStop:
-    """Why one ``Cpu.run`` returned."""
-
-    executed: int            # instructions completed in this run
-    count_reached: bool      # the run used up its instruction budget
-    error: UcError | None    # unicorn's error, if it stopped with one
-
-
 class Cpu:
     """One hart in a unicorn engine, with physical memory mapped by the board."""
 
@@ -61,7 +55,10 @@ class Cpu:
         self.uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
         use_cpu_only_contexts(self.uc)
         self._reservation = ReservationKeeper(self.uc)
-        self._counter = InstructionCounter(self.uc)
+        self.engine = make_engine(self.uc)
+        # True while an MMIO callback runs: there only the engine's record of the
+        # access says which instruction of a block is executing.
+        self.in_mmio = False
         self.icount = 0          # instructions completed before the current run
         # The binding's reg_read/reg_write cost ~2.7 us each; the trap path
         # calls the C library directly with a preallocated cell (~1.3 us).
@@ -69,6 +66,8 @@ class Cpu:
         self._cell = ctypes.c_uint64()
         self._cell_ref = ctypes.byref(self._cell)
         self._buffer = ctypes.create_string_buffer(16)
+        self._width = ctypes.c_size_t(8)
+        self._width_ref = ctypes.byref(self._width)
 
     # --- registers ----------------------------------------------------------
     def reg(self, reg_id: int) -> int:
@@ -86,7 +85,11 @@ class Cpu:
 
     @pc.setter
     def pc(self, value: int) -> None:
-        self.set_reg(rc.UC_RISCV_REG_PC, value)
+        # uc_reg_write would leave unicorn's "skip pc sync" flag set inside a
+        # hook, and later memory hooks of the run would see a stale pc.
+        self._cell.value = value & 0xFFFF_FFFF_FFFF_FFFF
+        self._width.value = 8
+        uclib.uc_reg_write2(self._handle, rc.UC_RISCV_REG_PC, self._cell_ref, self._width_ref)
 
     def x(self, n: int) -> int:
         return self.reg(GPR_IDS[n]) if n else 0
@@ -170,29 +173,35 @@ class Cpu:
         self.uc.mem_write(addr, data)
 
     # --- execution ----------------------------------------------------------
+    def on_exception(self, callback: Callable) -> None:
+        """``callback(uc, cause, user)`` for every synchronous trap (UC_HOOK_INTR)."""
+        self.engine.on_exception(callback)
+
+    def on_invalid(self, callback: Callable) -> None:
+        """``callback(uc, user) -> handled`` for ebreak (UC_HOOK_INSN_INVALID)."""
+        self.engine.on_invalid(callback)
+
+    def use_clock(self, clock: VirtualClock | None) -> None:
+        """The virtual clock S-mode time reads may be answered from without a trip
+        to Python (None for the host clock, a logged input)."""
+        self.engine.use_clock(clock)
+
     def icount_in_hook(self) -> int:
         """Index of the instruction being executed, valid inside hooks."""
-        return self.icount + self._counter.raw - 1
+        return self.icount + self.engine.hook_raw(self.in_mmio) - 1
 
     def run(self, max_insns: int) -> RunStop:
         """Execute at most ``max_insns`` instructions from the current pc.
 
-        A count stop leaves the counter at max_insns + 1 (the next
-        instruction's hook ran but it did not execute); any earlier stop
-        (wfi, an emu_stop from a hook, an error) leaves the exact number.
+        ``executed`` counts every instruction begun: one that trapped, or
+        whose hook stopped the run, counts; the instruction after a wfi that
+        halted does not.
         """
-        error = None
         try:
-            self.uc.emu_start(self.pc, UNTIL_NEVER, 0, max_insns)
-        except UcError as exc:
-            error = exc
+            return self.engine.run(self.pc, max_insns, self.icount)
         finally:
             # Also when a hook raised: positions must stay exact.
-            raw = self._counter.raw
-            count_reached = raw > max_insns
-            executed = max_insns if count_reached else raw
-            self.icount += executed
-        return RunStop(executed, count_reached, error)
+            self.icount += self.engine.executed
 
     def flush_tlb(self) -> None:
         self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
@@ -217,5 +226,7 @@ class Cpu:
         self.set_csr("mip", self.csr("mip"))
 
     def stop(self) -> None:
-        """Ask the current run to return (from a trap hook, never from MMIO)."""
-        self.uc.emu_stop()
+        """Ask the current run to return after the instruction being executed (from a
+        hook; from an MMIO callback only to end the run for good: the access is
+        then executed again on resume)."""
+        self.engine.stop(self.in_mmio)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from rr.errors import GuestFault, InstructionLimit
 from rr.monitor.board import Board
 from rr.monitor.constants import EPOCH_INSNS
-from rr.monitor.cpu import RunStop
+from rr.monitor.run_stop import RunStop
 from rr.monitor.exits import QUIT, REBOOT, GuestExit
 
 # How long one wait for console input may block before the quit flag is polled.

@@ -14,7 +14,7 @@ cause as ``intno`` and pc already advanced by 4, and ebreak arrives at
 
 from __future__ import annotations
 
-from unicorn import UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_MEM_UNMAPPED
+from unicorn import UC_HOOK_MEM_UNMAPPED
 from unicorn import UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_UNMAPPED
 from unicorn import riscv_const as rc
 
@@ -55,8 +55,8 @@ class TrapHandler:
         self.breakpoint_delivered = False
         self.fault: GuestFault | None = None
         uc = cpu.uc
-        uc.hook_add(UC_HOOK_INTR, self._on_exception)
-        uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
+        cpu.on_exception(self._on_exception)
+        cpu.on_invalid(self._on_invalid)
         uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
 
     # --- hooks --------------------------------------------------------------

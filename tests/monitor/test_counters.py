@@ -40,7 +40,9 @@ def test_a_time_read_loop_decodes_each_word_once(monkeypatch):
     board, _ = make_board(asm(RDTIME_A0, RDTIME_A1, 0xFF9FF06F))
     RunLoop(board).run_until(30)
     cpu = board.cpu
-    assert sorted(set(calls)) == [RDTIME_A0, RDTIME_A1] and len(calls) == 2
+    # The native engine answers S-mode time reads without the monitor.
+    expected = [] if cpu.engine.name == "native" else [RDTIME_A0, RDTIME_A1]
+    assert sorted(calls) == expected
     # 30 instructions are ten turns: the last turn read time at instructions
     # 27 and 28 (one tick per instruction) and jumped back.
     assert (cpu.x(10), cpu.x(11)) == (27, 28)
