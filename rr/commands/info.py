@@ -37,6 +37,7 @@ def describe(reader: TraceReader) -> str:
         lines.append("guest        (no embedded image)")
     lines.append(f"board        {_board(header)}")
     lines.append(f"command      {' '.join(header.command_line) or '(not recorded)'}")
+    lines.append(f"engine       {header.engine or '(not recorded)'} (instruction counting)")
 
     if footer is not None:
         length = footer.final_icount

@@ -91,6 +91,7 @@ class TraceHeader:
     command_line: list[str] = field(default_factory=list)
     created: float = field(default_factory=time.time)   # Unix time, seconds
     rrvm_version: str = rr.__version__
+    engine: str | None = None                    # counting engine that recorded; None: not said
     magic: bytes = MAGIC
     format_version: int = FORMAT_VERSION
 
@@ -110,6 +111,8 @@ class TraceHeader:
             "command_line": list(self.command_line),
             "created": float(self.created),
         }
+        if self.engine is not None:
+            plain["engine"] = self.engine
         for role in EMBED_ROLES:
             embedded = getattr(self, role)
             plain[role] = embedded.to_plain() if embedded is not None else None
@@ -141,6 +144,7 @@ class TraceHeader:
             command_line=command_line,
             created=take(data, "created", (float, int), "header"),
             rrvm_version=take(data, "rrvm_version", str, "header"),
+            engine=take(data, "engine", str, "header") if "engine" in data else None,
             format_version=format_version,
             **embedded,
         )

@@ -10,6 +10,7 @@ from rr.log.trace_writer import TraceWriter
 from rr.monitor.board import Board, SettledPayload
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.constants import DISK_EMBED_LIMIT, TIMEBASE_HZ, VIRTUAL_INSNS_PER_TICK
+from rr.monitor.engine_choice import engine_name
 from rr.monitor.exits import GuestExit
 from rr.monitor.inputs import InputSource
 from rr.monitor.state_digest import state_digest
@@ -36,7 +37,7 @@ def trace_header(config: BoardConfig, payload: SettledPayload,
         dtb=EmbeddedFile.from_bytes(payload.dtb, "device-tree.dtb"),
         disk=(EmbeddedFile.from_bytes(disk.original_bytes(), disk.path)
               if disk is not None and disk.size <= DISK_EMBED_LIMIT else None),
-        command_line=command_line)
+        command_line=command_line, engine=engine_name())
 
 
 class Recording:

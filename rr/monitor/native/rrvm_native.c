@@ -15,8 +15,6 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 /* unicorn 2.1.4, x86-64 host */
 #define UC_CPU 440                /* uc_struct.cpu */
@@ -171,7 +169,6 @@ __attribute__((noinline)) static void on_block(void *uc, uint64_t pc, uint32_t s
         int64_t decoded = size ? count_insns(s, pc, pc + size) : 1;
         s->record_misses++;
         if (decoded <= 0) {
-            if (getenv("RRVM_NATIVE_DEBUG")) fprintf(stderr, "block miss pc %lx size %u decoded %ld\n", (unsigned long)pc, size, (long)decoded);
             s->failed = FAIL_BLOCK;
             stop(s);
             return;
