@@ -145,13 +145,13 @@ def unicorn_function(name: str) -> int:
 def check_internals(lib: ctypes.CDLL, uc: Uc) -> tuple[int, int]:
     """(cpu, env) of ``uc`` after checking every internal the C code reads, or raise."""
     handle = ctypes.cast(uc._uch, ctypes.c_void_p).value  # noqa: SLF001 - no public accessor
+    pc = uc.reg_read(rc.UC_RISCV_REG_PC)     # also makes unicorn build its CPU (done lazily)
     cpu = lib.rrvm_uc_cpu(handle)
     if not cpu or lib.rrvm_cpu_uc(cpu) != handle:
         raise NativeUnavailable("uc_struct.cpu does not lead back to the engine (CPUState.uc)")
     env = lib.rrvm_cpu_env(cpu)
     if lib.rrvm_cpu_env_ptr(cpu) != env:
         raise NativeUnavailable("CPUState.env_ptr is not where the RISC-V env was expected")
-    pc = uc.reg_read(rc.UC_RISCV_REG_PC)
     if lib.rrvm_env_pc(env) != pc:
         raise NativeUnavailable("env.pc does not hold the program counter")
     for probe in (0x8765_4320, 0x1234_5678_9ABC_DEF0):

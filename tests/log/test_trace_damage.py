@@ -306,6 +306,7 @@ def test_embedded_image_must_match_its_sha256(tmp_path):
     (lambda h: h.update(board={"deep": msgpack.ExtType(1, b"")}), "not plain data"),
     (lambda h: h.update(board={"t": msgpack.Timestamp(0)}), "not plain data"),
     (lambda h: h["clock"].update(insns_per_tick=-1), "out of range"),
+    (lambda h: h.update(engine=3), "field 'engine' is"),
 ])
 def test_header_schema_is_enforced(tmp_path, mutate, pattern):
     plain = make_header(image=None, dtb=None).to_plain()

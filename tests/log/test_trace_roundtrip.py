@@ -45,6 +45,17 @@ def test_header_without_embedded_files(tmp_path):
         assert reader.footer.final_icount == 5
 
 
+@pytest.mark.parametrize("engine", ["native", "hook", None])
+def test_header_names_the_counting_engine_when_known(tmp_path, engine):
+    """A trace written before the field existed reads as 'not said' (None)."""
+    header = make_header(engine=engine)
+    assert ("engine" in header.to_plain()) == (engine is not None)
+    path = tmp_path / "engine.rrt"
+    write_trace(path, [], header=header)
+    with TraceReader(path) as reader:
+        assert reader.header.engine == engine
+
+
 def _many_events(n: int) -> list:
     """A plausible host-clock recording: clock reads, console bytes, wall-clock reads."""
     rng = random.Random(7)
