@@ -66,3 +66,23 @@ def rewrite(src: Path, dst: Path, edit_events=None, edit_footer=None, **writer_o
         writer.write(event)
     writer.close(footer)
     return dst
+
+
+def patch_symbol(src: Path, dst: Path, name: str, value: int) -> Path:
+    """A copy of an ELF with the 8-byte initial value of data symbol ``name`` replaced."""
+    from elftools.elf.elffile import ELFFile
+
+    data = bytearray(src.read_bytes())
+    with open(src, "rb") as f:
+        elf = ELFFile(f)
+        address = elf.get_section_by_name(".symtab").get_symbol_by_name(name)[0]["st_value"]
+        for section in elf.iter_sections():
+            start = section["sh_addr"]
+            if section["sh_type"] == "SHT_PROGBITS" and start <= address < start + section["sh_size"]:
+                offset = section["sh_offset"] + address - start
+                data[offset:offset + 8] = value.to_bytes(8, "little")
+                break
+        else:
+            raise LookupError(f"{name} is not initialised data in {src}")
+    dst.write_bytes(bytes(data))
+    return dst

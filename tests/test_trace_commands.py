@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, RRVM, run_rrvm
+from conftest import REPO, RRVM, patch_symbol, run_rrvm
 from rr.commands import progress
 from rr.log.events import format_event, kind_names
 from rr.log.trace_reader import TraceReader
@@ -212,11 +212,17 @@ def test_progress_only_when_stderr_is_a_terminal_and_stdout_is_not(tmp_path):
         os.close(slave)
 
 
+# compute.elf's loop turns for a recording of several seconds (5 instructions a turn)
+LONG_RECORD_ITERATIONS = 200_000_000
+
+
 def test_progress_on_a_long_record(tmp_path):
     pexpect = pytest.importorskip("pexpect", reason="pexpect is needed to drive a terminal")
     trace, console = tmp_path / "compute.rrt", tmp_path / "console.out"
+    guest = patch_symbol(BIN / "compute.elf", tmp_path / "compute_long.elf", "iterations",
+                         LONG_RECORD_ITERATIONS)
     child = pexpect.spawn("/bin/sh", ["-c", '"$@" >"$OUT"; echo "STATUS<$?>"', "sh", *RRVM,
-                                      "record", str(BIN / "compute.elf"), "-o", str(trace)],
+                                      "record", str(guest), "-o", str(trace)],
                           cwd=str(REPO), env=dict(os.environ, OUT=str(console)), timeout=60,
                           encoding="utf-8", codec_errors="replace")
     child.expect(r"STATUS<(\d+)>")
