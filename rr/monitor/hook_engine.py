@@ -1,7 +1,7 @@
 """The count-hook engine: unicorn counts every instruction in its own code hook.
 
 ``emu_start(..., count=n)`` installs a per-instruction hook that counts into
-``uc_struct.emu_counter`` (DESIGN.md fact 9) and stops the run when the count
+``uc_struct.emu_counter`` (docs/unicorn-facts.md, fact 13) and stops the run when the count
 passes n. Exact everywhere and about four times slower than counting per
 translated block (``native_engine.py``); it is the reference the native
 engine is tested against and what runs when that one cannot attach.
