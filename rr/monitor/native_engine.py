@@ -45,9 +45,8 @@ NO_NEXT_TB_CFLAGS = -1          # CPUState.cflags_next_tb when no TB shape is re
 # Every field of the C struct rrvm_engine, in order; all are 8 bytes wide.
 _FIELDS = (
     "uc", "cpu", "env",
-    "fn_emu_stop", "fn_reg_read", "fn_reg_write2", "fn_vmem_read", "fn_hook_add", "fn_hook_del",
-    "fn_restore", "py_intr", "py_invalid", "reg_pc", "reg_priv", "reg_x0",
-    "hook_block", "hook_intr", "hook_invalid",
+    "fn_emu_stop", "fn_reg_read", "fn_reg_write2", "fn_vmem_read", "fn_hook_add", "fn_restore",
+    "py_intr", "py_invalid", "reg_pc", "reg_priv", "reg_x0",
     "enabled", "budget", "raw", "block_pc", "block_size", "block_base", "block_valid",
     "settled", "frozen", "count_reached", "failed",
     "time_native", "run_base", "insns_per_tick", "tick_offset",
@@ -114,7 +113,6 @@ def _declare(lib: ctypes.CDLL) -> None:
         "rrvm_cpu_cflags_next_tb": (ctypes.c_int64, [_U64]),
         "rrvm_cpu_mem_io_pc": (_U64, [_U64]), "rrvm_env_pc": (_U64, [_U64]),
         "rrvm_set_env_pc": (None, [_U64, _U64]), "rrvm_env_rdtime_fn": (_U64, [_U64]),
-        "rrvm_count_insns": (ctypes.c_int64, [state, _U64, _U64]),
         "rrvm_attach": (ctypes.c_int, [state]),
         "rrvm_begin": (None, [state, _U64, _U64]),
         "rrvm_finish": (_U64, [state, ctypes.c_int]),
@@ -182,7 +180,7 @@ class NativeEngine:
         state.cpu, state.env = cpu, env
         for field, symbol in (("fn_emu_stop", "uc_emu_stop"), ("fn_reg_read", "uc_reg_read"),
                               ("fn_reg_write2", "uc_reg_write2"), ("fn_vmem_read", "uc_vmem_read"),
-                              ("fn_hook_add", "uc_hook_add"), ("fn_hook_del", "uc_hook_del"),
+                              ("fn_hook_add", "uc_hook_add"),
                               ("fn_restore", "cpu_restore_state_riscv64")):
             setattr(state, field, unicorn_function(symbol))
         state.reg_pc, state.reg_priv = rc.UC_RISCV_REG_PC, rc.UC_RISCV_REG_PRIV
@@ -265,10 +263,6 @@ class NativeEngine:
     def stop(self, mmio: bool) -> None:
         self.lib.rrvm_stop(self._ref, mmio)
 
-    def count_insns(self, start: int, end: int) -> int:
-        """Instructions starting in [start, end) of guest code, by their lengths (-1: unreadable)."""
-        return self.lib.rrvm_count_insns(self._ref, start, end)
-
 
 def attach(uc: Uc) -> NativeEngine:
     """The native engine on ``uc``, or NativeUnavailable saying why not."""
@@ -292,13 +286,9 @@ def probe_model(count: int) -> dict[str, object]:
     """What the probe program holds after ``count`` instructions from its start."""
     loops, rest = divmod(count, len(PROBE_OFFSETS))
     t1 = 2 * loops + (rest > 1) + (rest > 4)
-    last_time = None
-    for index in range(count - 1, -1, -1):
-        if index % 6 == 3:
-            last_time = index
-            break
+    last_time = (count - 4) // 6 * 6 + 3 if count > 3 else 0     # the last rdtime's index
     return {"pc": RAM_BASE + PROBE_OFFSETS[rest], "t0": loops + (rest > 0), "t1": t1,
-            "t2": last_time or 0,
+            "t2": last_time,
             "mmio": [i for i in range(count) if i % 6 == 2]}
 
 

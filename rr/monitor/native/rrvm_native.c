@@ -54,7 +54,6 @@ typedef int (*uc_reg_write2_t)(void *uc, int regid, const void *value, size_t *s
 typedef int (*uc_vmem_read_t)(void *uc, uint64_t address, int prot, void *bytes, size_t size);
 typedef int (*uc_hook_add_t)(void *uc, size_t *hh, int type, void *callback, void *user_data,
                              uint64_t begin, uint64_t end, ...);
-typedef int (*uc_hook_del_t)(void *uc, size_t hh);
 typedef _Bool (*cpu_restore_state_t)(void *cpu, uintptr_t host_pc, _Bool will_exit);
 typedef void (*intr_cb_t)(void *uc, uint32_t intno, void *user);
 typedef _Bool (*invalid_cb_t)(void *uc, void *user);
@@ -63,11 +62,9 @@ typedef _Bool (*invalid_cb_t)(void *uc, void *user);
 typedef struct rrvm_engine {
     /* attach */
     uint64_t uc, cpu, env;
-    uint64_t fn_emu_stop, fn_reg_read, fn_reg_write2, fn_vmem_read, fn_hook_add, fn_hook_del,
-             fn_restore;
+    uint64_t fn_emu_stop, fn_reg_read, fn_reg_write2, fn_vmem_read, fn_hook_add, fn_restore;
     uint64_t py_intr, py_invalid;       /* Python callbacks, called after the native part */
     uint64_t reg_pc, reg_priv, reg_x0;
-    uint64_t hooks[3];                  /* block, interrupt, invalid-instruction hook handles */
     /* one run */
     uint64_t enabled;                   /* count blocks (0: unicorn's count hook runs) */
     uint64_t budget, raw;
@@ -122,8 +119,6 @@ static int64_t count_insns(rrvm_engine *s, uint64_t start, uint64_t end)
     return off == span ? n : -1;
 }
 
-int64_t rrvm_count_insns(rrvm_engine *s, uint64_t start, uint64_t end) { return count_insns(s, start, end); }
-
 /* The instruction count of the TB about to run, from its TranslationBlock record,
  * which sits TB_GAP bytes before its host code; 0 if no record validates. */
 static uint64_t record_icount(uint64_t pc, uint64_t size, uintptr_t ret)
@@ -142,8 +137,6 @@ static uint64_t record_icount(uint64_t pc, uint64_t size, uintptr_t ret)
     }
     return 0;
 }
-
-uint64_t rrvm_record_icount(uint64_t pc, uint64_t size, uint64_t ret) { return record_icount(pc, size, (uintptr_t)ret); }
 
 /* --- hooks -------------------------------------------------------------------- */
 
@@ -294,16 +287,13 @@ int rrvm_attach(rrvm_engine *s)
 {
     void *uc = (void *)(uintptr_t)s->uc;
     uc_hook_add_t add = (uc_hook_add_t)(uintptr_t)s->fn_hook_add;
-    size_t h = 0;
-    if (add(uc, &h, UC_HOOK_BLOCK, (void *)on_block, s, (uint64_t)1, (uint64_t)0))
+    size_t handle = 0;     /* the hooks live as long as the engine */
+    if (add(uc, &handle, UC_HOOK_BLOCK, (void *)on_block, s, (uint64_t)1, (uint64_t)0))
         return 1;
-    s->hooks[0] = h;
-    if (add(uc, &h, UC_HOOK_INTR, (void *)on_interrupt, s, (uint64_t)1, (uint64_t)0))
+    if (add(uc, &handle, UC_HOOK_INTR, (void *)on_interrupt, s, (uint64_t)1, (uint64_t)0))
         return 2;
-    s->hooks[1] = h;
-    if (add(uc, &h, UC_HOOK_INSN_INVALID, (void *)on_invalid, s, (uint64_t)1, (uint64_t)0))
+    if (add(uc, &handle, UC_HOOK_INSN_INVALID, (void *)on_invalid, s, (uint64_t)1, (uint64_t)0))
         return 3;
-    s->hooks[2] = h;
     return 0;
 }
 
