@@ -26,7 +26,7 @@ python3 -m pip install -q -e ".[test]"
 guests/linux/build.sh
 python3 -m pytest -q "$@"
 # Again on the count-hook engine (what runs when the native one cannot attach):
-# the tests that run guests and replay them, less the long seek test and the
-# engine comparison (which runs both engines already).
-RRVM_ENGINE=hook exec python3 -m pytest -q tests/monitor tests/replay tests/test_record_replay.py \
+# the board and replay tests, less the long seek test and the engine
+# comparison (which runs both engines already).
+RRVM_ENGINE=hook exec python3 -m pytest -q tests/monitor tests/replay \
   --ignore=tests/replay/test_seek_random.py --ignore=tests/replay/test_engines.py
