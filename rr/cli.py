@@ -6,11 +6,11 @@ import argparse
 import sys
 
 from rr import __version__
-from rr.commands import debug, dtb, dump, info, record, repl, replay, run
+from rr.commands import dap, debug, dtb, dump, info, record, repl, replay, run
 from rr.errors import RrError
 
 COMMANDS = {"run": run, "record": record, "replay": replay, "info": info, "dump": dump,
-            "dtb": dtb, "debug": debug, "repl": repl}
+            "dtb": dtb, "debug": debug, "repl": repl, "dap": dap}
 
 
 def build_parser() -> argparse.ArgumentParser:

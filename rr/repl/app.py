@@ -15,7 +15,7 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rr.commands.board_options import board_config, boot_payload
 from rr.errors import RrError
@@ -146,8 +146,10 @@ def interactive(repl: Repl, banner: str) -> int:
             continue
 
 
-def open_history(args: argparse.Namespace, printer: Printer) -> tuple[History, SymbolTable, str]:
-    """A trace to replay, or a guest image to run live (told apart by the trace's magic)."""
+def open_history(args: argparse.Namespace, guest_output: Callable[[bytes], None]
+                 ) -> tuple[History, SymbolTable, str]:
+    """A trace to replay, or a guest image to run live (told apart by the trace's magic);
+    ``guest_output`` gets a live guest's console output."""
     path = args.image
     try:
         with open(path, "rb") as f:
@@ -166,14 +168,14 @@ def open_history(args: argparse.Namespace, printer: Printer) -> tuple[History, S
     console = TypedConsole()
     recording = Recording(args.record, config, payload, args.command_line) \
         if args.record else None
-    session = LiveSession(config, payload, HostInputs(console), printer.guest_output, recording)
+    session = LiveSession(config, payload, HostInputs(console), guest_output, recording)
     symbols, origin = load_symbols(payload.image.raw, path, args.symbols)
     return LiveHistory(session, console), symbols, origin
 
 
 def main(args: argparse.Namespace) -> int:
     printer = Printer(colour=False if args.commands is not None else colour_wanted(sys.stdout))
-    history, symbols, origin = open_history(args, printer)
+    history, symbols, origin = open_history(args, printer.guest_output)
     debugger = Debugger(history, symbols)
     try:
         return _serve(Repl(debugger, printer), origin, args.commands)

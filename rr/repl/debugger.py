@@ -9,14 +9,16 @@ handler) stops it at its next slice with ``Interrupted``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from rr.errors import RrError
 from rr.log.events import Event
 from rr.monitor.mmu import PageFault
 from rr.replay.hits import Hit, Watchpoint
 from rr.replay.timeline import Interrupted, Timeline
 from rr.repl.history import History
 from rr.repl.expressions import CSR_NAMES, GPR_NAMES
-from rr.repl.instructions import (INSN_SRET, Instruction, boundaries, decode_at, find_word,
-                                  is_control_transfer)
+from rr.repl.instructions import (INSN_SRET, Instruction, boundaries, decode, decode_at,
+                                  find_word, is_control_transfer)
 from rr.repl.symbols import SymbolTable
 
 SCAUSE_INTERRUPT = 1 << 63
@@ -256,6 +258,35 @@ class Debugger:
                 return motion
             # The interrupt came before the instruction executed: now execute it.
         return Motion("step")
+
+    def finish(self) -> Motion:
+        """Out of the function holding pc: forward to one of its return instructions with
+        the stack no deeper than here (not a recursive call's), then over it; a user stop
+        on the way stops there."""
+        function = self.symbols.function_at(self.pc)
+        raw = self.try_read(function.address, function.size) \
+            if function is not None and function.size else None
+        if raw is None:
+            raise RrError(f"finish: no function symbol with a size holds pc {self.pc:#x}")
+        returns = {insn.address for insn in (decode(raw[at - function.address:], at)
+                                             for at in boundaries(raw, function.address))
+                   if insn.is_return}
+        if not returns:
+            raise RrError(f"finish: {function.name} has no return instruction")
+        if self.pc not in returns:
+            breakpoints, watchpoints = self._user_points()
+            sp0, cpu = self.sp, self.cpu
+
+            def accept(hit: Hit) -> bool:
+                return (hit.kind != "breakpoint" or hit.address in breakpoints
+                        or cpu.x(2) >= sp0)
+            hit = self.timeline.run_forward(breakpoints | returns, watchpoints, condition=accept)
+            if hit is None:
+                return Motion("end")
+            stop = self._user_stop(hit)
+            if stop is not None and not (hit.kind == "breakpoint" and hit.address in returns):
+                return self._report(hit, stop)
+        return self.step(1)
 
     def _trapped(self, insn: Instruction) -> bool:
         """Did the instruction just stepped from ``insn`` end in a trap instead of executing?"""

@@ -14,6 +14,8 @@ from typing import Callable
 import capstone
 
 INSN_SRET = 0x1020_0073
+INSN_RET = 0x0000_8067        # jalr zero, 0(ra)
+INSN_C_RET = 0x8082           # c.jr ra
 RA = 1
 
 
@@ -44,6 +46,10 @@ class Instruction:
     @property
     def is_call(self) -> bool:
         return is_call(self.bits, self.size)
+
+    @property
+    def is_return(self) -> bool:
+        return self.bits == (INSN_RET if self.size == 4 else INSN_C_RET)
 
     @property
     def target(self) -> int | None:
