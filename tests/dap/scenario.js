@@ -1,0 +1,110 @@
+// Drives `python -m rr dap` with the reference DAP client library through one scenario and
+// prints what it saw as one JSON object (tests/dap/test_dap.py checks it).
+// Usage: node scenario.js '{"scenario": NAME, "python": ..., "repo": ..., "trace": ...,
+//                            "sourceRoot": ..., "source": ..., "line": N, "port": N?}'
+'use strict';
+const cp = require('child_process');
+const { DebugClient } = require('@vscode/debugadapter-testsupport');
+
+const config = JSON.parse(process.argv[2]);
+const TIMEOUT = 30000;
+
+function client() {
+  const dc = new DebugClient(config.python, '', 'rrvm');
+  dc.defaultTimeout = TIMEOUT;
+  if (config.port !== undefined) {
+    return dc.start(config.port).then(() => dc);
+  }
+  const child = cp.spawn(config.python, ['-m', 'rr', 'dap'],
+                         { cwd: config.repo, stdio: ['pipe', 'pipe', 'inherit'] });
+  dc.connect(child.stdout, child.stdin);
+  dc.child = child;
+  return Promise.resolve(dc);
+}
+
+async function top(dc) {
+  const trace = await dc.stackTraceRequest({ threadId: 1 });
+  const frame = trace.body.stackFrames[0];
+  const icount = await dc.variablesRequest({ variablesReference: 1 })
+    .then(r => r.body.variables.find(v => v.name === 'icount').value);
+  return { name: frame.name, line: frame.line, path: frame.source && frame.source.path,
+           pc: frame.instructionPointerReference, icount: Number(icount) };
+}
+
+async function stopAfter(dc, request) {
+  const stopped = dc.waitForEvent('stopped');
+  await request;
+  return (await stopped).body;
+}
+
+async function launch(dc, extra) {
+  const initialized = dc.waitForEvent('initialized');
+  const init = await dc.initializeRequest({ adapterID: 'rrvm' });
+  await dc.launchRequest(Object.assign({ program: config.trace, sourceRoot: config.sourceRoot },
+                                       extra || {}));
+  await initialized;
+  return init.body;
+}
+
+const scenarios = {
+  // A breakpoint by source line, the stack there, then a step back and a step forward.
+  async breakpoint(dc) {
+    const capabilities = await launch(dc);
+    const set = await dc.setBreakpointsRequest({ source: { path: config.source },
+                                                 breakpoints: [{ line: config.line }] });
+    const stop = await stopAfter(dc, dc.configurationDoneRequest());
+    const at = await top(dc);
+    const back = await stopAfter(dc, dc.stepBackRequest({ threadId: 1 }));
+    const behind = await top(dc);
+    const backInsn = await stopAfter(dc, dc.stepBackRequest({ threadId: 1,
+                                                              granularity: 'instruction' }));
+    const behindInsn = await top(dc);
+    const next = await stopAfter(dc, dc.nextRequest({ threadId: 1 }));
+    const ahead = await top(dc);
+    const again = await stopAfter(dc, dc.continueRequest({ threadId: 1 }));
+    const second = await top(dc);
+    await dc.disconnectRequest({});
+    return { capabilities, set: set.body.breakpoints, stop, at, back, behind, backInsn,
+             behindInsn, next, ahead, again, second };
+  },
+  // To the end of history (the crash), then back to the last write to shared_list.
+  async watch(dc) {
+    await launch(dc);
+    const exited = dc.waitForEvent('exited');
+    const end = await stopAfter(dc, dc.configurationDoneRequest());
+    const exitCode = (await exited).body.exitCode;
+    const info = await dc.dataBreakpointInfoRequest({ name: 'shared_list' });
+    const set = await dc.setDataBreakpointsRequest({ breakpoints: [
+      { dataId: info.body.dataId, accessType: 'write' }] });
+    const hit = await stopAfter(dc, dc.reverseContinueRequest({ threadId: 1 }));
+    const at = await top(dc);
+    const disassembly = await dc.disassembleRequest({ memoryReference: at.pc,
+                                                      instructionCount: 1 });
+    const regs = await dc.evaluateRequest({ expression: 'regs', context: 'repl' });
+    const memory = await dc.customRequest('readMemory', { memoryReference: info.body.dataId
+      .split('/')[0], count: 16 });
+    const bad = await dc.evaluateRequest({ expression: 'no-such-command', context: 'repl' })
+      .then(r => ({ success: true, body: r.body }), e => ({ success: false, message: e.message }));
+    const goto = await stopAfter(dc, dc.customRequest('gotoIcount', { icount: 1000 }));
+    const there = await top(dc);
+    await dc.disconnectRequest({});
+    return { end, exitCode, info: info.body, set: set.body.breakpoints, hit, at,
+             instruction: disassembly.body.instructions[0], regs: regs.body.result,
+             memory: memory.body, bad, goto, there };
+  },
+};
+
+(async () => {
+  const dc = await client();
+  try {
+    const result = await scenarios[config.scenario](dc);
+    process.stdout.write(JSON.stringify(result) + '\n');
+    process.exitCode = 0;
+  } catch (error) {
+    process.stdout.write(JSON.stringify({ error: String(error && error.message || error) }) + '\n');
+    process.exitCode = 1;
+  } finally {
+    await dc.stop().catch(() => {});
+    if (dc.child) { dc.child.kill(); }
+  }
+})();

@@ -1,0 +1,161 @@
+"""`rrvm dap` driven by the reference client library (@vscode/debugadapter-testsupport,
+tests/dap/scenario.js) over a replay of the demo; gdb-multiarch's line table and a
+Timeline of the same trace are the oracles."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rr.log.trace_reader import TraceReader
+from rr.replay.hits import Watchpoint
+from rr.replay.replay_session import ReplaySession
+from rr.replay.timeline import Timeline
+from rr.repl.symbols import SymbolTable
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+DEMO = REPO / "guests" / "bin" / "demo.elf"
+SOURCE = REPO / "guests" / "demo" / "demo.c"
+LINE = 79                 # shared_list.head = n;  in list_push
+TIMEOUT = 60
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None or not (HERE / "node_modules" / "@vscode").is_dir(),
+    reason="needs node and `npm ci` in tests/dap (scripts/test.sh does it)")
+
+
+@pytest.fixture(scope="module")
+def demo_trace(tmp_path_factory) -> Path:
+    trace = tmp_path_factory.mktemp("dap") / "demo.rr"
+    subprocess.run([sys.executable, "-m", "rr", "record", str(DEMO), "-o", str(trace)],
+                   cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    with TraceReader(trace) as reader:
+        assert reader.footer is not None
+    return trace
+
+
+def scenario(name: str, trace: Path, port: int | None = None) -> dict:
+    config = {"scenario": name, "python": sys.executable, "repo": str(REPO),
+              "trace": str(trace), "sourceRoot": str(REPO / "guests"),
+              "source": str(SOURCE), "line": LINE}
+    if port is not None:
+        config["port"] = port
+    done = subprocess.run(["node", str(HERE / "scenario.js"), json.dumps(config)], cwd=HERE,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0 and "error" not in result, (result, done.stderr)
+    return result
+
+
+def gdb_line(location: str) -> tuple[int, int]:
+    """(line, start address) of ``info line LOCATION`` in gdb-multiarch, on demo.elf."""
+    if shutil.which("gdb-multiarch") is None:
+        pytest.skip("needs gdb-multiarch as the line-table oracle")
+    out = subprocess.run(["gdb-multiarch", "-batch", "-ex", f"info line {location}", str(DEMO)],
+                         capture_output=True, text=True, timeout=TIMEOUT).stdout
+    match = re.search(r'Line (\d+) of "[^"]*demo\.c" starts at address (0x[0-9a-f]+)', out)
+    assert match, out
+    return int(match.group(1)), int(match.group(2), 16)
+
+
+def hits_of(trace: Path, address: int, count: int) -> list[int]:
+    """The icounts of the first ``count`` times pc reaches ``address``."""
+    with TraceReader(trace) as reader:
+        timeline = Timeline(ReplaySession(reader, lambda data: None))
+        found = []
+        for _ in range(count):
+            hit = timeline.run_forward([address], include_current=not found)
+            found.append(hit.icount)
+        return found
+
+
+class Port:
+    """`python -m rr dap --port 0`, its port read from the waiting line."""
+
+    def __enter__(self) -> int:
+        self.proc = subprocess.Popen([sys.executable, "-m", "rr", "dap", "--port", "0"],
+                                     cwd=REPO, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stderr.readline()
+        match = re.search(r"127\.0\.0\.1:(\d+)", line)
+        assert match, line
+        return int(match.group(1))
+
+    def __exit__(self, *exc) -> None:
+        self.status = self.proc.wait(timeout=TIMEOUT)
+        self.stderr = self.proc.stderr.read()
+
+
+@pytest.mark.parametrize("transport", ["stdio", "port"])
+def test_breakpoint_by_line_stack_and_step_back(demo_trace, transport):
+    line, address = gdb_line(f"demo.c:{LINE}")
+    first, second = hits_of(demo_trace, address, 2)
+    if transport == "port":
+        server = Port()
+        with server as port:
+            result = scenario("breakpoint", demo_trace, port)
+        assert server.status == 0 and "Traceback" not in server.stderr, server.stderr
+    else:
+        result = scenario("breakpoint", demo_trace)
+    caps = result["capabilities"]
+    for name in ("supportsStepBack", "supportsConfigurationDoneRequest",
+                 "supportsDataBreakpoints", "supportsDisassembleRequest",
+                 "supportsReadMemoryRequest"):
+        assert caps[name] is True, name
+    [placed] = result["set"]
+    assert placed["verified"] and placed["line"] == line
+    assert int(placed["instructionReference"], 16) == address
+    assert result["stop"]["reason"] == "breakpoint"
+    assert result["stop"]["hitBreakpointIds"] == [placed["id"]]
+    at = result["at"]
+    assert (at["line"], int(at["pc"], 16), at["icount"]) == (line, address, first)
+    assert at["path"] == str(SOURCE) and at["name"].startswith("list_push")
+    # A line step back: the previous instruction is another line, as gdb maps it.
+    behind = result["behind"]
+    assert result["back"]["reason"] == "step"
+    assert behind["icount"] == first - 1
+    assert (behind["line"], int(behind["pc"], 16)) == gdb_line(f"*{behind['pc']}")
+    # An instruction step back over the call just before (payload_checksum) ...
+    insn = result["behindInsn"]
+    assert insn["icount"] < behind["icount"] - 1 and insn["name"].startswith("list_push")
+    # ... and a line step forward over it again, to the breakpoint's line.
+    assert (result["ahead"]["icount"], result["ahead"]["line"]) == (first, line)
+    assert result["again"]["reason"] == "breakpoint" and result["second"]["icount"] == second
+
+
+def test_reverse_continue_to_a_data_breakpoint(demo_trace):
+    symbols = SymbolTable.from_elf(DEMO.read_bytes())
+    shared = symbols.get("shared_list")
+    with TraceReader(demo_trace) as reader:
+        status = reader.footer.exit_status
+        timeline = Timeline(ReplaySession(reader, lambda data: None))
+        last = timeline.all_hits(watchpoints=[Watchpoint(shared.address, shared.size,
+                                                         "write")])[-1]
+        timeline.seek(last.icount)
+        pc = timeline.board.cpu.pc
+        offset = shared.address - timeline.board.ram.base
+        memory = bytes(timeline.board.ram.map[offset:offset + shared.size])
+    result = scenario("watch", demo_trace)
+    assert result["end"]["reason"] == "end of history" and result["exitCode"] == status
+    assert result["info"]["dataId"] and "write" in result["info"]["accessTypes"]
+    assert result["set"][0]["verified"]
+    assert result["hit"]["reason"] == "data breakpoint"
+    assert result["hit"]["text"].startswith("shared_list written")
+    at = result["at"]
+    assert (at["icount"], int(at["pc"], 16)) == (last.icount, pc)
+    assert at["name"].startswith(("list_push", "list_pop")) and at["path"] == str(SOURCE)
+    assert re.match(r"(c\.)?sd\s", result["instruction"]["instruction"])
+    assert f"icount {last.icount}" in result["regs"]
+    assert base64.b64decode(result["memory"]["data"]) == memory
+    assert result["bad"] == {"success": False, "message":
+                             "evaluate: unknown command 'no-such-command'; "
+                             "`help` lists the commands"}
+    assert result["goto"]["reason"] == "goto" and result["there"]["icount"] == 1000
