@@ -415,7 +415,7 @@ class DapAdapter:
                 debugger.timeline.seek(stop.searched_back_to)
             elif backward:
                 debugger.timeline.seek(start)
-            self._stopped("pause", f"paused at instruction {debugger.position}")
+            self._stopped("pause", f"{stop.why} at instruction {debugger.position}")
             return
         except RrError as error:
             self._stopped("step", str(error))

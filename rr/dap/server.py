@@ -64,10 +64,17 @@ def _answer(stream: DapStream, adapter: DapAdapter, message: dict) -> None:
                                           str(message.get("command", "")), str(error)))
         return
     try:
-        stream.write(adapter.handle(request))
-        adapter.run_pending()
+        response = adapter.handle(request)
     except Exception as error:          # a bug: one line to the client, the details on stderr
         traceback.print_exc(file=sys.stderr)
-        stream.write(adapter.outbox.error(request.seq, request.command,
-                                          f"{request.command}: internal error: "
-                                          f"{type(error).__name__}: {error}"))
+        response = adapter.outbox.error(request.seq, request.command,
+                                        f"{request.command}: internal error: "
+                                        f"{type(error).__name__}: {error}")
+    stream.write(response)
+    try:
+        adapter.run_pending()
+    except Exception as error:          # after the response: say it on the client's console
+        traceback.print_exc(file=sys.stderr)
+        adapter.event("output", {"category": "stderr",
+                                 "output": f"rrvm: internal error after {request.command}: "
+                                           f"{type(error).__name__}: {error}\n"})

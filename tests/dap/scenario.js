@@ -67,6 +67,25 @@ const scenarios = {
     return { capabilities, set: set.body.breakpoints, stop, at, back, behind, backInsn,
              behindInsn, next, ahead, again, second };
   },
+  // Stopped at entry, a function breakpoint, out of the function, one instruction in, pause.
+  async function(dc) {
+    await launch(dc, { stopOnEntry: true });
+    const entry = await stopAfter(dc, dc.configurationDoneRequest());
+    const start = await top(dc);
+    const set = await dc.setFunctionBreakpointsRequest({ breakpoints: [
+      { name: config.function }, { name: 'no_such_function' }] });
+    const hit = await stopAfter(dc, dc.continueRequest({ threadId: 1 }));
+    const inside = await top(dc);
+    const out = await stopAfter(dc, dc.stepOutRequest({ threadId: 1 }));
+    const caller = await top(dc);
+    const stepIn = await stopAfter(dc, dc.stepInRequest({ threadId: 1,
+                                                          granularity: 'instruction' }));
+    const stepped = await top(dc);
+    const pause = await stopAfter(dc, dc.pauseRequest({ threadId: 1 }));
+    await dc.disconnectRequest({});
+    return { entry, start, set: set.body.breakpoints, hit, inside, out, caller, stepIn, stepped,
+             pause };
+  },
   // To the end of history (the crash), then back to the last write to shared_list.
   async watch(dc) {
     await launch(dc);

@@ -25,6 +25,7 @@ REPO = HERE.parents[1]
 DEMO = REPO / "guests" / "bin" / "demo.elf"
 SOURCE = REPO / "guests" / "demo" / "demo.c"
 LINE = 79                 # shared_list.head = n;  in list_push
+FUNCTION = "payload_checksum"   # called from list_push, line 77
 TIMEOUT = 60
 
 pytestmark = pytest.mark.skipif(
@@ -45,7 +46,7 @@ def demo_trace(tmp_path_factory) -> Path:
 def scenario(name: str, trace: Path, port: int | None = None) -> dict:
     config = {"scenario": name, "python": sys.executable, "repo": str(REPO),
               "trace": str(trace), "sourceRoot": str(REPO / "guests"),
-              "source": str(SOURCE), "line": LINE}
+              "source": str(SOURCE), "line": LINE, "function": FUNCTION}
     if port is not None:
         config["port"] = port
     done = subprocess.run(["node", str(HERE / "scenario.js"), json.dumps(config)], cwd=HERE,
@@ -159,3 +160,23 @@ def test_reverse_continue_to_a_data_breakpoint(demo_trace):
                              "evaluate: unknown command 'no-such-command'; "
                              "`help` lists the commands"}
     assert result["goto"]["reason"] == "goto" and result["there"]["icount"] == 1000
+
+
+def test_entry_function_breakpoint_step_out_and_pause(demo_trace):
+    symbols = SymbolTable.from_elf(DEMO.read_bytes())
+    function = symbols.get(FUNCTION)
+    [first] = hits_of(demo_trace, function.address, 1)
+    result = scenario("function", demo_trace)
+    assert result["entry"]["reason"] == "entry" and result["start"]["icount"] == 0
+    placed, missing = result["set"]
+    assert placed["verified"] and int(placed["instructionReference"], 16) == function.address
+    assert missing == {"verified": False, "message": "no function named 'no_such_function'"}
+    assert result["hit"]["reason"] == "function breakpoint"
+    assert (result["inside"]["name"], result["inside"]["icount"]) == (FUNCTION, first)
+    # Out: just after the call in list_push, on the line that made it (as gdb maps it).
+    caller = result["caller"]
+    assert result["out"]["reason"] == "step" and caller["name"].startswith("list_push")
+    assert caller["icount"] > first
+    assert caller["line"] == gdb_line(f"*{caller['pc']}")[0] == 77
+    assert result["stepped"]["icount"] == caller["icount"] + 1
+    assert result["pause"]["reason"] == "pause"
