@@ -12,6 +12,8 @@ command -v qemu-system-riscv64 >/dev/null || missing+=(qemu-system-misc)
 [ -f /usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin ] || missing+=(u-boot-qemu)
 command -v riscv64-unknown-elf-gcc >/dev/null || missing+=(gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf)
 command -v dtc >/dev/null || missing+=(device-tree-compiler)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -21,6 +23,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install -q -e ".[test]"
+# The reference Debug Adapter Protocol client library, for tests/dap (pinned by its lock file).
+(cd tests/dap && npm ci --no-audit --no-fund --silent)
 # The Linux guest (kernel, initramfs, disk), cached outside the repository:
 # a few minutes the first time on a new machine, nothing afterwards.
 guests/linux/build.sh

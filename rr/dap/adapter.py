@@ -40,7 +40,7 @@ from rr.dap.messages import CAPABILITIES, Outbox, Request, RequestError
 from rr.dap.source_lines import LineTable
 from rr.monitor.exits import GuestExit
 from rr.replay.timeline import Interrupted
-from rr.repl.commands import Repl
+from rr.repl.commands import Quit, Repl
 from rr.repl.debugger import Debugger, Motion
 from rr.repl.expressions import ExpressionError
 from rr.repl.formatting import Printer
@@ -555,7 +555,10 @@ class DapAdapter:
         start = debugger.position
         self.repl_output.seek(0)
         self.repl_output.truncate()
-        ok = self.repl.execute(expression)
+        try:
+            ok = self.repl.execute(expression)
+        except Quit:
+            raise RequestError("quit: end the session from the IDE (disconnect)") from None
         text = self.repl_output.getvalue().rstrip("\n")
         if not ok:
             raise RequestError(text.splitlines()[-1] if text else "the command failed")
