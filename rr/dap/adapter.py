@@ -36,6 +36,8 @@ from rr.gdbstub.registers import (FEATURE_CPU, FEATURE_CSR, FEATURE_FPU, FEATURE
                                   REGISTERS, Register)
 from rr.gdbstub.replay_target import ReplayTarget
 from rr.gdbstub.target import MemoryFault
+from rr.dap.call_stack import CallFrameInfo, Frame
+from rr.dap.inline_scopes import InlineScopes
 from rr.dap.messages import CAPABILITIES, Outbox, Request, RequestError
 from rr.dap.source_lines import LineTable
 from rr.monitor.exits import GuestExit
@@ -87,6 +89,8 @@ class DapAdapter:
         self.repl: Repl | None = None
         self.repl_output = io.StringIO()
         self.lines = LineTable([], [])
+        self.call_frames = CallFrameInfo([])
+        self.inline_scopes = InlineScopes([])
         self.launch: Launch | None = None
         self.pending: Callable[[], None] | None = None
         self.finished = False
@@ -154,6 +158,8 @@ class DapAdapter:
         self.repl = Repl(debugger, Printer(colour=False, stream=self.repl_output))
         image = self._image_bytes(history)
         self.lines = LineTable.from_elf(image, self.launch.source_root)
+        self.call_frames = CallFrameInfo.from_elf(image)
+        self.inline_scopes = InlineScopes.from_elf(image)
         self.event("output", {"category": "console",
                               "output": f"rrvm dap: {history.name}, {origin}, "
                                         f"{'source lines from DWARF' if self.lines else 'no source lines'}\n"})
@@ -203,13 +209,49 @@ class DapAdapter:
 
     def _on_stackTrace(self, request: Request) -> dict:
         debugger = self._debugger()
-        pc = debugger.pc
-        frame = {"id": 0, "name": debugger.symbols.describe(pc) or f"{pc:#x}", "line": 0,
-                 "column": 0, "instructionPointerReference": f"{pc:#x}"}
-        row = self.lines.at(pc)
-        if row is not None:
-            frame.update(source=_source(row.path), line=row.line, column=1)
-        return {"stackFrames": [frame], "totalFrames": 1}
+        cpu = debugger.cpu
+        registers = {number: cpu.x(number) for number in range(1, 32)}
+        frames = self.call_frames.unwind(cpu.pc, registers, self._read_word)
+        first = request.int("startFrame", 0)
+        shown = [entry for frame in frames for entry in self._source_frames(frame)]
+        levels = request.int("levels", 0) or len(shown)
+        for index, entry in enumerate(shown):
+            entry["id"] = index
+        return {"stackFrames": shown[first:first + levels], "totalFrames": len(shown)}
+
+    def _source_frames(self, frame: Frame) -> list[dict]:
+        """The frames the source shows for one machine frame: one per inlined call, the
+        innermost at the pc's line, each outer one at the line that called the inner one
+        (in the file its own code is in), then the function itself."""
+        pc = frame.pc
+        code = pc - 1 if frame.caller else pc      # a return address: the call's line
+        row = self.lines.at(code)
+        found = self.debugger.symbols.locate(code)
+        if found is None:
+            name = f"{pc:#x}"
+        else:
+            name = found[0].name + (f"+{pc - found[0].address:#x}" if pc != found[0].address
+                                    else "")
+        place = (row.path, row.line) if row is not None else None
+        calls = self.inline_scopes.at(code)        # outermost first
+        shown = []
+        for level in range(len(calls) - 1, -1, -1):
+            call = calls[level]
+            shown.append(_frame_entry(call.name, pc, place))
+            caller = calls[level - 1].start if level else \
+                found[0].address if found is not None else None
+            caller_row = self.lines.at(caller) if caller is not None else None
+            path = caller_row.path if caller_row is not None else place[0] if place else ""
+            place = (path, call.call_line)
+        shown.append(_frame_entry(name, pc, place))
+        return shown
+
+    def _read_word(self, address: int) -> int | None:
+        try:
+            data = self.target.read_memory(address, 8)
+        except MemoryFault:
+            return None
+        return int.from_bytes(data, "little") if len(data) == 8 else None
 
     def _on_scopes(self, request: Request) -> dict:
         self._debugger()
@@ -565,6 +607,14 @@ class DapAdapter:
         if debugger.position != start:
             self.pending = lambda: self._stopped("goto")
         return {"result": text, "variablesReference": 0}
+
+
+def _frame_entry(name: str, pc: int, place: tuple[str, int] | None) -> dict:
+    entry = {"id": 0, "name": name, "line": 0, "column": 0,
+             "instructionPointerReference": f"{pc:#x}"}
+    if place is not None and place[0]:
+        entry.update(source=_source(place[0]), line=place[1], column=1)
+    return entry
 
 
 def _source(path: str) -> dict:

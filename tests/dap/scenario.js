@@ -76,6 +76,8 @@ const scenarios = {
       { name: config.function }, { name: 'no_such_function' }] });
     const hit = await stopAfter(dc, dc.continueRequest({ threadId: 1 }));
     const inside = await top(dc);
+    const stack = (await dc.stackTraceRequest({ threadId: 1 })).body.stackFrames
+      .map(f => ({ name: f.name, line: f.line, pc: f.instructionPointerReference }));
     const out = await stopAfter(dc, dc.stepOutRequest({ threadId: 1 }));
     const caller = await top(dc);
     const stepIn = await stopAfter(dc, dc.stepInRequest({ threadId: 1,
@@ -83,7 +85,7 @@ const scenarios = {
     const stepped = await top(dc);
     const pause = await stopAfter(dc, dc.pauseRequest({ threadId: 1 }));
     await dc.disconnectRequest({});
-    return { entry, start, set: set.body.breakpoints, hit, inside, out, caller, stepIn, stepped,
+    return { entry, start, set: set.body.breakpoints, hit, inside, stack, out, caller, stepIn, stepped,
              pause };
   },
   // To the end of history (the crash), then back to the last write to shared_list.

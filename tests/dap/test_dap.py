@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gdbstub"))
+from gdb_helpers import DebugServer, run_gdb  # noqa: E402  (gdb's side of the comparison)
+
 from rr.log.trace_reader import TraceReader
 from rr.replay.hits import Watchpoint
 from rr.replay.replay_session import ReplaySession
@@ -65,6 +68,18 @@ def gdb_line(location: str) -> tuple[int, int]:
     match = re.search(r'Line (\d+) of "[^"]*demo\.c" starts at address (0x[0-9a-f]+)', out)
     assert match, out
     return int(match.group(1)), int(match.group(2), 16)
+
+
+def gdb_backtrace(trace: Path, commands: list[str]) -> list[tuple[str, int]]:
+    """(function, line) of each frame of gdb-multiarch's last `bt` against `rrvm debug`."""
+    if shutil.which("gdb-multiarch") is None:
+        pytest.skip("needs gdb-multiarch as the unwinding oracle")
+    with DebugServer(trace) as server:
+        out = run_gdb(DEMO.name, server.port, [*commands, "kill"]).stdout
+    frames = re.findall(r"^#\d+ +(?:0x[0-9a-f]+ in )?(\w+) \(.*\) at [\w/.]+:(\d+)$", out,
+                        re.M)
+    assert frames, out
+    return [(name, int(line)) for name, line in frames]
 
 
 def hits_of(trace: Path, address: int, count: int) -> list[int]:
@@ -172,6 +187,10 @@ def test_entry_function_breakpoint_step_out_and_pause(demo_trace):
     assert placed["verified"] and int(placed["instructionReference"], 16) == function.address
     assert missing == {"verified": False, "message": "no function named 'no_such_function'"}
     assert result["hit"]["reason"] == "function breakpoint"
+    # The call stack, from the DWARF call frame information, as gdb's `bt` has it.
+    stack = [(frame["name"].split("+")[0], frame["line"]) for frame in result["stack"]]
+    assert stack == gdb_backtrace(demo_trace, [f"break {FUNCTION}", "continue", "bt"])
+    assert len(stack) >= 3 and stack[1] == ("list_push", 77)
     assert (result["inside"]["name"], result["inside"]["icount"]) == (FUNCTION, first)
     # Out: just after the call in list_push, on the line that made it (as gdb maps it).
     caller = result["caller"]

@@ -1,0 +1,119 @@
+"""The call stack from DWARF call frame information (.debug_frame / .eh_frame).
+
+Each frame's rule row (at its pc; at pc - 1 for a caller, whose pc is a
+return address just past the call) gives the canonical frame address (CFA)
+from a register plus an offset, and where the caller's registers were
+saved relative to it. The caller's pc is the saved ra (or ra itself in a
+leaf that never saved it), its sp the CFA. The walk stops where there is no
+rule (assembly without CFI, such as a trap entry), at a null return address,
+when a frame would be below the one it called, or when memory cannot be read.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+from dataclasses import dataclass
+from typing import Callable
+
+from elftools.common.exceptions import DWARFError, ELFError
+from elftools.dwarf.callframe import FDE, RegisterRule
+from elftools.elf.elffile import ELFFile
+
+from rr.repl.symbols import ELF_MAGIC
+
+MAX_FRAMES = 64
+REG_RA, REG_SP = 1, 2
+WORD = 8
+MASK64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True)
+class Frame:
+    pc: int              # where this frame executes (a caller's: its return address)
+    sp: int
+    caller: bool         # a return address: its source line is that of pc - 1 (the call)
+
+
+class CallFrameInfo:
+    def __init__(self, fdes: list[FDE]) -> None:
+        self._fdes = sorted(fdes, key=lambda fde: fde.header["initial_location"])
+        self._starts = [fde.header["initial_location"] for fde in self._fdes]
+        self._rows: dict[int, list[dict]] = {}
+
+    @classmethod
+    def from_elf(cls, data: bytes) -> "CallFrameInfo":
+        """The ELF's call frame information; empty without an ELF or CFI."""
+        if not data.startswith(ELF_MAGIC):
+            return cls([])
+        try:
+            dwarf = ELFFile(io.BytesIO(data)).get_dwarf_info()
+            entries = dwarf.CFI_entries() if dwarf.has_CFI() else \
+                dwarf.EH_CFI_entries() if dwarf.has_EH_CFI() else []
+            return cls([entry for entry in entries if isinstance(entry, FDE)])
+        except (ELFError, DWARFError, ValueError, KeyError, AttributeError):
+            return cls([])
+
+    def _row(self, pc: int) -> dict | None:
+        index = bisect.bisect_right(self._starts, pc) - 1
+        if index < 0:
+            return None
+        fde = self._fdes[index]
+        if pc >= fde.header["initial_location"] + fde.header["address_range"]:
+            return None
+        rows = self._rows.get(index)
+        if rows is None:
+            try:
+                rows = fde.get_decoded().table
+            except (DWARFError, ValueError, KeyError):
+                rows = []
+            self._rows[index] = rows
+        row = None
+        for candidate in rows:
+            if candidate["pc"] > pc:
+                break
+            row = candidate
+        return row
+
+    def unwind(self, pc: int, registers: dict[int, int],
+               read_word: Callable[[int], int | None]) -> list[Frame]:
+        """Frames from the innermost (``pc`` with ``registers``: DWARF number -> value)
+        outwards; ``read_word`` gives the 8 bytes at an address, or None."""
+        regs = dict(registers)
+        frames = [Frame(pc, regs.get(REG_SP, 0), caller=False)]
+        while len(frames) < MAX_FRAMES:
+            frame = frames[-1]
+            row = self._row(frame.pc - 1 if frame.caller else frame.pc)
+            if row is None or row["cfa"].expr is not None or row["cfa"].reg not in regs:
+                break
+            cfa = (regs[row["cfa"].reg] + row["cfa"].offset) & MASK64
+            caller = dict(regs)
+            for number, rule in row.items():
+                if not isinstance(number, int):
+                    continue
+                value = _apply(number, rule, cfa, regs, read_word)
+                if value is None:
+                    caller.pop(number, None)
+                else:
+                    caller[number] = value
+            caller[REG_SP] = cfa
+            ra = caller.get(REG_RA)
+            # A leaf's CFA may be its sp (nothing pushed); a frame further down is broken.
+            if not ra or cfa < frame.sp or (ra, cfa) == (frame.pc, frame.sp):
+                break
+            regs = caller
+            frames.append(Frame(ra, cfa, caller=True))
+        return frames
+
+
+def _apply(number: int, rule: RegisterRule, cfa: int, regs: dict[int, int],
+           read_word: Callable[[int], int | None]) -> int | None:
+    if rule.type == RegisterRule.OFFSET:
+        return read_word((cfa + rule.arg) & MASK64)
+    if rule.type == RegisterRule.VAL_OFFSET:
+        return (cfa + rule.arg) & MASK64
+    if rule.type == RegisterRule.REGISTER:
+        return regs.get(rule.arg)
+    if rule.type == RegisterRule.SAME_VALUE:
+        return regs.get(number)
+    return None                         # undefined, or an expression: not known
