@@ -88,6 +88,20 @@ const scenarios = {
     return { entry, start, set: set.body.breakpoints, hit, inside, stack, out, caller, stepIn, stepped,
              pause };
   },
+  // A guest image run live: its console output, its exit, then a step back in its history.
+  async live(dc) {
+    const output = [];
+    dc.on('output', event => { if (event.body.category === 'stdout') output.push(event.body.output); });
+    await launch(dc, { program: config.image });
+    const exited = dc.waitForEvent('exited');
+    const end = await stopAfter(dc, dc.configurationDoneRequest());
+    const exitCode = (await exited).body.exitCode;
+    const last = await top(dc);
+    const back = await stopAfter(dc, dc.stepBackRequest({ threadId: 1, granularity: 'instruction' }));
+    const before = await top(dc);
+    await dc.disconnectRequest({});
+    return { output: output.join(''), end, exitCode, last, back, before };
+  },
   // To the end of history (the crash), then back to the last write to shared_list.
   async watch(dc) {
     await launch(dc);

@@ -49,7 +49,8 @@ def demo_trace(tmp_path_factory) -> Path:
 def scenario(name: str, trace: Path, port: int | None = None) -> dict:
     config = {"scenario": name, "python": sys.executable, "repo": str(REPO),
               "trace": str(trace), "sourceRoot": str(REPO / "guests"),
-              "source": str(SOURCE), "line": LINE, "function": FUNCTION}
+              "source": str(SOURCE), "line": LINE, "function": FUNCTION,
+              "image": str(DEMO.parent / "hello.elf")}
     if port is not None:
         config["port"] = port
     done = subprocess.run(["node", str(HERE / "scenario.js"), json.dumps(config)], cwd=HERE,
@@ -199,3 +200,15 @@ def test_entry_function_breakpoint_step_out_and_pause(demo_trace):
     assert caller["line"] == gdb_line(f"*{caller['pc']}")[0] == 77
     assert result["stepped"]["icount"] == caller["icount"] + 1
     assert result["pause"]["reason"] == "pause"
+
+
+def test_a_live_guest_prints_exits_and_can_go_back(demo_trace):
+    expected = subprocess.run([sys.executable, "-m", "rr", "run", str(DEMO.parent / "hello.elf")],
+                              cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=TIMEOUT)
+    result = scenario("live", demo_trace)
+    assert result["output"].replace("\r", "") == expected.stdout.decode().replace("\r", "")
+    assert result["output"] and result["exitCode"] == expected.returncode
+    assert result["end"]["reason"] == "end of history"
+    assert result["back"]["reason"] == "step"
+    assert result["before"]["icount"] == result["last"]["icount"] - 1
