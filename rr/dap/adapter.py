@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import base64
 import io
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable
 
@@ -106,17 +107,14 @@ class DapAdapter:
     def handle(self, request: Request) -> dict:
         """The response to ``request`` (an error response for a bad one); a movement it
         asked for is left in ``pending``."""
-        handler = getattr(self, "_on_" + request.command.replace("/", "_"), None)
-        if request.command == GOTO_ICOUNT:
-            handler = self._goto_icount
+        handler = self._goto_icount if request.command == GOTO_ICOUNT else \
+            getattr(self, "_on_" + request.command, None)
         if handler is None:
             return self.outbox.error(request.seq, request.command,
                                      f"unknown request {request.command!r}")
         try:
             body = handler(request)
-        except (RequestError, ExpressionError, MemoryFault) as error:
-            return self.outbox.error(request.seq, request.command, f"{request.command}: {error}")
-        except RrError as error:
+        except (RrError, ExpressionError) as error:      # RequestError, MemoryFault, ...
             return self.outbox.error(request.seq, request.command, f"{request.command}: {error}")
         return self.outbox.response(request.seq, request.command, body)
 
@@ -156,13 +154,13 @@ class DapAdapter:
         self.debugger = debugger
         self.target = ReplayTarget(debugger.timeline, lambda: [])
         self.repl = Repl(debugger, Printer(colour=False, stream=self.repl_output))
-        image = self._image_bytes(history)
+        image = Path(args.symbols).read_bytes() if args.symbols else self._image_bytes(history)
         self.lines = LineTable.from_elf(image, self.launch.source_root)
         self.call_frames = CallFrameInfo.from_elf(image)
         self.inline_scopes = InlineScopes.from_elf(image)
+        lines = "source lines from DWARF" if self.lines else "no source lines"
         self.event("output", {"category": "console",
-                              "output": f"rrvm dap: {history.name}, {origin}, "
-                                        f"{'source lines from DWARF' if self.lines else 'no source lines'}\n"})
+                              "output": f"rrvm dap: {history.name}, {origin}, {lines}\n"})
         self.pending = lambda: self.event("initialized")
         return None
 

@@ -85,19 +85,22 @@ const scenarios = {
     const stepped = await top(dc);
     const pause = await stopAfter(dc, dc.pauseRequest({ threadId: 1 }));
     await dc.disconnectRequest({});
-    return { entry, start, set: set.body.breakpoints, hit, inside, stack, out, caller, stepIn, stepped,
-             pause };
+    return { entry, start, set: set.body.breakpoints, hit, inside, stack, out, caller, stepIn,
+             stepped, pause };
   },
   // A guest image run live: its console output, its exit, then a step back in its history.
   async live(dc) {
     const output = [];
-    dc.on('output', event => { if (event.body.category === 'stdout') output.push(event.body.output); });
+    dc.on('output', event => {
+      if (event.body.category === 'stdout') { output.push(event.body.output); }
+    });
     await launch(dc, { program: config.image });
     const exited = dc.waitForEvent('exited');
     const end = await stopAfter(dc, dc.configurationDoneRequest());
     const exitCode = (await exited).body.exitCode;
     const last = await top(dc);
-    const back = await stopAfter(dc, dc.stepBackRequest({ threadId: 1, granularity: 'instruction' }));
+    const back = await stopAfter(dc, dc.stepBackRequest({ threadId: 1,
+                                                           granularity: 'instruction' }));
     const before = await top(dc);
     await dc.disconnectRequest({});
     return { output: output.join(''), end, exitCode, last, back, before };

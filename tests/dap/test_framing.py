@@ -63,7 +63,8 @@ def test_a_cut_off_body_is_the_end_of_the_stream():
 
 
 @pytest.mark.parametrize("message, error", [
-    ({"seq": 1, "type": "event", "event": "x"}, "expected a request, got a message of type 'event'"),
+    ({"seq": 1, "type": "event", "event": "x"},
+     "expected a request, got a message of type 'event'"),
     ({"type": "request", "command": "threads"}, "request has no integer 'seq'"),
     ({"seq": 3, "type": "request"}, "request 3 has no 'command'"),
     ({"seq": 4, "type": "request", "command": "next", "arguments": [1]},
