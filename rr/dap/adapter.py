@@ -39,6 +39,7 @@ from rr.gdbstub.replay_target import ReplayTarget
 from rr.gdbstub.target import MemoryFault
 from rr.dap.call_stack import CallFrameInfo, Frame
 from rr.dap.inline_scopes import InlineScopes
+from rr.dap.locals import LocalVariables, Machine
 from rr.dap.messages import CAPABILITIES, Outbox, Request, RequestError
 from rr.dap.source_lines import LineTable
 from rr.monitor.exits import GuestExit
@@ -57,6 +58,7 @@ MAX_FUNCTION_DECODE = 64 << 10  # disassembling backwards decodes at most this m
 ACCESS_OF_TYPE = {"write": "write", "read": "read", "readWrite": "access"}
 GOTO_ICOUNT = "gotoIcount"       # the custom time-travel request: {"icount": N}
 
+LOCALS_REFERENCE = 4
 # Scopes: variablesReference -> (name, the registers it shows).
 _SCOPES = {
     1: ("Registers", (FEATURE_CPU,)),
@@ -92,6 +94,7 @@ class DapAdapter:
         self.lines = LineTable([], [])
         self.call_frames = CallFrameInfo([])
         self.inline_scopes = InlineScopes([])
+        self.local_variables = LocalVariables(b"")
         self.launch: Launch | None = None
         self.pending: Callable[[], None] | None = None
         self.finished = False
@@ -158,6 +161,7 @@ class DapAdapter:
         self.lines = LineTable.from_elf(image, self.launch.source_root)
         self.call_frames = CallFrameInfo.from_elf(image)
         self.inline_scopes = InlineScopes.from_elf(image)
+        self.local_variables = LocalVariables(image)
         lines = "source lines from DWARF" if self.lines else "no source lines"
         self.event("output", {"category": "console",
                               "output": f"rrvm dap: {history.name}, {origin}, {lines}\n"})
@@ -245,21 +249,38 @@ class DapAdapter:
         return shown
 
     def _read_word(self, address: int) -> int | None:
-        try:
-            data = self.target.read_memory(address, 8)
-        except MemoryFault:
-            return None
-        return int.from_bytes(data, "little") if len(data) == 8 else None
+        data = self._read_exactly(address, 8)
+        return int.from_bytes(data, "little") if data is not None else None
 
     def _on_scopes(self, request: Request) -> dict:
         self._debugger()
-        return {"scopes": [{"name": name, "variablesReference": ref, "expensive": False,
-                            "presentationHint": "registers"}
-                           for ref, (name, _) in _SCOPES.items()]}
+        scopes = [{"name": name, "variablesReference": ref, "expensive": False,
+                   "presentationHint": "registers"} for ref, (name, _) in _SCOPES.items()]
+        if request.int("frameId", 0) == 0:        # locals: the innermost machine frame only
+            scopes.insert(0, {"name": "Locals", "variablesReference": LOCALS_REFERENCE,
+                              "expensive": False, "presentationHint": "locals"})
+        return {"scopes": scopes}
+
+    def _locals(self) -> list[dict]:
+        cpu = self.debugger.cpu
+        registers = {number: cpu.x(number) for number in range(32)}
+        machine = Machine(registers.get, self.call_frames.cfa(cpu.pc, registers),
+                          self._read_exactly)
+        return [{"name": local.name, "value": local.value, "variablesReference": 0}
+                for local in self.local_variables.at(cpu.pc, machine)]
+
+    def _read_exactly(self, address: int, length: int) -> bytes | None:
+        try:
+            data = self.target.read_memory(address, length)
+        except MemoryFault:
+            return None
+        return data if len(data) == length else None
 
     def _on_variables(self, request: Request) -> dict:
         debugger = self._debugger()
         ref = request.int("variablesReference")
+        if ref == LOCALS_REFERENCE:
+            return {"variables": self._locals()}
         if ref not in _SCOPES:
             raise RequestError(f"no variables under reference {ref}")
         _, features = _SCOPES[ref]

@@ -75,6 +75,13 @@ class CallFrameInfo:
             row = candidate
         return row
 
+    def cfa(self, pc: int, registers: dict[int, int]) -> int | None:
+        """The canonical frame address of the innermost frame, or None without a rule."""
+        row = self._row(pc)
+        if row is None or row["cfa"].expr is not None or row["cfa"].reg not in registers:
+            return None
+        return (registers[row["cfa"].reg] + row["cfa"].offset) & MASK64
+
     def unwind(self, pc: int, registers: dict[int, int],
                read_word: Callable[[int], int | None]) -> list[Frame]:
         """Frames from the innermost (``pc`` with ``registers``: DWARF number -> value)

@@ -70,7 +70,7 @@ def _collect(dwarf, unit, die, depth: int, calls: list[InlinedCall]) -> None:
         if tag == "DW_TAG_inlined_subroutine":
             name = _name(child)
             line = child.attributes.get("DW_AT_call_line")
-            for start, end in _ranges(dwarf, unit, child):
+            for start, end in code_ranges(dwarf, unit, child):
                 calls.append(InlinedCall(start, end, depth + 1, name,
                                          line.value if line is not None else 0))
             _collect(dwarf, unit, child, depth + 1, calls)
@@ -91,7 +91,8 @@ def _name(die) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _ranges(dwarf, unit, die) -> list[tuple[int, int]]:
+def code_ranges(dwarf, unit, die) -> list[tuple[int, int]]:
+    """The [start, end) address ranges of a DIE's code (low/high pc, or a range list)."""
     attributes = die.attributes
     if "DW_AT_low_pc" in attributes and "DW_AT_high_pc" in attributes:
         low = attributes["DW_AT_low_pc"].value

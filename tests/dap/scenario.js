@@ -78,6 +78,11 @@ const scenarios = {
     const inside = await top(dc);
     const stack = (await dc.stackTraceRequest({ threadId: 1 })).body.stackFrames
       .map(f => ({ name: f.name, line: f.line, pc: f.instructionPointerReference }));
+    const scopes = (await dc.scopesRequest({ frameId: 0 })).body.scopes;
+    const localsScope = scopes.find(scope => scope.name === 'Locals');
+    const locals = (await dc.variablesRequest({ variablesReference:
+                                                localsScope.variablesReference })).body.variables
+      .map(v => [v.name, v.value]);
     const out = await stopAfter(dc, dc.stepOutRequest({ threadId: 1 }));
     const caller = await top(dc);
     const stepIn = await stopAfter(dc, dc.stepInRequest({ threadId: 1,
@@ -85,7 +90,7 @@ const scenarios = {
     const stepped = await top(dc);
     const pause = await stopAfter(dc, dc.pauseRequest({ threadId: 1 }));
     await dc.disconnectRequest({});
-    return { entry, start, set: set.body.breakpoints, hit, inside, stack, out, caller, stepIn,
+    return { entry, start, set: set.body.breakpoints, hit, inside, stack, locals, out, caller, stepIn,
              stepped, pause };
   },
   // A guest image run live: its console output, its exit, then a step back in its history.

@@ -71,8 +71,10 @@ def gdb_line(location: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2), 16)
 
 
-def gdb_backtrace(trace: Path, commands: list[str]) -> list[tuple[str, int]]:
-    """(function, line) of each frame of gdb-multiarch's last `bt` against `rrvm debug`."""
+def gdb_backtrace(trace: Path, commands: list[str]
+                  ) -> tuple[list[tuple[str, int]], list[tuple[str, str]]]:
+    """(function, line) of each frame of gdb-multiarch's `bt` against `rrvm debug`, and
+    each `name = value` line it printed (integers in hex)."""
     if shutil.which("gdb-multiarch") is None:
         pytest.skip("needs gdb-multiarch as the unwinding oracle")
     with DebugServer(trace) as server:
@@ -80,7 +82,10 @@ def gdb_backtrace(trace: Path, commands: list[str]) -> list[tuple[str, int]]:
     frames = re.findall(r"^#\d+ +(?:0x[0-9a-f]+ in )?(\w+) \(.*\) at [\w/.]+:(\d+)$", out,
                         re.M)
     assert frames, out
-    return [(name, int(line)) for name, line in frames]
+    # gdb names the symbol a pointer points into (`0x... <node_pool>`); the adapter does not.
+    values = [(name, f"{int(value):#x}" if value.isdigit() else re.sub(r" <\w+.*>$", "", value))
+              for name, value in re.findall(r"^(\w+) = (.*)$", out, re.M)]
+    return [(name, int(line)) for name, line in frames], values
 
 
 def hits_of(trace: Path, address: int, count: int) -> list[int]:
@@ -190,8 +195,13 @@ def test_entry_function_breakpoint_step_out_and_pause(demo_trace):
     assert result["hit"]["reason"] == "function breakpoint"
     # The call stack, from the DWARF call frame information, as gdb's `bt` has it.
     stack = [(frame["name"].split("+")[0], frame["line"]) for frame in result["stack"]]
-    assert stack == gdb_backtrace(demo_trace, [f"break {FUNCTION}", "continue", "bt"])
+    frames, variables = gdb_backtrace(demo_trace, [f"break {FUNCTION}", "continue", "bt",
+                                                   "info args", "info locals"])
+    assert stack == frames
     assert len(stack) >= 3 and stack[1] == ("list_push", 77)
+    # Its parameter and local from their DWARF locations, as gdb shows them.
+    assert [tuple(local) for local in result["locals"]] == variables
+    assert variables[0][0] == "n" and variables[0][1].startswith("0x")
     assert (result["inside"]["name"], result["inside"]["icount"]) == (FUNCTION, first)
     # Out: just after the call in list_push, on the line that made it (as gdb maps it).
     caller = result["caller"]
