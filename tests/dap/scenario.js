@@ -90,8 +90,8 @@ const scenarios = {
     const stepped = await top(dc);
     const pause = await stopAfter(dc, dc.pauseRequest({ threadId: 1 }));
     await dc.disconnectRequest({});
-    return { entry, start, set: set.body.breakpoints, hit, inside, stack, locals, out, caller, stepIn,
-             stepped, pause };
+    return { entry, start, set: set.body.breakpoints, hit, inside, stack, locals, out, caller,
+             stepIn, stepped, pause };
   },
   // A guest image run live: its console output, its exit, then a step back in its history.
   async live(dc) {
