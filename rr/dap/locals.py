@@ -64,7 +64,7 @@ class LocalVariables:
         if self._dwarf is None:
             return []
         try:
-            for unit in self._dwarf.iter_CUs():
+            for unit in self._units_for(pc):
                 top = unit.get_top_DIE()
                 chain = _scope_chain(self._dwarf, unit, top, pc)
                 if chain:
@@ -74,6 +74,14 @@ class LocalVariables:
         except (DWARFError, ValueError, KeyError, AttributeError, IndexError):
             return []
         return []
+
+    def _units_for(self, pc: int):
+        """The compilation unit holding ``pc`` by the address ranges table, else all."""
+        aranges = self._dwarf.get_aranges()
+        offset = aranges.cu_offset_at_addr(pc) if aranges is not None else None
+        if offset is not None:
+            return [self._dwarf.get_CU_at(offset)]
+        return self._dwarf.iter_CUs()
 
     def _scope_locals(self, unit, scope, pc: int, machine: Machine,
                       parser: DWARFExprParser) -> list[Local]:
