@@ -15,6 +15,7 @@ import socket
 import sys
 
 from rr.commands.board_options import add_board_arguments
+from rr.commands.repl import add_history_arguments
 from rr.dap.adapter import DapAdapter
 from rr.dap.framing import DapStream
 from rr.dap.server import serve
@@ -34,13 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, metavar="N",
                         help=f"listen on {DEFAULT_ADDRESS}:N instead of using stdio "
                              "(0: any free port)")
-    parser.add_argument("--symbols", metavar="ELF",
-                        help="guest symbols and line tables from this ELF (default: the image)")
     parser.add_argument("--source-root", metavar="DIR",
                         help="where relative source paths in the DWARF line tables start "
                              "(default: the current directory; launch: 'sourceRoot')")
-    parser.add_argument("--record", metavar="TRACE",
-                        help="a live guest: also record what it runs into TRACE")
+    add_history_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

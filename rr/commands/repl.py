@@ -15,13 +15,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_board_arguments(parser, image_required=True)
     parser.description = (HELP + ". IMAGE is a trace written by rrvm record, or a guest image "
                           "to run live; the board options apply to a live guest only.")
-    parser.add_argument("--record", metavar="TRACE",
-                        help="a live guest: also record what it runs into TRACE")
-    parser.add_argument("--symbols", metavar="ELF",
-                        help="guest symbols from this ELF (default: the guest image, if an ELF)")
+    add_history_arguments(parser)
     parser.add_argument("-c", dest="commands", metavar="COMMANDS",
                         help='run these commands (separated by ";") and exit, e.g. '
                              '-c "goto 1000; regs"')
+
+
+def add_history_arguments(parser: argparse.ArgumentParser) -> None:
+    """What a trace-or-image explorer (the REPL, the DAP server) takes besides the board."""
+    parser.add_argument("--record", metavar="TRACE",
+                        help="a live guest: also record what it runs into TRACE")
+    parser.add_argument("--symbols", metavar="ELF",
+                        help="guest symbols from this ELF (default: the guest image, if an "
+                             "ELF); rrvm dap also reads its DWARF")
 
 
 def run(args: argparse.Namespace) -> int:
