@@ -357,6 +357,14 @@ class DapAdapter:
             result.append(entry)
         return {"breakpoints": result}
 
+    def _on_setExceptionBreakpoints(self, request: Request) -> dict:
+        """No exception filters are offered (traps are the guest's own business; a
+        breakpoint on its trap vector stops at them), so any filter asked for is unknown."""
+        filters = request.list("filters", [])
+        if filters:
+            raise RequestError(f"no exception filters are offered, not {filters[0]!r}")
+        return {"breakpoints": []}
+
     def _on_dataBreakpointInfo(self, request: Request) -> dict:
         debugger = self._debugger()
         name = request.str("name")

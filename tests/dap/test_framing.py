@@ -99,7 +99,11 @@ def test_the_server_answers_bad_input_with_error_responses():
                "arguments": {"program": "/no/such/trace"}}),
         frame({"seq": 4, "type": "request", "command": "initialize",
                "arguments": {"adapterID": "test"}}),
-        frame({"seq": 5, "type": "request", "command": "disconnect"}),
+        frame({"seq": 5, "type": "request", "command": "setExceptionBreakpoints",
+               "arguments": {"filters": ["all"]}}),
+        frame({"seq": 6, "type": "request", "command": "setExceptionBreakpoints",
+               "arguments": {"filters": []}}),
+        frame({"seq": 7, "type": "request", "command": "disconnect"}),
     ]
     done = subprocess.run([sys.executable, "-m", "rr", "dap"], cwd=REPO,
                           input=b"".join(requests), capture_output=True, timeout=60)
@@ -113,9 +117,11 @@ def test_the_server_answers_bad_input_with_error_responses():
         (1, "unknown request 'frobnicate'"),
         (2, "stackTrace: no trace or guest is open yet (launch first)"),
         (3, "launch: /no/such/trace: No such file or directory"),
+        (5, "setExceptionBreakpoints: no exception filters are offered, not 'all'"),
     ]
     ok = {r["command"]: r for r in replies if r["success"]}
     assert ok["initialize"]["body"]["supportsStepBack"] is True and "disconnect" in ok
+    assert ok["setExceptionBreakpoints"]["body"] == {"breakpoints": []}
 
 
 def read_all(data: bytes) -> list[dict]:
