@@ -3,7 +3,7 @@
 The adapter drives the REPL's Debugger (a Timeline with the guest's
 symbols, breakpoints and watchpoints, stepping over calls both ways), reads
 registers and memory through a ReplayTarget (the gdb stub's view: RAM only,
-never a device), maps pcs to source lines with a LineTable, and runs REPL
+never a device), maps pcs to source lines with SourceLines, and runs REPL
 commands for `evaluate`. Bytes and JSON are framing.py's; the session loop
 (threads, pause) is server.py's.
 
@@ -41,7 +41,7 @@ from rr.dap.call_stack import CallFrameInfo, Frame
 from rr.dap.inline_scopes import InlineScopes
 from rr.dap.locals import LocalVariables, Machine
 from rr.dap.messages import CAPABILITIES, Outbox, Request, RequestError
-from rr.dap.source_lines import LineTable
+from rr.dap.source_lines import SourceLines
 from rr.monitor.exits import GuestExit
 from rr.replay.timeline import Interrupted
 from rr.repl.commands import Quit, Repl
@@ -91,9 +91,9 @@ class DapAdapter:
         self.target: ReplayTarget | None = None
         self.repl: Repl | None = None
         self.repl_output = io.StringIO()
-        self.lines = LineTable([], [])
+        self.lines = SourceLines(None, ".")
         self.call_frames = CallFrameInfo([])
-        self.inline_scopes = InlineScopes([])
+        self.inline_scopes = InlineScopes(None)
         self.local_variables = LocalVariables(b"")
         self.launch: Launch | None = None
         self.pending: Callable[[], None] | None = None
@@ -158,7 +158,7 @@ class DapAdapter:
         self.target = ReplayTarget(debugger.timeline, lambda: [])
         self.repl = Repl(debugger, Printer(colour=False, stream=self.repl_output))
         image = Path(args.symbols).read_bytes() if args.symbols else self._image_bytes(history)
-        self.lines = LineTable.from_elf(image, self.launch.source_root)
+        self.lines = SourceLines.from_elf(image, self.launch.source_root)
         self.call_frames = CallFrameInfo.from_elf(image)
         self.inline_scopes = InlineScopes.from_elf(image)
         self.local_variables = LocalVariables(image)

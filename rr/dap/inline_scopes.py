@@ -29,26 +29,51 @@ class InlinedCall:
 
 
 class InlineScopes:
+    """The inlined calls of an ELF, read one compilation unit at a time as pcs need them
+    (found by the address ranges table; every unit when there is none)."""
+
+    def __init__(self, dwarf) -> None:
+        self._dwarf = dwarf
+        self._units: dict[int | None, _Calls] = {}
+
+    @classmethod
+    def from_elf(cls, data: bytes) -> "InlineScopes":
+        dwarf = None
+        if data.startswith(ELF_MAGIC):
+            try:
+                elf = ELFFile(io.BytesIO(data))
+                dwarf = elf.get_dwarf_info() if elf.has_dwarf_info() else None
+            except (ELFError, DWARFError, ValueError, KeyError, AttributeError):
+                dwarf = None
+        return cls(dwarf)
+
+    def at(self, address: int) -> list[InlinedCall]:
+        """The inlined calls holding ``address``, outermost first."""
+        if self._dwarf is None:
+            return []
+        try:
+            aranges = self._dwarf.get_aranges()
+            offset = aranges.cu_offset_at_addr(address) if aranges is not None else None
+            if aranges is not None and offset is None:
+                return []
+            calls = self._units.get(offset)
+            if calls is None:
+                units = [self._dwarf.get_CU_at(offset)] if offset is not None \
+                    else self._dwarf.iter_CUs()
+                found: list[InlinedCall] = []
+                for unit in units:
+                    _collect(self._dwarf, unit, unit.get_top_DIE(), 0, found)
+                calls = self._units[offset] = _Calls(found)
+            return calls.at(address)
+        except (ELFError, DWARFError, ValueError, KeyError, AttributeError, IndexError):
+            return []
+
+
+class _Calls:
     def __init__(self, calls: list[InlinedCall]) -> None:
         self._calls = sorted(calls, key=lambda call: call.start)
         self._starts = [call.start for call in self._calls]
         self._longest = max((call.end - call.start for call in self._calls), default=0)
-
-    @classmethod
-    def from_elf(cls, data: bytes) -> "InlineScopes":
-        if not data.startswith(ELF_MAGIC):
-            return cls([])
-        try:
-            elf = ELFFile(io.BytesIO(data))
-            if not elf.has_dwarf_info():
-                return cls([])
-            dwarf = elf.get_dwarf_info()
-            calls: list[InlinedCall] = []
-            for unit in dwarf.iter_CUs():
-                _collect(dwarf, unit, unit.get_top_DIE(), 0, calls)
-            return cls(calls)
-        except (ELFError, DWARFError, ValueError, KeyError, AttributeError, IndexError):
-            return cls([])
 
     def at(self, address: int) -> list[InlinedCall]:
         """The inlined calls holding ``address``, outermost first."""

@@ -44,19 +44,6 @@ class LineTable:
         for row in rows:
             self._by_path.setdefault(row.path, []).append(row)
 
-    @classmethod
-    def from_elf(cls, data: bytes, source_root: str) -> "LineTable":
-        """The line table of an ELF; empty when there is no ELF or no DWARF."""
-        if not data.startswith(ELF_MAGIC):
-            return cls([], [])
-        try:
-            elf = ELFFile(io.BytesIO(data))
-            if not elf.has_dwarf_info():
-                return cls([], [])
-            return cls(*_rows(elf, source_root))
-        except (ELFError, ValueError, KeyError, IndexError, AttributeError):
-            return cls([], [])
-
     def __bool__(self) -> bool:
         return bool(self._rows)
 
@@ -94,29 +81,92 @@ class LineTable:
         return min(r.address for r in rows if r.line == best), best
 
 
-def _rows(elf: ELFFile, source_root: str) -> tuple[list[LineRow], list[int]]:
-    dwarf = elf.get_dwarf_info()
-    rows, ends = [], []
-    for unit in dwarf.iter_CUs():
-        program = dwarf.line_program_for_CU(unit)
-        if program is None:
+class SourceLines:
+    """An ELF's line tables, read as needed: the pc's own compilation unit (found by the
+    address ranges table) for ``at``, every unit only for breakpoints by file and line
+    (a kernel's tables take a minute or more to read whole)."""
+
+    def __init__(self, dwarf, source_root: str) -> None:
+        self._dwarf = dwarf
+        self._source_root = source_root
+        self._units: dict[int, LineTable] = {}
+        self._whole: LineTable | None = None
+
+    @classmethod
+    def from_elf(cls, data: bytes, source_root: str) -> "SourceLines":
+        """The line tables of an ELF; empty when there is no ELF or no DWARF."""
+        dwarf = None
+        if data.startswith(ELF_MAGIC):
+            try:
+                elf = ELFFile(io.BytesIO(data))
+                dwarf = elf.get_dwarf_info() if elf.has_dwarf_info() else None
+            except (ELFError, ValueError, KeyError, IndexError, AttributeError):
+                dwarf = None
+        return cls(dwarf, source_root)
+
+    def __bool__(self) -> bool:
+        return self._dwarf is not None
+
+    def at(self, address: int) -> LineRow | None:
+        if self._dwarf is None:
+            return None
+        if self._whole is not None:
+            return self._whole.at(address)
+        try:
+            aranges = self._dwarf.get_aranges()
+            offset = aranges.cu_offset_at_addr(address) if aranges is not None else None
+            if offset is None:
+                return self.whole().at(address) if aranges is None else None
+            table = self._units.get(offset)
+            if table is None:
+                rows: list[LineRow] = []
+                ends: list[int] = []
+                _unit_rows(self._dwarf, self._dwarf.get_CU_at(offset), self._source_root,
+                           rows, ends)
+                table = self._units[offset] = LineTable(rows, ends)
+            return table.at(address)
+        except (ELFError, ValueError, KeyError, IndexError, AttributeError):
+            return None
+
+    def resolve(self, path: str) -> str | None:
+        return self.whole().resolve(path)
+
+    def address_of(self, path: str, line: int) -> tuple[int, int] | None:
+        return self.whole().address_of(path, line)
+
+    def whole(self) -> LineTable:
+        if self._whole is None:
+            rows: list[LineRow] = []
+            ends: list[int] = []
+            if self._dwarf is not None:
+                try:
+                    for unit in self._dwarf.iter_CUs():
+                        _unit_rows(self._dwarf, unit, self._source_root, rows, ends)
+                except (ELFError, ValueError, KeyError, IndexError, AttributeError):
+                    rows, ends = [], []
+            self._whole = LineTable(rows, ends)
+        return self._whole
+
+
+def _unit_rows(dwarf, unit, source_root: str, rows: list[LineRow], ends: list[int]) -> None:
+    program = dwarf.line_program_for_CU(unit)
+    if program is None:
+        return
+    top = unit.get_top_DIE()
+    comp_dir = _text(top.attributes["DW_AT_comp_dir"].value) \
+        if "DW_AT_comp_dir" in top.attributes else "."
+    paths = _file_paths(program, comp_dir, source_root)
+    for entry in program.get_entries():
+        state = entry.state
+        if state is None:
             continue
-        top = unit.get_top_DIE()
-        comp_dir = _text(top.attributes["DW_AT_comp_dir"].value) \
-            if "DW_AT_comp_dir" in top.attributes else "."
-        paths = _file_paths(program, comp_dir, source_root)
-        for entry in program.get_entries():
-            state = entry.state
-            if state is None:
-                continue
-            if state.end_sequence:
-                ends.append(state.address)
-                continue
-            path = paths.get(state.file)
-            if path is None:
-                continue
-            rows.append(LineRow(state.address, path, state.line, bool(state.is_stmt)))
-    return rows, ends
+        if state.end_sequence:
+            ends.append(state.address)
+            continue
+        path = paths.get(state.file)
+        if path is None:
+            continue
+        rows.append(LineRow(state.address, path, state.line, bool(state.is_stmt)))
 
 
 def _file_paths(program, comp_dir: str, source_root: str) -> dict[int, str]:
