@@ -99,7 +99,8 @@ class DapAdapter:
         self.pending: Callable[[], None] | None = None
         self.finished = False
         self.running = False
-        self._paused = False
+        self._paused = False             # a pause request interrupted the running movement
+        self._pause_answered = False     # ... and the stop event it caused was sent
         self._source_stops: dict[str, list[int]] = {}
         self._function_stops: set[int] = set()
         self._data_stops: list[int] = []
@@ -457,9 +458,9 @@ class DapAdapter:
 
     def _on_pause(self, request: Request) -> None:
         self._debugger()
-        if not self._paused:        # nothing was running: stop "here" all the same
+        if not self._pause_answered:    # it stopped no run: stop "here" all the same
             self.pending = lambda: self._stopped("pause")
-        self._paused = False
+        self._pause_answered = False
 
     def _goto_icount(self, request: Request) -> dict:
         debugger = self._debugger()
@@ -476,10 +477,12 @@ class DapAdapter:
         debugger = self.debugger
         debugger.begin()
         start = debugger.position
+        self._paused = self._pause_answered = False
         self.running = True
         try:
             motion = move()
         except Interrupted as stop:
+            self._pause_answered = self._paused     # its stop event is this one
             if backward and stop.searched_back_to is not None:
                 debugger.timeline.seek(stop.searched_back_to)
             elif backward:
@@ -492,7 +495,6 @@ class DapAdapter:
             return
         finally:
             self.running = False
-            self._paused = False
         self._report(motion)
 
     def _report(self, motion: Motion) -> None:
