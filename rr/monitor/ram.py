@@ -50,13 +50,10 @@ def differing_pages(a: int, b: int, size: int) -> Iterator[int]:
 def forget_code(cpu: Cpu, ranges: Iterable[tuple[int, int]]) -> None:
     """Drop the blocks unicorn translated from the physical ``(address, size)`` ranges.
 
-    unicorn 2.1.4 does not notice when RAM mapped with ``mem_map_ptr``
-    changes (not even through ``mem_write``), so code run from there later
-    would be the old code. Its ``ctl_remove_cache`` translates the start
-    address with the current MMU (an S-mode address that is unmapped makes
-    the next run fail with UC_ERR_EXCEPTION), so it runs with the privilege
-    switched to M, where addresses are physical. Safe inside an MMIO write
-    callback. Only those blocks are translated again, where a whole flush
+    unicorn does not notice RAM changed behind it, and ``ctl_remove_cache``
+    takes a virtual address, so it runs with the privilege switched to M
+    (docs/unicorn-facts.md, fact 15). Safe inside an MMIO write callback.
+    Only those blocks are translated again, where a whole flush
     (``Cpu.invalidate_caches``) costs the retranslation of everything the
     guest runs next: some 27,000 blocks over a Linux boot.
     """
