@@ -18,8 +18,11 @@ import pytest
 from conftest import REPO
 
 HELLO = REPO / "guests" / "bin" / "hello.elf"
-# Packages a plain run must not import...
-UNWANTED = ("capstone", "elftools", "prompt_toolkit", "rr.repl", "rr.replay", "rr.gdbstub")
+# Packages and modules a plain run must not import (a run is a Session of
+# rr/replay/session.py, but none of the time-travel machinery)...
+UNWANTED = ("capstone", "elftools", "prompt_toolkit", "rr.repl", "rr.gdbstub",
+            "rr.replay.timeline", "rr.replay.checkpoints", "rr.replay.hits",
+            "rr.replay.replay_session", "rr.replay.live_session")
 # ...but for the gdb options' defaults and limits, all `rrvm run` takes from the stub.
 ALLOWED = {"rr.gdbstub", "rr.gdbstub.constants"}
 
