@@ -45,7 +45,8 @@ VIRTUAL_INSNS_PER_TICK = 1
 # (docs/unicorn-facts.md, "Interrupt timing"). It is part of the board
 # configuration a trace records: a replay must use the recorded one. 100,000
 # records the compute loop 10-30 % faster than 20,000 (fewer exits into the
-# monitor) and a Linux boot no slower (bench/README.md, "epoch.py").
+# monitor) and a Linux boot up to 11 % faster, on both engines
+# (bench/README.md, "epoch.py").
 DEFAULT_EPOCH_INSNS = 100_000
 # The epoch of traces whose header predates the field (it was fixed then).
 UNRECORDED_EPOCH_INSNS = 20_000
