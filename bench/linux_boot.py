@@ -15,17 +15,16 @@ table; asserts nothing. Needs guests/linux/build.sh to have run.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
+from engines import (LINUX, LINUX_APPEND as APPEND, qemu_linux, qemu_record,  # noqa: E402
+                     rrvm_linux, seconds_to_marker)
 from rr.monitor.board import Board, BootPayload, settle_payload  # noqa: E402
 from rr.monitor.board_config import BoardConfig  # noqa: E402
 from rr.monitor.disk_image import DiskImage  # noqa: E402
@@ -33,42 +32,7 @@ from rr.monitor.inputs import HostInputs, ConsoleInput  # noqa: E402
 from rr.monitor.loader import parse_image  # noqa: E402
 from rr.monitor.run_loop import RunLoop  # noqa: E402
 
-LINUX = Path(os.environ.get("RRVM_CACHE", Path.home() / ".cache" / "rrvm")) / "linux"
 MARKER = b"Run /init as init process"
-APPEND = "console=ttyS0"
-
-
-def rrvm(*extra: str) -> list[str]:
-    return [sys.executable, "-m", "rr", *extra, str(LINUX / "Image"),
-            "--initrd", str(LINUX / "initramfs.cpio.gz"), "--append", APPEND,
-            "--disk", str(LINUX / "disk.img"), "--rng"]
-
-
-def qemu(*extra: str) -> list[str]:
-    return [shutil.which("qemu-system-riscv64") or "qemu-system-riscv64", "-M", "virt",
-            "-m", "128M", "-nographic", "-bios", "default", "-kernel", str(LINUX / "Image"),
-            "-initrd", str(LINUX / "initramfs.cpio.gz"), "-append", APPEND,
-            "-global", "virtio-mmio.force-legacy=false",
-            "-drive", f"file={LINUX / 'disk.img'},if=none,format=raw,id=d0,readonly=on",
-            "-device", "virtio-blk-device,drive=d0", "-device", "virtio-rng-device", *extra]
-
-
-def seconds_to_marker(argv: list[str]) -> float:
-    """Wall time until MARKER appears on the process's stdout; the process is then killed."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    seen = bytearray()
-    try:
-        while MARKER not in seen:
-            chunk = proc.stdout.read1(65536)
-            if not chunk:
-                raise SystemExit(f"linux_boot.py: {argv[0]} ended before '{MARKER.decode()}'")
-            seen += chunk
-        return time.perf_counter() - start
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 class _NoConsole(ConsoleInput):
@@ -110,12 +74,12 @@ def main() -> int:
         sys.exit(f"linux_boot.py: no Linux build in {LINUX} (run guests/linux/build.sh)")
     with tempfile.TemporaryDirectory() as tmp:
         engines = {
-            "rrvm run": rrvm("run"),
-            "rrvm record": rrvm("record", "-o", f"{tmp}/boot.rrt"),
-            "QEMU": qemu(),
-            "QEMU record": qemu("-icount", f"shift=auto,rr=record,rrfile={tmp}/boot.qrr"),
+            "rrvm run": rrvm_linux("run"),
+            "rrvm record": rrvm_linux("record", "-o", f"{tmp}/boot.rrt"),
+            "QEMU": qemu_linux(),
+            "QEMU record": qemu_linux(*qemu_record(Path(tmp) / "boot.qrr")),
         }
-        times = {name: min(seconds_to_marker(argv) for _ in range(args.repeat))
+        times = {name: min(seconds_to_marker(argv, MARKER) for _ in range(args.repeat))
                  for name, argv in engines.items()}
     icount = instructions_to_marker()
     print(f"Linux boot to '{MARKER.decode()}': {icount / 1e6:.1f} M instructions on rrvm; "

@@ -68,8 +68,8 @@ def record(guest: str, workdir: Path) -> tuple[Path, str, float]:
         argv, stdin = [str(UBOOT)], UBOOT_INPUT
         what = "U-Boot: crc32 16 MiB, mw.l 16 MiB, crc32 16 MiB, version, poweroff"
     else:
-        from speed import patched       # bench/speed.py: patches the `iterations` word
-        argv, stdin = [str(patched(COMPUTE, COMPUTE_ITERATIONS, workdir))], b""
+        from engines import patched_compute
+        argv, stdin = [str(patched_compute(COMPUTE, COMPUTE_ITERATIONS, workdir))], b""
         what = f"compute.elf, {COMPUTE_ITERATIONS:,} iterations"
     start = time.perf_counter()
     proc = subprocess.run([*RRVM, "record", *argv, "-o", str(trace)], cwd=REPO, input=stdin,

@@ -21,67 +21,27 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from elftools.elf.elffile import ELFFile
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-REPO = Path(__file__).resolve().parent.parent
-GUEST = REPO / "guests" / "bin" / "compute.elf"
-FALLBACK_SOURCE = Path(__file__).resolve().parent / "compute.S"
-BODY_INSNS = 5                       # instructions per loop iteration
+from engines import (COMPUTE_BODY_INSNS as BODY_INSNS, QEMU, REPO, compute_elf,  # noqa: E402
+                     patched_compute, qemu_available, qemu_compute, qemu_record, rrvm)
+
 TARGET_RATIO = 0.3                   # rrvm >= 0.3 x QEMU record
-QEMU = "qemu-system-riscv64"
 CHECKSUM = re.compile(rb"checksum=(0x[0-9a-f]+)")
 
 
-def guest_elf(workdir: Path) -> Path:
-    if GUEST.is_file():
-        return GUEST
-    gcc = shutil.which("riscv64-unknown-elf-gcc")
-    if gcc is None:
-        sys.exit(f"speed.py: {GUEST} is missing and riscv64-unknown-elf-gcc is not installed")
-    elf = workdir / "compute-fallback.elf"
-    subprocess.run([gcc, "-nostdlib", "-march=rv64imac", "-mabi=lp64", "-Ttext=0x80200000",
-                    "-Wl,-N", "-Wl,--no-warn-rwx-segments", "-o", str(elf),
-                    str(FALLBACK_SOURCE)], check=True)
-    return elf
-
-
-def iterations_offset(elf: Path) -> int:
-    """File offset of the 8-byte `iterations` word."""
-    with open(elf, "rb") as f:
-        ef = ELFFile(f)
-        symtab = ef.get_section_by_name(".symtab")
-        symbols = symtab.get_symbol_by_name("iterations") if symtab else None
-        if not symbols:
-            sys.exit(f"speed.py: {elf} has no 'iterations' symbol")
-        sym = symbols[0]
-        section = ef.get_section(sym["st_shndx"])
-        return section["sh_offset"] + sym["st_value"] - section["sh_addr"]
-
-
-def patched(elf: Path, iterations: int, workdir: Path) -> Path:
-    data = bytearray(elf.read_bytes())
-    offset = iterations_offset(elf)
-    data[offset:offset + 8] = iterations.to_bytes(8, "little")
-    out = workdir / f"compute-{iterations}.elf"
-    out.write_bytes(data)
-    return out
-
-
 def engines(workdir: Path, with_qemu: bool) -> dict[str, callable]:
-    table = {"rrvm": lambda elf: [sys.executable, "-m", "rr", "run", str(elf)]}
-    if with_qemu and shutil.which(QEMU):
-        base = [QEMU, "-M", "virt", "-bios", "default", "-nographic", "-kernel"]
-        table["QEMU plain"] = lambda elf: [*base, str(elf)]
-        table["QEMU record"] = lambda elf: [
-            *base, str(elf), "-icount",
-            f"shift=auto,rr=record,rrfile={workdir / (elf.stem + '.qrr')}"]
+    table = {"rrvm": lambda elf: rrvm("run", str(elf))}
+    if with_qemu and qemu_available():
+        table["QEMU plain"] = lambda elf: qemu_compute(elf)
+        table["QEMU record"] = lambda elf: [*qemu_compute(elf),
+                                            *qemu_record(workdir / (elf.stem + ".qrr"))]
     return table
 
 
@@ -115,8 +75,8 @@ def main() -> int:
     insns = BODY_INSNS * (args.iterations - 1)
     with tempfile.TemporaryDirectory(prefix="rrvm-bench-") as tmp:
         workdir = Path(tmp)
-        elf = guest_elf(workdir)
-        big, small = patched(elf, args.iterations, workdir), patched(elf, 1, workdir)
+        elf = compute_elf(workdir)
+        big, small = patched_compute(elf, args.iterations, workdir), patched_compute(elf, 1, workdir)
         print(f"guest {elf.relative_to(REPO) if elf.is_relative_to(REPO) else elf.name}: "
               f"{args.iterations} iterations x {BODY_INSNS} = {insns / 1e6:.0f} M instructions "
               f"over the baseline; best of {args.repeat}")

@@ -46,8 +46,9 @@ def build_guest(tmp_path):
     return build
 
 
-def rewrite(src: Path, dst: Path, edit_events=None, edit_footer=None, **writer_options) -> Path:
-    """A copy of a trace with the same header and footer, events and footer passed through edits."""
+def rewrite(src: Path, dst: Path, edit_events=None, edit_footer=None, edit_header=None,
+            **writer_options) -> Path:
+    """A copy of a trace with the same header, events and footer, each passed through its edit."""
     from rr.log.index import TraceFooter
     from rr.log.trace_reader import TraceReader
     from rr.log.trace_writer import TraceWriter
@@ -61,6 +62,8 @@ def rewrite(src: Path, dst: Path, edit_events=None, edit_footer=None, **writer_o
                          state_hash=footer.state_hash, closed=footer.closed)
     if edit_footer:
         footer = edit_footer(footer)
+    if edit_header:
+        header = edit_header(header)
     writer = TraceWriter(dst, header, fsync=False, **writer_options)
     for event in events:
         writer.write(event)

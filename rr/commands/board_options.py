@@ -9,8 +9,9 @@ import re
 from rr.errors import RrError
 from rr.guests import DEMO, bundled_guest
 from rr.monitor.board import BootPayload
-from rr.monitor.board_config import BoardConfig
-from rr.monitor.constants import DEFAULT_RAM_SIZE, RNG_SEED_BYTES
+from rr.monitor.board_config import BoardConfig, check_epoch
+from rr.monitor.constants import (DEFAULT_EPOCH_INSNS, DEFAULT_RAM_SIZE, MAX_EPOCH_INSNS,
+                                  MIN_EPOCH_INSNS, RNG_SEED_BYTES)
 from rr.monitor.disk_image import open_disk
 from rr.monitor.loader import load_image, read_file
 
@@ -52,6 +53,15 @@ def add_board_arguments(parser: argparse.ArgumentParser, image_required: bool = 
                              "(both recorded)")
 
 
+def add_epoch_argument(parser: argparse.ArgumentParser) -> None:
+    """For the commands that run a guest (a device tree does not depend on it)."""
+    parser.add_argument("--epoch", type=int, default=DEFAULT_EPOCH_INSNS, metavar="N",
+                        help="instructions between the positions where console input, "
+                             "interrupts and host-clock timers reach the guest (default "
+                             f"{DEFAULT_EPOCH_INSNS:,}; {MIN_EPOCH_INSNS:,} to "
+                             f"{MAX_EPOCH_INSNS:,}; a trace records it)")
+
+
 def board_config(args: argparse.Namespace) -> BoardConfig:
     if not MIN_RAM <= args.mem <= MAX_RAM:
         raise RrError(f"--mem {args.mem >> 20} MiB is out of range (16 MiB to 16 GiB)")
@@ -60,8 +70,9 @@ def board_config(args: argparse.Namespace) -> BoardConfig:
     # With an entropy device the kernel also gets a seed in the device tree, from
     # this machine; the trace keeps it (board configuration and device tree).
     seed = os.urandom(RNG_SEED_BYTES) if args.rng else None
+    epoch = check_epoch(getattr(args, "epoch", DEFAULT_EPOCH_INSNS), "--epoch")
     return BoardConfig(ram_size=args.mem, bootargs=args.append, clock=args.clock,
-                       virtio_rng=args.rng, rng_seed=seed)
+                       virtio_rng=args.rng, rng_seed=seed, epoch_insns=epoch)
 
 
 def boot_payload(args: argparse.Namespace) -> BootPayload:

@@ -11,13 +11,6 @@ from __future__ import annotations
 import argparse
 
 from rr.commands.gdb_options import add_gdb_arguments, open_listener, protocol_trace, stub_log
-from rr.gdbstub.monitor import trace_summary
-from rr.gdbstub.replay_target import ReplayTarget
-from rr.gdbstub.server import GdbServer
-from rr.log.trace_reader import TraceReader
-from rr.monitor.host_console import HostConsoleOutput
-from rr.replay.replay_session import ReplaySession
-from rr.replay.timeline import Timeline
 
 HELP = "replay a trace under gdb, with reverse execution (gdb-multiarch: target remote :PORT)"
 
@@ -28,6 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rr.gdbstub.monitor import trace_summary
+    from rr.gdbstub.replay_target import ReplayTarget
+    from rr.gdbstub.server import GdbServer
+    from rr.log.trace_reader import TraceReader
+    from rr.monitor.host_console import HostConsoleOutput
+    from rr.replay.replay_session import ReplaySession
+    from rr.replay.timeline import Timeline
+
     reader = TraceReader(args.trace)
     listener = open_listener(args)
     try:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rr.errors import RrError
 from rr.gdbstub.constants import DEFAULT_ADDRESS, MAX_PORT
-from rr.gdbstub.listener import GdbListener
+
+if TYPE_CHECKING:
+    from rr.gdbstub.listener import GdbListener
 
 
 class GdbOptionError(RrError):
@@ -35,8 +37,9 @@ def protocol_trace(args: argparse.Namespace) -> Callable[[str], None] | None:
     return lambda text: print(f"rrvm gdb: {text}", file=sys.stderr, flush=True)
 
 
-def open_listener(args: argparse.Namespace) -> GdbListener:
+def open_listener(args: argparse.Namespace) -> "GdbListener":
     """Bind the port now, so a busy one fails before anything else starts."""
+    from rr.gdbstub.listener import GdbListener
     if not 0 <= args.gdb <= MAX_PORT:
         raise GdbOptionError(f"--gdb {args.gdb}: a TCP port is 0 to {MAX_PORT}")
     return GdbListener(args.address, args.gdb)

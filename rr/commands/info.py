@@ -9,6 +9,7 @@ from collections import Counter
 from rr.log.events import kind_names
 from rr.log.header import EMBED_ROLES, TraceHeader
 from rr.log.trace_reader import TraceReader
+from rr.monitor.constants import UNRECORDED_EPOCH_INSNS
 
 HELP = "summarize a trace: guest, board, length, duration, exit, events, sizes"
 
@@ -105,6 +106,8 @@ def _board(header: TraceHeader) -> str:
         parts.append(f"virtio disk {disk.get('path')} ({embedded}{writable})")
     if board.get("virtio_rng"):
         parts.append("virtio-rng")
+    epoch = board.get("epoch_insns", UNRECORDED_EPOCH_INSNS)
+    parts.append(f"epoch {epoch:,} instructions" if isinstance(epoch, int) else "epoch ?")
     return ", ".join(parts)
 
 

@@ -16,15 +16,6 @@ from rr.commands.board_options import board_config, boot_payload
 from rr.commands.console_run import host_console, report_exit, run_live
 from rr.commands.gdb_options import open_listener, protocol_trace, stub_log
 from rr.errors import RrError
-from rr.gdbstub.live_target import LiveTarget
-from rr.gdbstub.server import GdbServer, SessionEnd
-from rr.monitor.board import settle_payload
-from rr.monitor.exits import GuestExit
-from rr.monitor.host_console import HostConsoleOutput
-from rr.monitor.inputs import HostInputs
-from rr.record.recording import Recording
-from rr.replay.live_session import LiveSession
-from rr.replay.timeline import Timeline
 
 
 def add_live_gdb_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +34,16 @@ def run_maybe_under_gdb(args: argparse.Namespace, record_to: str | None) -> int:
 
 
 def debug_live(args: argparse.Namespace, record_to: str | None) -> int:
+    from rr.gdbstub.live_target import LiveTarget
+    from rr.gdbstub.server import GdbServer, SessionEnd
+    from rr.record.recording import Recording
+    from rr.monitor.board import settle_payload
+    from rr.monitor.exits import GuestExit
+    from rr.monitor.host_console import HostConsoleOutput
+    from rr.monitor.inputs import HostInputs
+    from rr.replay.live_session import LiveSession
+    from rr.replay.timeline import Timeline
+
     if args.max_insns is not None:
         raise RrError("--max-insns cannot be combined with --gdb (gdb decides where to stop)")
     config = board_config(args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rr.commands.board_options import add_board_arguments
+from rr.commands.board_options import add_board_arguments, add_epoch_argument
 from rr.commands.gdb_options import add_gdb_arguments
 from rr.commands.live_debug import add_live_gdb_arguments, run_maybe_under_gdb
 
@@ -13,6 +13,7 @@ HELP = "run a guest and record every nondeterministic input into a trace"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_board_arguments(parser)
+    add_epoch_argument(parser)
     parser.add_argument("-o", "--output", required=True, metavar="TRACE", help="the trace to write")
     parser.add_argument("--max-insns", type=int, metavar="N",
                         help="stop with an error after N instructions")

@@ -5,11 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rr.log.trace_reader import TraceReader
-from rr.monitor.host_console import HostConsoleOutput
-from rr.replay.registers import format_registers
-from rr.replay.replay_session import ReplaySession
-
 HELP = "replay a trace exactly, checking it against the recording"
 
 
@@ -21,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rr.log.trace_reader import TraceReader
+    from rr.monitor.host_console import HostConsoleOutput
+    from rr.replay.registers import format_registers
+    from rr.replay.replay_session import ReplaySession
+
     reader = TraceReader(args.trace)
     output = (lambda data: None) if args.quiet else HostConsoleOutput()
     session = ReplaySession(reader, output)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rr.errors import RrError
-from rr.monitor.constants import DEFAULT_RAM_SIZE
+from rr.monitor.constants import (DEFAULT_EPOCH_INSNS, DEFAULT_RAM_SIZE, MAX_EPOCH_INSNS,
+                                  MIN_EPOCH_INSNS, UNRECORDED_EPOCH_INSNS)
 
 
 class BoardConfigError(RrError):
@@ -55,6 +56,10 @@ class BoardConfig:
     # have neither, which is what those runs had.
     disk: DiskConfig | None = None
     virtio_rng: bool = False
+    # Instructions per epoch: where asynchronous inputs may reach the guest
+    # (run_loop.py). Headers written before it existed ran with
+    # UNRECORDED_EPOCH_INSNS, whatever the default is now.
+    epoch_insns: int = DEFAULT_EPOCH_INSNS
 
     def to_dict(self) -> dict:
         return {
@@ -62,7 +67,7 @@ class BoardConfig:
             "initrd_start": self.initrd_start, "initrd_end": self.initrd_end,
             "stdout_path": self.stdout_path, "rng_seed": self.rng_seed,
             "disk": self.disk.to_dict() if self.disk is not None else None,
-            "virtio_rng": self.virtio_rng,
+            "virtio_rng": self.virtio_rng, "epoch_insns": self.epoch_insns,
         }
 
     @classmethod
@@ -70,4 +75,14 @@ class BoardConfig:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         if known.get("disk") is not None:
             known["disk"] = DiskConfig.from_dict(known["disk"])
+        known["epoch_insns"] = check_epoch(known.get("epoch_insns", UNRECORDED_EPOCH_INSNS),
+                                           "board configuration: epoch_insns")
         return cls(**known)
+
+
+def check_epoch(value: Any, what: str) -> int:
+    """An epoch size the run loop can use; anything else is one error line naming ``what``."""
+    if type(value) is not int or not MIN_EPOCH_INSNS <= value <= MAX_EPOCH_INSNS:
+        raise BoardConfigError(f"{what} {value!r} is not an instruction count from "
+                               f"{MIN_EPOCH_INSNS:,} to {MAX_EPOCH_INSNS:,}")
+    return value

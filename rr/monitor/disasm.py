@@ -1,14 +1,18 @@
-"""One-line disassembly for diagnostics, with capstone."""
+"""One-line disassembly for diagnostics, with capstone.
+
+capstone is imported on the first use: a run that never reports a faulting
+instruction does not pay for loading it.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-
-import capstone
+from typing import Any
 
 
 @lru_cache(maxsize=1)
-def _engine() -> capstone.Cs:
+def _engine() -> Any:
+    import capstone
     return capstone.Cs(capstone.CS_ARCH_RISCV,
                        capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC)
 

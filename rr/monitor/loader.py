@@ -9,18 +9,28 @@ aligned down to 2 MiB.
 
 from __future__ import annotations
 
-import io
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 
 from rr.errors import ImageError
 from rr.monitor.constants import KERNEL_LOAD_ADDR, RAM_BASE
 
-EM_RISCV = 243
+# The few ELF64 fields loading needs, read directly: a full ELF library (and
+# the DWARF support it brings) would cost every `rrvm run` its import time.
 ELF_MAGIC = b"\x7fELF"
+ELFCLASS64 = 2
+ELFDATA2LSB = 1
+EM_RISCV = 243
+PT_LOAD = 1
+# e_ident, e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags,
+# e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+ELF64_HEADER = struct.Struct("<16sHHIQQQIHHHHHH")
+# p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align
+ELF64_PHDR = struct.Struct("<IIQQQQQQ")
+# Names for the machines an image given by mistake most likely is.
+_MACHINES = {3: "x86", 8: "MIPS", 20: "PowerPC", 21: "PowerPC64", 40: "ARM", 62: "x86-64",
+             183: "AArch64", 243: "RISC-V"}
 FDT_MAGIC = b"\xd0\x0d\xfe\xed"
 FDT_ALIGN = 2 * 1024 * 1024
 INITRD_MAX_OFFSET = 128 * 1024 * 1024
@@ -83,23 +93,32 @@ def parse_image(path: str, data: bytes) -> GuestImage:
 
 
 def _parse_elf(path: str, data: bytes) -> GuestImage:
-    try:
-        elf = ELFFile(io.BytesIO(data))
-        machine = elf.header["e_machine"]
-        if elf.elfclass != 64 or machine not in ("EM_RISCV", EM_RISCV):
-            arch = machine if isinstance(machine, str) else f"machine {machine}"
-            raise ImageError(f"image {path}: not a RISC-V 64 ELF ({elf.elfclass}-bit {arch})")
-        segments = []
-        entry = elf.header["e_entry"]
-        phys_entry = None
-        for seg in elf.iter_segments():
-            if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
-                continue
-            segments.append(Segment(seg["p_paddr"], seg.data(), seg["p_memsz"]))
-            if seg["p_vaddr"] <= entry < seg["p_vaddr"] + seg["p_memsz"]:
-                phys_entry = entry - seg["p_vaddr"] + seg["p_paddr"]
-    except ELFError as exc:
-        raise ImageError(f"image {path}: corrupt ELF file ({exc})") from None
+    ident = data[:20].ljust(20, b"\0")
+    order = "little" if ident[5] == ELFDATA2LSB else "big"
+    machine = int.from_bytes(ident[18:20], order)      # e_machine: the same offset in ELF32
+    if ident[4] != ELFCLASS64 or order != "little" or machine != EM_RISCV:
+        bits = {1: "32-bit", 2: "64-bit"}.get(ident[4], f"class {ident[4]}")
+        endian = "" if order == "little" else "big-endian "
+        arch = _MACHINES.get(machine, f"machine {machine}")
+        raise ImageError(f"image {path}: not a RISC-V 64 ELF ({endian}{bits} {arch})")
+    if len(data) < ELF64_HEADER.size:
+        raise ImageError(f"image {path}: corrupt ELF file (truncated header)")
+    (_ident, _type, _machine, _version, entry, phoff, _shoff, _flags, _ehsize, phentsize, phnum,
+     *_rest) = ELF64_HEADER.unpack_from(data)
+    if phnum and (phentsize < ELF64_PHDR.size or phoff + phnum * phentsize > len(data)):
+        raise ImageError(f"image {path}: corrupt ELF file (program headers past the end)")
+    segments = []
+    phys_entry = None
+    for n in range(phnum):
+        p_type, _pflags, offset, vaddr, paddr, filesz, memsz, _align = ELF64_PHDR.unpack_from(
+            data, phoff + n * phentsize)
+        if p_type != PT_LOAD or memsz == 0:
+            continue
+        if offset + filesz > len(data):
+            raise ImageError(f"image {path}: corrupt ELF file (segment {n} data past the end)")
+        segments.append(Segment(paddr, data[offset:offset + filesz], memsz))
+        if vaddr <= entry < vaddr + memsz:
+            phys_entry = entry - vaddr + paddr
     if not segments:
         raise ImageError(f"image {path}: ELF file has no loadable segments")
     return GuestImage(path, "elf", phys_entry if phys_entry is not None else entry,

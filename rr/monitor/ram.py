@@ -4,18 +4,19 @@ Owning the bytes lets checkpoints compare and restore RAM at memcpy speed
 (unicorn's own copy-on-write snapshots turn every copied page into a memory
 region, and accesses slow down with their number: measured 3 ms per page
 write after 2,000 copied pages). Whoever writes RAM behind unicorn's back
-must flush its translation cache afterwards (``Cpu.invalidate_caches``).
+must drop the code translated from it afterwards (``forget_code``, or all of
+it with ``Cpu.invalidate_caches``).
 """
 
 from __future__ import annotations
 
 import ctypes
 import mmap
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from unicorn import UC_PROT_ALL
 
-from rr.monitor.constants import PAGE_SIZE
+from rr.monitor.constants import PAGE_SIZE, PRIV_M
 from rr.monitor.cpu import Cpu
 
 BLOCK = 1 << 20                  # comparisons go by 1 MiB blocks, then by pages
@@ -44,6 +45,38 @@ def differing_pages(a: int, b: int, size: int) -> Iterator[int]:
         for page in range(block, block + length, PAGE_SIZE):
             if memcmp(a + page, b + page, PAGE_SIZE):
                 yield page
+
+
+def forget_code(cpu: Cpu, ranges: Iterable[tuple[int, int]]) -> None:
+    """Drop the blocks unicorn translated from the physical ``(address, size)`` ranges.
+
+    unicorn does not notice RAM changed behind it, and ``ctl_remove_cache``
+    takes a virtual address, so it runs with the privilege switched to M
+    (docs/unicorn-facts.md, fact 15). Safe inside an MMIO write callback.
+    Only those blocks are translated again, where a whole flush
+    (``Cpu.invalidate_caches``) costs the retranslation of everything the
+    guest runs next: some 27,000 blocks over a Linux boot.
+    """
+    old = cpu.priv
+    if old != PRIV_M:
+        cpu.priv = PRIV_M
+    try:
+        for address, size in ranges:
+            cpu.uc.ctl_remove_cache(address, address + size)
+    finally:
+        if old != PRIV_M:
+            cpu.priv = old
+
+
+def page_runs(pages: Iterable[int]) -> list[tuple[int, int]]:
+    """Page offsets merged into (offset, size) runs of adjacent pages."""
+    runs: list[list[int]] = []
+    for page in sorted(pages):
+        if runs and runs[-1][0] + runs[-1][1] == page:
+            runs[-1][1] += PAGE_SIZE
+        else:
+            runs.append([page, PAGE_SIZE])
+    return [(start, size) for start, size in runs]
 
 
 class GuestRam:

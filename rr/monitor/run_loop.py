@@ -1,11 +1,13 @@
 """The count-bounded run loop: where instruction counts, epochs and idling meet.
 
 The loop runs the hart in chunks that never cross an epoch boundary (a
-multiple of ``EPOCH_INSNS``) or a virtual timer deadline, because those are
+multiple of the board's ``epoch_insns``) or a virtual timer deadline, because those are
 the only positions, besides a wfi, where anything asynchronous may reach the
 guest: console bytes are fed, queued interrupt raises applied, the host clock
 consulted. Those positions do not depend on how the run was chunked, which
 is what makes a run (and later a replay) deterministic whoever stops it where.
+The epoch size moves those positions, so a trace records it and a replay runs
+with the recorded one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from typing import Any, Callable
 
 from rr.errors import GuestFault, InstructionLimit
 from rr.monitor.board import Board
-from rr.monitor.constants import EPOCH_INSNS
 from rr.monitor.run_stop import RunStop
 from rr.monitor.exits import QUIT, REBOOT, GuestExit
 
@@ -22,14 +23,11 @@ from rr.monitor.exits import QUIT, REBOOT, GuestExit
 IDLE_POLL_SECONDS = 0.1
 
 
-def next_epoch(icount: int) -> int:
-    return (icount // EPOCH_INSNS + 1) * EPOCH_INSNS
-
-
 class RunLoop:
     def __init__(self, board: Board, max_insns: int | None = None) -> None:
         self.board = board
         self.max_insns = max_insns
+        self.epoch = board.config.epoch_insns
         self.reboots = 0
         self._pause_requested = False
         # The position last serviced: stopping and resuming there must not
@@ -99,7 +97,7 @@ class RunLoop:
 
     # --- positions ----------------------------------------------------------
     def _chunk_end(self, icount: int, stop_at: int | None) -> int:
-        target = next_epoch(icount)
+        target = (icount // self.epoch + 1) * self.epoch
         deadline = self.board.timer.deadline_icount()
         if deadline is not None and deadline > icount:
             target = min(target, deadline)
@@ -118,7 +116,7 @@ class RunLoop:
         board = self.board
         if board.clock.kind == "virtual":       # deadlines are exact instruction counts
             board.timer.check(icount)
-        if icount % EPOCH_INSNS:
+        if icount % self.epoch:
             return
         self._feed_console(icount)
         if board.clock.kind == "host":

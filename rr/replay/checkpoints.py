@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from rr.monitor.constants import PAGE_SIZE
-from rr.monitor.ram import buffer_address, differing_pages
+from rr.monitor.ram import buffer_address, differing_pages, forget_code, page_runs
 from rr.replay.session import HistorySession
 
 MAX_SIDE_CHECKPOINTS = 16       # the oldest side checkpoint goes when one more is taken
@@ -96,22 +96,33 @@ class CheckpointStack:
         return checkpoint
 
     def restore(self, checkpoint: Checkpoint) -> None:
-        """Return the whole machine to ``checkpoint``."""
-        for page in list(self._changed_pages()):
+        """Return the whole machine to ``checkpoint``.
+
+        Only the code translated from the pages put back is dropped: the rest
+        of RAM is as it was, and so is what unicorn translated from it (a
+        whole flush made every restore retranslate all the code run next).
+        The TLB is flushed: page tables may be among the pages put back.
+        """
+        written = set(self._changed_pages())
+        for page in written:
             self._ram[page:page + PAGE_SIZE] = self._shadow[page:page + PAGE_SIZE]
         if checkpoint.pages is not None:
             for page, data in checkpoint.pages.items():
                 self._ram[page:page + PAGE_SIZE] = data
+            written.update(checkpoint.pages)
         else:
             index = next(i for i, c in enumerate(self._stack) if c is checkpoint)
             for newer in reversed(self._stack[index:-1]):
                 for page, data in newer.undo.items():
                     self._ram[page:page + PAGE_SIZE] = data
+                written.update(newer.undo)
         board = self.board
+        base = board.ram.base
+        forget_code(board.cpu, [(base + offset, size) for offset, size in page_runs(written)])
         board.cpu.restore_context(checkpoint.cpu)
         board.cpu.icount = checkpoint.icount
         self.session.set_state(checkpoint.machine)
-        board.cpu.invalidate_caches()
+        board.cpu.flush_tlb()
 
     def restart_here(self) -> Checkpoint:
         """Forget all history: the current state becomes the only checkpoint (the

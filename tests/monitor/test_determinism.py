@@ -147,9 +147,9 @@ def test_stopping_at_an_epoch_boundary_does_not_service_it_twice():
     """A debugger stop at an epoch boundary must not add inputs a straight run does not take."""
     if not (GUESTS / "demo.elf").exists():
         pytest.skip("guests/bin/demo.elf not built")
-    from rr.monitor.constants import EPOCH_INSNS
+    from rr.monitor.constants import DEFAULT_EPOCH_INSNS
     counts = []
-    for stops in ([], [EPOCH_INSNS * k for k in range(1, 6)] * 2):
+    for stops in ([], [DEFAULT_EPOCH_INSNS * k for k in range(1, 6)] * 2):
         inputs = CountingInputs()
         board = Board(BoardConfig(clock="host"), BootPayload(load_image(str(GUESTS / "demo.elf"))),
                       inputs, lambda data: None)
@@ -159,3 +159,44 @@ def test_stopping_at_an_epoch_boundary_does_not_service_it_twice():
         loop.run_until(None)
         counts.append(inputs.requests)
     assert counts[0] == counts[1]
+
+
+class SteppingClockInputs(CountingInputs):
+    """A host clock that advances 50 us per read, so the guest's timers expire."""
+
+    def host_time_ns(self, icount):
+        return super().host_time_ns(icount) // 20
+
+
+def run_host_clock_demo(epoch: int, stops: list[int]):
+    """The demo on a host clock stepping with each read: timers are checked at
+    epoch boundaries, so the epoch decides where its interrupts land."""
+    inputs = SteppingClockInputs()
+    board = Board(BoardConfig(clock="host", epoch_insns=epoch),
+                  BootPayload(load_image(str(GUESTS / "demo.elf"))), inputs, lambda data: None)
+    loop = RunLoop(board)
+    for stop in sorted(stops):
+        if loop.run_until(stop) is not None:
+            break
+    exit_ = loop.run_until(None)
+    return exit_, board.cpu.icount, state_digest(board), inputs.requests
+
+
+@pytest.mark.parametrize("epoch", [1_000, 7_000, 20_000, 200_000])
+def test_random_stops_do_not_change_the_run_at_any_epoch(epoch):
+    """Straight and through random stops, the same end state for every epoch size."""
+    if not (GUESTS / "demo.elf").exists():
+        pytest.skip("guests/bin/demo.elf not built")
+    reference = run_host_clock_demo(epoch, [])
+    rng = random.Random(epoch)
+    for count in (10, 200):
+        stops = [rng.randrange(1, reference[1]) for _ in range(count)]
+        stops += [epoch * rng.randrange(1, 1 + reference[1] // epoch) for _ in range(5)]
+        assert run_host_clock_demo(epoch, stops) == reference
+
+
+def test_the_epoch_moves_the_run():
+    """Why a trace records its epoch: the same inputs with another epoch give another run."""
+    if not (GUESTS / "demo.elf").exists():
+        pytest.skip("guests/bin/demo.elf not built")
+    assert run_host_clock_demo(7_000, [])[1:3] != run_host_clock_demo(20_000, [])[1:3]

@@ -18,7 +18,7 @@ import random
 
 import pytest
 
-from rr.monitor.constants import EPOCH_INSNS
+from rr.monitor.constants import DEFAULT_EPOCH_INSNS
 from rr.monitor.state_digest import state_digest
 from rr.replay.timeline import DEFAULT_SPACING, Timeline
 
@@ -41,7 +41,7 @@ SPACINGS = (500_000, DEFAULT_SPACING)
 
 def seek_positions(end: int, rng: random.Random) -> list[int]:
     """Random positions plus the awkward ones: both ends, checkpoint and epoch boundaries."""
-    special = {0, 1, end, end - 1, EPOCH_INSNS, 7 * EPOCH_INSNS - 1}
+    special = {0, 1, end, end - 1, DEFAULT_EPOCH_INSNS, 7 * DEFAULT_EPOCH_INSNS - 1}
     for spacing in SPACINGS:
         special |= {spacing - 1, spacing, spacing + 1, 3 * spacing}
     special = {p for p in special if 0 <= p <= end}

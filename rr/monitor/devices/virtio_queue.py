@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from rr.monitor.constants import (
-    PRIV_M, VIRTQ_AVAIL_RING, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE,
+    VIRTQ_AVAIL_RING, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE,
     VIRTQ_DESC_SIZE, VIRTQ_IDX_OFFSET, VIRTQ_INDIRECT_MAX, VIRTQ_USED_ELEM_SIZE,
     VIRTQ_USED_RING,
 )
+from rr.monitor.ram import forget_code
 
 _DESC = struct.Struct("<QIHH")
 _USED_ELEM = struct.Struct("<II")
@@ -87,25 +88,10 @@ class RamDma:
 
 
 def unicorn_code_invalidator(cpu) -> Callable[[int, int], None]:
-    """``invalidate_code`` for ``RamDma`` on the board's ``Cpu``.
-
-    unicorn 2.1.4 does not invalidate translated blocks when RAM mapped with
-    ``mem_map_ptr`` changes (not even through ``mem_write``), so a guest
-    could run stale code from a page a disk read just filled. Its
-    ``ctl_remove_cache`` translates the start address with the current MMU
-    (an S-mode address that is unmapped makes the run fail with
-    UC_ERR_EXCEPTION), so it runs with the privilege switched to M, where
-    addresses are physical. Measured safe inside an MMIO write callback.
-    """
+    """``invalidate_code`` for ``RamDma`` on the board's ``Cpu``: a disk read may fill a
+    page the guest ran code from (``rr.monitor.ram.forget_code``)."""
     def invalidate(paddr: int, size: int) -> None:
-        old = cpu.priv
-        if old != PRIV_M:
-            cpu.priv = PRIV_M
-        try:
-            cpu.uc.ctl_remove_cache(paddr, paddr + size)
-        finally:
-            if old != PRIV_M:
-                cpu.priv = old
+        forget_code(cpu, ((paddr, size),))
     return invalidate
 
 
