@@ -186,6 +186,11 @@ class Cpu:
         to Python (None for the host clock, a logged input)."""
         self.engine.use_clock(clock)
 
+    def memory_hooks_set(self, present: bool) -> None:
+        """Say whether memory-access hooks are set: positions inside them then come
+        from code the engine copies as each block starts (``native_engine.py``)."""
+        self.engine.keep_block_code(present)
+
     def icount_in_hook(self) -> int:
         """Index of the instruction being executed, valid inside hooks."""
         return self.icount + self.engine.hook_raw(self.in_mmio) - 1

@@ -55,6 +55,9 @@ class HookEngine:
             self.executed = max_insns if count_reached else raw
         return RunStop(self.executed, count_reached, error)
 
+    def keep_block_code(self, keep: bool) -> None:
+        """Nothing to keep: this engine's count needs no code read in hooks."""
+
     def hook_raw(self, mmio: bool) -> int:
         """Instructions of the current run whose hook ran, the current one included."""
         return self._counter.raw

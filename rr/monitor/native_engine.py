@@ -51,7 +51,9 @@ _FIELDS = (
     "settled", "frozen", "count_reached", "failed",
     "time_native", "run_base", "insns_per_tick", "tick_offset",
     "blocks", "record_misses", "splits", "time_reads", "traps_recounted",
+    "keep_code", "block_code_len",
 )
+BLOCK_CODE_WORDS = (4096 + 8) // 8      # the C side's copy of the current block's code
 
 # Why the C side gave up on a run (FAIL_* in the C source).
 FAILURES = {1: "a block record did not validate and its code was unreadable",
@@ -66,7 +68,8 @@ _U64 = ctypes.c_uint64
 class EngineState(ctypes.Structure):
     """The C struct rrvm_engine, shared between Python and the hooks."""
 
-    _fields_ = [(name, ctypes.c_uint64) for name in _FIELDS]
+    _fields_ = [*((name, ctypes.c_uint64) for name in _FIELDS),
+                ("block_code", ctypes.c_uint64 * BLOCK_CODE_WORDS)]
 
 
 class NativeUnavailable(RrError):
@@ -255,6 +258,11 @@ class NativeEngine:
             exc, self._hook_error = self._hook_error, None
             raise exc
         return RunStop(self.executed, bool(state.count_reached), error)
+
+    def keep_block_code(self, keep: bool) -> None:
+        """Copy each block's code when it is entered, for positions inside memory hooks
+        (which must not read guest memory through unicorn: see the C side)."""
+        self.state.keep_code = int(keep)
 
     def hook_raw(self, mmio: bool) -> int:
         """Instructions of the current run begun so far, the current one included."""

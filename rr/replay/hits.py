@@ -79,12 +79,14 @@ class HitCollector:
             self._handles.append(uc.hook_add(
                 types, self._on_memory, begin=max(0, piece.paddr - MAX_ACCESS + 1),
                 end=piece.paddr + piece.length - 1))
+        cpu.memory_hooks_set(bool(self._pieces))
         cpu.invalidate_caches()       # hooks do not apply to code translated before them
 
     def remove(self) -> None:
         for handle in self._handles:
             self.cpu.uc.hook_del(handle)
         self._handles = []
+        self.cpu.memory_hooks_set(False)
         self.cpu.invalidate_caches()
 
     def _note(self, hit: Hit) -> None:

@@ -77,6 +77,13 @@ typedef struct rrvm_engine {
     uint64_t time_native, run_base, insns_per_tick, tick_offset;
     /* statistics */
     uint64_t blocks, record_misses, splits, time_reads, traps_recounted;
+    /* While memory hooks are set: the current block's code, read when it is entered.
+     * Reading guest memory through unicorn inside a memory hook refills the TLB
+     * entry the interrupted load or store is about to use (a store then went to
+     * another page's host address and crashed), so positions inside memory hooks
+     * are decoded from this copy instead. */
+    uint64_t keep_code, block_code_len;
+    uint64_t block_code[(MAX_BLOCK_BYTES + 8) / 8];
 } rrvm_engine;
 
 uint64_t rrvm_engine_size(void) { return sizeof(rrvm_engine); }
@@ -109,9 +116,14 @@ static int64_t count_insns(rrvm_engine *s, uint64_t start, uint64_t end)
         return -1;
     if (span == 0)
         return 0;
-    if (((uc_vmem_read_t)(uintptr_t)s->fn_vmem_read)((void *)(uintptr_t)s->uc, start, UC_PROT_EXEC,
-                                                      bytes, (size_t)span))
+    if (s->keep_code && s->block_valid && start == s->block_pc) {
+        if (span > s->block_code_len)
+            return -1;
+        memcpy(bytes, s->block_code, (size_t)span);
+    } else if (((uc_vmem_read_t)(uintptr_t)s->fn_vmem_read)((void *)(uintptr_t)s->uc, start,
+                                                           UC_PROT_EXEC, bytes, (size_t)span)) {
         return -1;
+    }
     while (off < span) {
         off += (bytes[off] & 3) != 3 ? 2 : 4;      /* RVC: low two bits other than 11 */
         n++;
@@ -190,6 +202,14 @@ __attribute__((noinline)) static void on_block(void *uc, uint64_t pc, uint32_t s
     s->block_valid = 1;
     s->settled = 0;
     s->raw += n;
+    if (s->keep_code) {
+        /* At a block's start no access is in flight: a TLB refill here is harmless. */
+        uint64_t len = size <= MAX_BLOCK_BYTES ? size : 0;
+        if (len && ((uc_vmem_read_t)(uintptr_t)s->fn_vmem_read)((void *)(uintptr_t)s->uc, pc,
+                                                                UC_PROT_EXEC, s->block_code, (size_t)len))
+            len = 0;
+        s->block_code_len = len;
+    }
 }
 
 /* raw for the instruction at ``pc`` inside the current block (it counts as begun). */
