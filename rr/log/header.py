@@ -22,7 +22,14 @@ from typing import Any
 import rr
 from rr.log.errors import TraceError
 from rr.log.frames import FORMAT_VERSION, MAGIC, compress, decompress
-from rr.log.plain import check_plain, take, take_uint
+from rr.log.plain import check_plain
+from rr.log.schema import (Field, blob, boolean, fields_of, hex_digest, one_of, optional,
+                           read_map, seconds, text, text_list, uint)
+from rr.monitor.constants import (
+    DISK_EMBED_LIMIT, MAX_BOOTARGS, MAX_COMMAND_LINE_ARG, MAX_COMMAND_LINE_ITEMS,
+    MAX_DISK_SIZE, MAX_DTB_SIZE, MAX_RAM_SIZE, MAX_TEXT_FIELD, MIN_RAM_SIZE, RAM_BASE,
+    RAM_SIZE_ALIGN, RNG_SEED_BYTES,
+)
 
 # Largest embedded file a reader inflates; checked against the declared size
 # before any allocation.
@@ -66,14 +73,57 @@ class EmbeddedFile:
 
     @classmethod
     def from_plain(cls, data: Any, what: str) -> "EmbeddedFile":
-        if type(data) is not dict:
-            raise TraceError(f"{what} is not a map")
-        digest = take(data, "sha256", str, what)
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise TraceError(f"{what} sha256 is not 64 lowercase hex digits")
-        return cls(name=take(data, "name", str, what), path=take(data, "path", str, what),
-                   size=take_uint(data, "size", what), sha256=digest,
-                   compressed=take(data, "lz4", bytes, what))
+        values = read_map(data, EMBEDDED_FIELDS, what)
+        return cls(name=values["name"], path=values["path"], size=values["size"],
+                   sha256=values["sha256"], compressed=values["lz4"])
+
+
+EMBEDDED_FIELDS = (
+    Field("name", text(MAX_TEXT_FIELD)),
+    Field("path", text(MAX_TEXT_FIELD)),
+    Field("size", uint(high=EMBED_LIMIT)),
+    Field("sha256", hex_digest(64)),
+    Field("lz4", blob(EMBED_LIMIT)),
+)
+
+# The board configuration (BoardConfig.to_dict of rr/monitor/board_config.py).
+# ``disk`` and ``virtio_rng`` came later: absent means no disk, no rng.
+DISK_FIELDS = (
+    Field("path", text(MAX_TEXT_FIELD)),
+    Field("sha256", hex_digest(64)),
+    Field("size", uint(1, MAX_DISK_SIZE)),
+    Field("writable", boolean, False),
+)
+BOARD_FIELDS = (
+    Field("ram_size", uint(MIN_RAM_SIZE, MAX_RAM_SIZE, RAM_SIZE_ALIGN)),
+    Field("bootargs", text(MAX_BOOTARGS)),
+    Field("clock", one_of("virtual", "host")),
+    Field("initrd_start", optional(uint())),
+    Field("initrd_end", optional(uint())),
+    Field("stdout_path", text(MAX_TEXT_FIELD)),
+    Field("rng_seed", optional(blob(RNG_SEED_BYTES, RNG_SEED_BYTES))),
+    Field("disk", optional(fields_of(DISK_FIELDS)), None),
+    Field("virtio_rng", boolean, False),
+)
+CLOCK_FIELDS = (
+    Field("mode", one_of("virtual", "host")),
+    Field("insns_per_tick", uint(1, 1 << 32)),
+    Field("timebase_hz", uint(1, 1 << 40)),
+)
+EMBEDDED = optional(EmbeddedFile.from_plain)
+# The HEAD map. Adding a header field is adding a row here (and to to_plain).
+HEADER_FIELDS = (
+    Field("rrvm_version", text(MAX_TEXT_FIELD)),
+    Field("board", fields_of(BOARD_FIELDS)),
+    Field("clock", fields_of(CLOCK_FIELDS)),
+    Field("command_line", text_list(MAX_COMMAND_LINE_ITEMS, MAX_COMMAND_LINE_ARG)),
+    Field("created", seconds),
+    Field("image", EMBEDDED),
+    Field("initrd", EMBEDDED),
+    Field("dtb", EMBEDDED),
+    Field("disk", EMBEDDED, None),
+    Field("engine", text(MAX_TEXT_FIELD), None),     # added later: absent means not said
+)
 
 
 @dataclass
@@ -121,30 +171,47 @@ class TraceHeader:
 
     @classmethod
     def from_plain(cls, data: Any, format_version: int = FORMAT_VERSION) -> "TraceHeader":
-        """Checked decoding; unknown keys are ignored so that later writers may add some."""
-        if type(data) is not dict:
-            raise TraceError("header is not a map")
-        clock = take(data, "clock", dict, "header")
-        command_line = take(data, "command_line", list, "header")
-        if any(type(arg) is not str for arg in command_line):
-            raise TraceError("header command_line holds a non-string")
-        embedded = {}
-        for role in EMBED_ROLES:
-            if role in OPTIONAL_ROLES and role not in data:
-                embedded[role] = None
-                continue
-            value = take(data, role, (dict, type(None)), "header")
-            embedded[role] = (None if value is None
-                              else EmbeddedFile.from_plain(value, f"header {role}"))
-        return cls(
-            board=take(data, "board", dict, "header"),
-            clock_mode=take(clock, "mode", str, "header clock"),
-            insns_per_tick=take_uint(clock, "insns_per_tick", "header clock"),
-            timebase_hz=take_uint(clock, "timebase_hz", "header clock"),
-            command_line=command_line,
-            created=take(data, "created", (float, int), "header"),
-            rrvm_version=take(data, "rrvm_version", str, "header"),
-            engine=take(data, "engine", str, "header") if "engine" in data else None,
-            format_version=format_version,
-            **embedded,
+        """Checked decoding (HEADER_FIELDS, then check_consistency); unknown keys are
+        ignored so that later writers may add some."""
+        values = read_map(data, HEADER_FIELDS, "header")
+        clock = values["clock"]
+        header = cls(
+            board=data["board"], clock_mode=clock["mode"],
+            insns_per_tick=clock["insns_per_tick"], timebase_hz=clock["timebase_hz"],
+            command_line=values["command_line"], created=values["created"],
+            rrvm_version=values["rrvm_version"], engine=values["engine"],
+            format_version=format_version, **{role: values[role] for role in EMBED_ROLES},
         )
+        check_consistency(header, values["board"])
+        return header
+
+
+def check_consistency(header: TraceHeader, board: dict[str, Any]) -> None:
+    """What no single field shows: the fields must describe one board this rrvm can build."""
+    if header.clock_mode != board["clock"]:
+        raise TraceError(f"header clock mode {header.clock_mode!r} differs from board clock "
+                         f"{board['clock']!r}")
+    ram_size = board["ram_size"]
+    ram_end = RAM_BASE + ram_size
+    for role, limit in (("image", ram_size), ("initrd", ram_size), ("dtb", MAX_DTB_SIZE)):
+        embedded = getattr(header, role)
+        if embedded is not None and embedded.size > limit:
+            raise TraceError(f"header {role} size is {embedded.size} bytes, more than the "
+                             f"{limit} it may have on this board")
+    start, end = board["initrd_start"], board["initrd_end"]
+    if header.initrd is None:
+        if start is not None or end is not None:
+            raise TraceError("header board places an initrd but the trace embeds none")
+    elif start is None or end is None or not RAM_BASE <= start <= end <= ram_end \
+            or end - start != header.initrd.size:
+        raise TraceError(f"header board initrd_start..initrd_end ({start}..{end}) does not "
+                         f"hold the {header.initrd.size}-byte initrd inside RAM")
+    disk = board["disk"]
+    if header.disk is not None:
+        if disk is None:
+            raise TraceError("header embeds a disk but the board has none")
+        if (header.disk.size, header.disk.sha256) != (disk["size"], disk["sha256"]):
+            raise TraceError("header disk differs in size or sha256 from the board's disk")
+        if header.disk.size > DISK_EMBED_LIMIT:
+            raise TraceError(f"header disk size is {header.disk.size} bytes, more than the "
+                             f"{DISK_EMBED_LIMIT} a trace embeds")

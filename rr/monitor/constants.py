@@ -420,3 +420,19 @@ RNG_SEED_BYTES = 64             # /chosen/rng-seed with --rng, as QEMU virt give
 # A trace embeds the disk image (lz4) when it is at most this big; a larger
 # one is referenced by path and sha256, and replay reopens the file.
 DISK_EMBED_LIMIT = 16 << 20
+
+# --- Limits on what a run may be given and a trace may claim ----------------------------
+# The command line refuses values outside them, and a trace reader refuses a
+# header or event that goes past them before the board allocates anything
+# (traces/FORMAT.md, "Limits"). A real recording never comes near them.
+MIN_RAM_SIZE = 16 << 20
+MAX_RAM_SIZE = 16 << 30
+RAM_SIZE_ALIGN = 4096             # unicorn maps memory in whole pages
+MAX_DTB_SIZE = 2 << 20            # the window below the top of RAM the device tree goes in
+MAX_DISK_SIZE = 1 << 40
+MAX_TEXT_FIELD = 4096             # a path, a name, a version, a device-tree path
+MAX_BOOTARGS = 64 << 10
+MAX_COMMAND_LINE_ITEMS = 4096
+MAX_COMMAND_LINE_ARG = 128 << 10  # Linux's MAX_ARG_STRLEN
+MAX_EVENT_BYTES = 64 << 10        # console bytes come a UART FIFO at a time, entropy 4 KiB at most
+MAX_CHUNK_EVENTS = 1 << 16        # a writer closes a chunk at 4096 events by default

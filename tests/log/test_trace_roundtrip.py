@@ -20,6 +20,7 @@ def test_header_round_trip(tmp_path):
     header = make_header(image=EmbeddedFile.from_bytes(image, "/srv/guests/u-boot.bin"),
                          initrd=EmbeddedFile.from_bytes(b"070701" * 1000, "initrd.cpio"),
                          clock_mode="host", insns_per_tick=3)
+    header.board.update(clock="host", initrd_start=0x8400_0000, initrd_end=0x8400_0000 + 6000)
     path = tmp_path / "h.rrt"
     write_trace(path, [UserQuit(5)], header=header)
     with TraceReader(path) as reader:
