@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rr.log.errors import TraceError
+from rr.monitor.constants import MAX_EVENT_BYTES, MAX_TEXT_FIELD
 
 U64 = 1 << 64
 I64_MIN = -(1 << 63)
@@ -186,20 +187,36 @@ _CHECKS = {
     BYTES: lambda v: type(v) is bytes,
     STR: lambda v: type(v) is str,
 }
+# Longest value of a field type: no recording comes near (traces/FORMAT.md, "Limits").
+_MAX_LENGTH = {BYTES: MAX_EVENT_BYTES, STR: MAX_TEXT_FIELD}
 
 
 def _check_value(kind: str, name: str, schema: str, value: Any) -> None:
     if not _CHECKS[schema](value):
         shown = repr(value) if len(repr(value)) <= 40 else f"a {type(value).__name__}"
         raise TraceError(f"{kind} field {name!r} must be {schema}, got {shown}")
+    limit = _MAX_LENGTH.get(schema)
+    if limit is not None and len(value) > limit:
+        raise TraceError(f"{kind} field {name!r} holds {len(value)} "
+                         f"{'bytes' if schema == BYTES else 'characters'}, more than {limit}")
 
 
-def format_event(event: Event) -> str:
-    """One line for `rrvm dump`: icount, kind, pc, then the kind's own fields."""
+def format_event(event: Event, max_bytes: int | None = None) -> str:
+    """One line for `rrvm dump`: icount, kind, pc, then the kind's own fields.
+
+    Text and bytes are shown escaped (repr, or hex), so a trace cannot put
+    control characters on a terminal; ``max_bytes`` cuts long values (for
+    an error line) and says how long they were.
+    """
     pc = f"pc={event.pc:#x}" if event.pc is not None else "pc=-"
-    own = " ".join(f"{name}={_show(getattr(event, name))}" for name, _ in type(event).FIELDS)
+    own = " ".join(f"{name}={_show(getattr(event, name), max_bytes)}"
+                   for name, _ in type(event).FIELDS)
     return f"{event.icount:>14} {event.KIND:<15} {pc} {own}".rstrip()
 
 
-def _show(value: Any) -> str:
-    return f"0x{value.hex()}" if isinstance(value, bytes) and not value.isascii() else repr(value)
+def _show(value: Any, max_bytes: int | None) -> str:
+    whole = value
+    if max_bytes is not None and isinstance(value, (bytes, str)) and len(value) > max_bytes:
+        value = value[:max_bytes]
+    shown = f"0x{value.hex()}" if isinstance(value, bytes) and not value.isascii() else repr(value)
+    return shown if value is whole else f"{shown}... ({len(whole)} in all)"

@@ -42,7 +42,10 @@ CODEC_LZ4_BLOCK = 1
 MIB = 1 << 20
 # Largest decompressed payload a reader accepts, per frame kind: a corrupt or
 # hostile size field must not make us allocate gigabytes.
-RAW_LIMITS = {TAG_HEAD: 64 * MIB, TAG_CHUNK: 64 * MIB, TAG_INDEX: 64 * MIB, TAG_FOOTER: 1 * MIB}
+# A chunk is closed at 1 MiB by default (rr/log/trace_writer.py) and holds
+# events of at most 64 KiB, so 2 MiB is never reached by a real recording
+# and bounds what decoding one chunk can cost.
+RAW_LIMITS = {TAG_HEAD: 64 * MIB, TAG_CHUNK: 2 * MIB, TAG_INDEX: 64 * MIB, TAG_FOOTER: 1 * MIB}
 U32_MAX = (1 << 32) - 1
 
 

@@ -49,11 +49,19 @@ def unpack_plain(data: bytes, what: str) -> Any:
     return value
 
 
-def unpack_msgpack(data: bytes, what: str) -> Any:
-    """Decode one msgpack object without checking the tree: the caller checks a stricter schema."""
+def unpack_msgpack(data: bytes, what: str, **limits: int) -> Any:
+    """Decode one msgpack object without checking the tree: the caller checks a stricter schema.
+
+    ``limits`` are msgpack's ``max_array_len``, ``max_bin_len``... : a payload
+    whose schema allows only short arrays is refused while it is decoded,
+    before millions of objects exist.
+    """
     try:
         value = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True,
-                                timestamp=0)
+                                timestamp=0, **limits)
+    except ValueError as exc:  # a limit, or extra data after the object
+        detail = " ".join(str(exc).split())[:80]
+        raise TraceError(f"{what} is not valid msgpack within its limits ({detail})") from None
     except Exception as exc:  # msgpack raises many unrelated types on garbage
         raise TraceError(f"{what} is not valid msgpack ({type(exc).__name__})") from None
     return value

@@ -31,10 +31,15 @@ from rr.log.header import TraceHeader
 from rr.log.index import (ChunkInfo, TraceFooter, check_chunk_order, chunks_in_range,
                           index_from_plain)
 from rr.log.plain import unpack_msgpack, unpack_plain
+from rr.monitor.constants import MAX_CHUNK_EVENTS, MAX_EVENT_BYTES, MAX_TEXT_FIELD
 
 HEADER_OFFSET = PREAMBLE.size
 _FRAME_NAMES = {TAG_HEAD: "header frame", TAG_INDEX: "index frame", TAG_FOOTER: "footer frame"}
 _ZERO_SCAN_BLOCK = 1 << 20
+# What a chunk payload may hold, enforced by msgpack while it decodes: arrays
+# of events (records are short arrays), bytes and strings of events, no maps.
+_CHUNK_DECODING = {"max_array_len": MAX_CHUNK_EVENTS, "max_map_len": 0, "max_ext_len": 0,
+                   "max_bin_len": MAX_EVENT_BYTES, "max_str_len": MAX_TEXT_FIELD}
 
 
 class TraceReader:
@@ -106,7 +111,7 @@ class TraceReader:
                                     chunk.stored_size, chunk.raw_size):
             raise TraceCorrupt(f"{where} does not match its index entry", self.path)
         try:
-            records = unpack_msgpack(raw, "payload")
+            records = unpack_msgpack(raw, "payload", **_CHUNK_DECODING)
             return _decode_records(records, frame)
         except TraceError as exc:
             raise TraceCorrupt(f"{where}: {exc.what}", self.path) from None
@@ -342,6 +347,9 @@ class TraceReader:
         name = _frame_name(frame.tag, offset, number if frame.tag == TAG_CHUNK else None)
         if frame.codec not in (CODEC_STORED, CODEC_LZ4_BLOCK):
             raise TraceCorrupt(f"{name}: unknown codec {frame.codec}", self.path)
+        if frame.tag == TAG_CHUNK and not 1 <= frame.count <= MAX_CHUNK_EVENTS:
+            raise TraceCorrupt(f"{name}: declares {frame.count} events (a chunk holds 1 to "
+                               f"{MAX_CHUNK_EVENTS})", self.path)
         if frame.end > self.size:
             raise TraceTruncated(f"truncated trace: {name} needs {frame.end - self.size} more "
                                  f"bytes than the file has", self.path)

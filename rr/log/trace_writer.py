@@ -28,6 +28,7 @@ from rr.log.frames import (CODEC_LZ4_BLOCK, CODEC_STORED, FRAME, RAW_LIMITS, TAG
 from rr.log.header import TraceHeader
 from rr.log.index import ChunkInfo, TraceFooter, index_to_plain
 from rr.log.plain import pack_plain
+from rr.monitor.constants import MAX_CHUNK_EVENTS
 
 DEFAULT_MAX_EVENTS = 4096
 DEFAULT_MAX_BYTES = 1 << 20
@@ -44,6 +45,12 @@ class TraceWriter:
                  flush_interval: float = DEFAULT_FLUSH_INTERVAL, fsync: bool = True,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.path = Path(path)
+        if not 1 <= max_events <= MAX_CHUNK_EVENTS:
+            raise TraceWriteError(f"max_events {max_events} is outside 1..{MAX_CHUNK_EVENTS}",
+                                  path, 0)
+        if not 1 <= max_bytes <= CHUNK_LIMIT - _ARRAY_HEADER_MAX:
+            raise TraceWriteError(f"max_bytes {max_bytes} is outside 1.."
+                                  f"{CHUNK_LIMIT - _ARRAY_HEADER_MAX}", path, 0)
         self.header = header
         self.max_events = max_events
         self.max_bytes = max_bytes

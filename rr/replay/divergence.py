@@ -6,6 +6,8 @@ from rr.errors import RrError
 from rr.log.events import Event, format_event
 
 DIVERGENCE_STATUS = 5
+# Bytes of an event's data shown in a divergence line (the rest is counted).
+SHOWN_EVENT_BYTES = 32
 
 
 class Divergence(RrError):
@@ -19,7 +21,7 @@ class EndOfHistory(RrError):
 
 
 def _one_line(event: Event) -> str:
-    return " ".join(format_event(event).split())
+    return " ".join(format_event(event, SHOWN_EVENT_BYTES).split())
 
 
 def divergence(what: str, icount: int, pc: int | None, expected: Event | None,

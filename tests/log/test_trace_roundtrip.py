@@ -221,15 +221,15 @@ def test_context_manager_without_close_leaves_an_incomplete_trace(tmp_path):
 
 
 def test_an_event_larger_than_a_chunk_target_gets_its_own_chunk(tmp_path):
-    big = ConsoleInput(2, bytes(3 << 20))
+    big = ConsoleInput(2, bytes(60 << 10))
     events = [ConsoleInput(1, b"a"), big, ConsoleInput(3, b"b")]
-    path = trace_at(tmp_path, events)
+    path = trace_at(tmp_path, events, max_bytes=10_000)
     with TraceReader(path) as reader:
         assert [c.event_count for c in reader.index] == [1, 1, 1]
         assert list(reader.events()) == events
 
 
-def test_an_event_larger_than_the_chunk_limit_is_refused(tmp_path):
+def test_an_event_larger_than_the_event_limit_is_refused(tmp_path):
     with TraceWriter(tmp_path / "huge.rrt", make_header(), fsync=False) as writer:
-        with pytest.raises(TraceWriteError, match="does not fit in a chunk"):
-            writer.write(Entropy(1, bytes(65 << 20)))
+        with pytest.raises(TraceWriteError, match="'data' holds 65537 bytes, more than 65536"):
+            writer.write(Entropy(1, bytes((64 << 10) + 1)))
