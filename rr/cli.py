@@ -7,7 +7,9 @@ import sys
 
 from rr import __version__
 from rr.commands import dap, debug, dtb, dump, info, record, repl, replay, run
+from rr.commands.broken_pipe import silence_stdout
 from rr.errors import RrError
+from rr.printable import clipped
 
 COMMANDS = {"run": run, "record": record, "replay": replay, "info": info, "dump": dump,
             "dtb": dtb, "debug": debug, "repl": repl, "dap": dap}
@@ -34,8 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command].run(args)
     except RrError as exc:
-        print(f"rrvm: error: {exc}", file=sys.stderr)
+        print(f"rrvm: error: {clipped(str(exc))}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         print("rrvm: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:              # `rrvm info T | head`: the reader left, not an error
+        silence_stdout()
+        return 0
+    except MemoryError:
+        print(f"rrvm: error: out of memory running `rrvm {args.command}`", file=sys.stderr)
+        return 1
+

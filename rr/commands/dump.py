@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
+from rr.commands.broken_pipe import silence_stdout
 from rr.errors import RrError
 from rr.log.events import format_event, kind_names, tags_for
 from rr.log.trace_reader import TraceReader
@@ -40,16 +40,10 @@ def run(args: argparse.Namespace) -> int:
                 out.write(format_event(event) + "\n")
             out.flush()
         except BrokenPipeError:            # `rrvm dump T | head`
-            _silence_stdout()
+            silence_stdout()
             return 0
         if not reader.complete:
             print(f"rrvm: {reader.path}: the trace is incomplete; these are the events of its "
                   "whole chunks", file=sys.stderr)
     return 0
 
-
-def _silence_stdout() -> None:
-    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush is quiet."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)

@@ -6,10 +6,12 @@ import argparse
 import datetime
 from collections import Counter
 
+from rr.log.event_sequence import TraceEvents
 from rr.log.events import kind_names
 from rr.log.header import EMBED_ROLES, TraceHeader
 from rr.log.trace_reader import TraceReader
 from rr.monitor.constants import UNRECORDED_EPOCH_INSNS
+from rr.printable import printable
 
 HELP = "summarize a trace: guest, board, length, duration, exit, events, sizes"
 
@@ -25,20 +27,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 def describe(reader: TraceReader) -> str:
-    """The whole summary, one fact per line."""
+    """The whole summary, one fact per line; every string from the trace is shown escaped."""
     header, footer = reader.header, reader.footer
     lines = [f"trace        {reader.path}",
              f"format       version {reader.format_version}, recorded by rrvm "
-             f"{header.rrvm_version} on {_when(header.created)}"]
+             f"{printable(header.rrvm_version)} on {_when(header.created)}"]
     image = header.image
     if image is not None:
-        lines.append(f"guest        {image.name or image.path}  sha256 {image.sha256[:16]}  "
+        lines.append(f"guest        {printable(image.name or image.path)}  "
+                     f"sha256 {image.sha256[:16]}  "
                      f"({_size(image.size)})")
     else:
         lines.append("guest        (no embedded image)")
     lines.append(f"board        {_board(header)}")
-    lines.append(f"command      {' '.join(header.command_line) or '(not recorded)'}")
-    lines.append(f"engine       {header.engine or '(not recorded)'} (instruction counting)")
+    command = printable(" ".join(header.command_line))
+    lines.append(f"command      {command or '(not recorded)'}")
+    lines.append(f"engine       {printable(header.engine or '(not recorded)')} "
+                 "(instruction counting)")
 
     if footer is not None:
         length = footer.final_icount
@@ -50,13 +55,19 @@ def describe(reader: TraceReader) -> str:
     lines.append(f"duration     {_duration(header, footer, length)}")
 
     if footer is not None:
-        lines.append(f"exit         {footer.exit_kind or '?'}, code {footer.exit_code}, "
-                     f"exit status {footer.exit_status}")
-        lines.append(f"state hash   {footer.state_hash[:16] or '(none)'}")
-        lines.append("complete     yes: replay runs to the end and verifies the final state")
+        lines.append(f"exit         {printable(footer.exit_kind) or '?'}, code "
+                     f"{footer.exit_code}, exit status {footer.exit_status}")
+        lines.append(f"state hash   {footer.state_hash[:16] or '(none: no final state recorded)'}")
+        verifies = ("verifies the final state" if footer.state_hash
+                    else "cannot verify the final state (none recorded)")
+        if reader.problems:
+            lines.append(f"complete     damaged ({printable(reader.problems[0])}); the footer "
+                         f"was found by a scan, replay runs to the end and {verifies}")
+        else:
+            lines.append(f"complete     yes: replay runs to the end and {verifies}")
     else:
         lines.append("exit         unknown (the recording was cut off)")
-        problem = f" ({reader.problems[-1]})" if reader.problems else ""
+        problem = f" ({printable(reader.problems[-1])})" if reader.problems else ""
         lines.append(f"complete     no{problem}; replay stops at the end of recorded "
                      f"history, instruction {length:,}")
 
@@ -68,7 +79,7 @@ def describe(reader: TraceReader) -> str:
         lines.append(f"  {kind:<16} {counts[kind]:>10,}")
     if footer is not None and Counter(footer.event_counts) != counts:
         lines.append("  (the footer's counts by kind differ from the chunks': "
-                     f"{dict(footer.event_counts)})")
+                     f"{printable(repr(dict(footer.event_counts)))})")
 
     event_bytes = sum(chunk.raw_size for chunk in reader.index)
     stored_bytes = sum(chunk.stored_size for chunk in reader.index)
@@ -94,7 +105,7 @@ def _board(header: TraceHeader) -> str:
     if header.clock_mode == "virtual":
         parts.append(f"virtual clock ({rate / 1e6:g} M instructions per second)")
     else:
-        parts.append(f"{header.clock_mode} clock")
+        parts.append(f"{printable(header.clock_mode)} clock")
     parts.append(f"bootargs {board.get('bootargs')!r}" if board.get("bootargs")
                  else "no bootargs")
     if board.get("initrd_start") is not None:
@@ -103,7 +114,7 @@ def _board(header: TraceHeader) -> str:
     if isinstance(disk, dict):
         embedded = "embedded" if header.disk is not None else "referenced"
         writable = ", writable" if disk.get("writable") else ""
-        parts.append(f"virtio disk {disk.get('path')} ({embedded}{writable})")
+        parts.append(f"virtio disk {printable(disk['path'])} ({embedded}{writable})")
     if board.get("virtio_rng"):
         parts.append("virtio-rng")
     epoch = board.get("epoch_insns", UNRECORDED_EPOCH_INSNS)
@@ -125,8 +136,9 @@ def _duration(header: TraceHeader, footer, length: int) -> str:
 
 
 def _event_counts(reader: TraceReader) -> Counter[str]:
-    """Events by kind, counted from the chunks: every chunk is read and verified on the way."""
-    return Counter(event.KIND for event in reader.events())
+    """Events by kind, counted from the chunks: every chunk is read and verified on the way,
+    a chunk at a time, and nothing may follow the guest's exit."""
+    return Counter(TraceEvents(reader).verify())
 
 
 def _kind_order(kind: str) -> tuple[int, str]:

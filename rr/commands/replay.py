@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rr.errors import RrError
+from rr.printable import clipped, printable
+
 HELP = "replay a trace exactly, checking it against the recording"
 
 
@@ -21,6 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from rr.replay.registers import format_registers
     from rr.replay.replay_session import ReplaySession
 
+    if args.to is not None and args.to < 0:
+        raise RrError(f"--to {args.to}: an instruction count is never negative")
     reader = TraceReader(args.trace)
     output = (lambda data: None) if args.quiet else HostConsoleOutput()
     session = ReplaySession(reader, output)
@@ -28,11 +33,18 @@ def run(args: argparse.Namespace) -> int:
     if args.to is not None and outcome.icount == args.to:
         print(format_registers(session.board), file=sys.stdout)
         return 0
-    if outcome.exit is None and outcome.error is None:
-        print(f"\nrrvm: the trace is incomplete (its recording was cut off); replayed to "
-              f"instruction {outcome.icount}, the end of recorded history", file=sys.stderr)
-        return 0
+    if reader.footer is None:
+        why = printable(reader.problems[-1]) if reader.problems else "its recording was cut off"
+        print(f"\nrrvm: the trace is incomplete ({why}); replayed to instruction "
+              f"{outcome.icount}, the end of recorded history; the final state was not "
+              "checked", file=sys.stderr)
+    elif reader.problems:
+        print(f"rrvm: warning: {printable(reader.problems[0])}", file=sys.stderr)
+    if reader.footer is not None and not outcome.verified:
+        print("rrvm: the trace records no final state: the end of the replay was not "
+              "verified", file=sys.stderr)
     if outcome.error is not None:
-        print(f"rrvm: replay reproduced the recorded error: {outcome.error}", file=sys.stderr)
+        print(f"rrvm: replay reproduced the recorded error: {clipped(str(outcome.error))}",
+              file=sys.stderr)
         return outcome.error.exit_status
-    return outcome.exit.status
+    return outcome.exit.status if outcome.exit is not None else 0

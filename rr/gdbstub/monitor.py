@@ -17,7 +17,7 @@ import shlex
 from typing import Callable
 
 from rr.gdbstub.constants import DEFAULT_EVENTS_AROUND, DEFAULT_WATCH_LENGTH, MAX_WATCH_LENGTH
-from rr.log.events import format_event
+from rr.log.events import Event, format_event
 from rr.log.trace_reader import TraceReader
 from rr.monitor.disasm import disassemble_one
 from rr.monitor import mmu
@@ -110,7 +110,7 @@ class ReplayMonitor:
         count = _number(args[0], "event count") if args else DEFAULT_EVENTS_AROUND
         events = self.timeline.session.inputs.events      # as TraceReader.events() gave them
         now = self.timeline.position
-        split = bisect.bisect_left([event.icount for event in events], now)
+        split = bisect.bisect_left(events, now, key=_icount)
         before, after = events[max(0, split - count):split], events[split:split + count]
         lines = [format_event(event) for event in before]
         lines.append(f"{'-' * 6} now: instruction {now} {'-' * 6}")
@@ -181,3 +181,7 @@ def _number(text: str, what: str) -> int:
 def _no_arguments(args: list[str]) -> None:
     if args:
         raise MonitorError(f"takes no arguments (got '{' '.join(args)}')")
+
+
+def _icount(event: Event) -> int:
+    return event.icount

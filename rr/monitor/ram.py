@@ -14,8 +14,9 @@ import ctypes
 import mmap
 from typing import Iterable, Iterator
 
-from unicorn import UC_PROT_ALL
+from unicorn import UC_PROT_ALL, UcError
 
+from rr.errors import RrError
 from rr.monitor.constants import PAGE_SIZE, PRIV_M
 from rr.monitor.cpu import Cpu
 
@@ -84,9 +85,16 @@ class GuestRam:
         self.base = base
         self.size = size
         # Private: MADV_DONTNEED then really gives zero pages back (zero()).
-        self.map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        try:
+            self.map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        except (OSError, MemoryError, OverflowError) as exc:
+            reason = getattr(exc, "strerror", None) or "out of memory"
+            raise RrError(f"cannot allocate {size >> 20} MiB of guest RAM ({reason})") from None
         self._cells = (ctypes.c_char * size).from_buffer(self.map)
-        cpu.uc.mem_map_ptr(base, size, UC_PROT_ALL, ctypes.addressof(self._cells))
+        try:
+            cpu.uc.mem_map_ptr(base, size, UC_PROT_ALL, ctypes.addressof(self._cells))
+        except UcError as exc:
+            raise RrError(f"cannot map {size >> 20} MiB of guest RAM ({exc})") from None
 
     @property
     def address(self) -> int:

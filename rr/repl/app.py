@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from rr.commands.board_options import board_config, boot_payload
+from rr.commands.broken_pipe import silence_stdout
 from rr.errors import RrError
 from rr.log.frames import MAGIC
 from rr.log.trace_reader import TraceReader
@@ -191,9 +192,7 @@ def _serve(repl: Repl, origin: str, script: str | None) -> int:
         if not sys.stdin.isatty() or not sys.stdout.isatty():
             return run_stream(repl, sys.stdin)
     except BrokenPipeError:              # `rrvm repl T -c "..." | head`
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        silence_stdout()
         return 0
     size = (f"{debugger.length:,} instructions" if debugger.bounded
             else "running live (`type` feeds its console)")

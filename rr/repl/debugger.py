@@ -8,6 +8,7 @@ handler) stops it at its next slice with ``Interrupted``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rr.errors import RrError
@@ -113,7 +114,7 @@ class Debugger:
         return self.cpu.x(2)
 
     @property
-    def events(self) -> list[Event]:
+    def events(self) -> Sequence[Event]:
         return self.session.inputs.events
 
     def register(self, name: str) -> int:

@@ -18,7 +18,8 @@ the guest does the same thing:
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Sequence
+from typing import Any
 
 from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Event, GuestExit,
                            UserQuit, WallClockRead)
@@ -28,8 +29,10 @@ from rr.replay.divergence import EndOfHistory, divergence
 
 
 class ReplayInputs(InputSource):
-    def __init__(self, events: Iterable[Event], complete: bool = True) -> None:
-        self.events: list[Event] = list(events)
+    def __init__(self, events: Sequence[Event], complete: bool = True) -> None:
+        # A list (a live session appends to it) or a trace's TraceEvents, which
+        # decodes a chunk at a time.
+        self.events = events
         self.complete = complete           # False: the recording was cut off after the last event
         self.cursor = 0                    # index of the next event to replay
         self._asked_at = 0                 # instruction count of the latest query
@@ -147,3 +150,5 @@ class ReplayInputs(InputSource):
             raise self._fail(f"the guest ended the run ({kind}, code {code})", icount)
         self._check_pc(event, icount)
         self._advance(event)
+        if self._next is not None:
+            raise self._fail("the guest ended the run, but the recording goes on", icount)

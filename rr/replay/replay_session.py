@@ -7,6 +7,7 @@ from typing import Callable
 
 from rr.errors import InstructionLimit, RrError
 from rr.log.errors import TraceError
+from rr.log.event_sequence import TraceEvents
 from rr.log.trace_reader import TraceReader
 from rr.monitor.board import BootPayload
 from rr.monitor.board_config import BoardConfig
@@ -25,7 +26,8 @@ class ReplayOutcome:
     icount: int
     exit: GuestExit | None          # None: stopped before the end (--to, or an incomplete trace)
     error: RrError | None           # the board error the recording also ended with
-    verified: bool                  # final state hash compared with the footer
+    verified: bool                  # final state hash compared with the footer (False: no
+                                    # footer, or a footer that records no final state)
 
 
 class ReplaySession(HistorySession):
@@ -50,7 +52,9 @@ class ReplaySession(HistorySession):
                     else open_recorded_disk(recorded.path, recorded.sha256, recorded.size))
         payload = BootPayload(parse_image(image.path or image.name, reader.image_bytes()),
                               reader.initrd_bytes(), reader.dtb_bytes(), disk)
-        super().__init__(config, payload, ReplayInputs(reader.events(), complete=reader.complete),
+        events = TraceEvents(reader)
+        events.verify()                     # a damaged chunk fails now, not mid-replay
+        super().__init__(config, payload, ReplayInputs(events, complete=reader.complete),
                          console_out, self._recorded_instruction_limit())
 
     def _recorded_instruction_limit(self) -> int | None:
@@ -95,6 +99,8 @@ class ReplaySession(HistorySession):
         if footer.final_icount != board.cpu.icount:
             raise Divergence(f"replay ended at instruction {board.cpu.icount}, "
                              f"the recording at {footer.final_icount}")
+        if not footer.state_hash:           # allowed by the format: nothing to compare
+            return False
         digest = state_digest(board)
         if digest != footer.state_hash:
             raise Divergence(f"final state differs from the recording at instruction "
