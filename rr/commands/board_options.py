@@ -1,4 +1,10 @@
-"""Options that describe a board and its guest, shared by run, record and dtb."""
+"""Options that describe a board and its guest, shared by run, record, repl and dtb.
+
+Every value is checked here, before a board exists: sizes and counts in
+range, inputs that are regular files read with a bound (a FIFO or a device
+would block or never end), outputs that are named and are not one of the
+inputs (`rrvm record x.elf -o x.elf` would overwrite its own guest).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,24 @@ import argparse
 import os
 import re
 
-from rr.errors import RrError
+from rr.errors import ImageError, RrError
 from rr.guests import DEMO, bundled_guest
+from rr.log.frames import SNIFF_SIZE, looks_like_trace
 from rr.monitor.board import BootPayload
 from rr.monitor.board_config import BoardConfig, check_epoch
-from rr.monitor.constants import (DEFAULT_EPOCH_INSNS, DEFAULT_RAM_SIZE, MAX_EPOCH_INSNS,
-                                  MIN_EPOCH_INSNS, RNG_SEED_BYTES)
+from rr.monitor.constants import (DEFAULT_EPOCH_INSNS, DEFAULT_RAM_SIZE, MAX_DTB_SIZE,
+                                  MAX_EPOCH_INSNS, MAX_RAM_SIZE, MIN_EPOCH_INSNS, MIN_RAM_SIZE,
+                                  RAM_SIZE_ALIGN, RNG_SEED_BYTES)
 from rr.monitor.disk_image import open_disk
-from rr.monitor.loader import load_image, read_file
+from rr.monitor.loader import parse_image, read_file
 
 _SIZE = re.compile(r"^(\d+)\s*([kmgt]?)(i?b)?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-MIN_RAM = 16 << 20
-MAX_RAM = 16 << 30
+MAX_INSNS = (1 << 63) - 1
+# Files a run reads, by option: an output naming one of them is refused.
+INPUT_OPTIONS = (("image", "the guest image"), ("initrd", "--initrd"), ("dtb", "--dtb"),
+                 ("disk", "--disk"), ("symbols", "--symbols"))
+OUTPUT_OPTIONS = (("output", "-o"), ("record", "--record"))
 
 
 def parse_size(text: str) -> int:
@@ -62,9 +73,34 @@ def add_epoch_argument(parser: argparse.ArgumentParser) -> None:
                              f"{MAX_EPOCH_INSNS:,}; a trace records it)")
 
 
+def max_insns(text: str) -> int:
+    """--max-insns: a count of instructions, 1 or more."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid instruction count '{text}'") from None
+    if not 1 <= value <= MAX_INSNS:
+        raise argparse.ArgumentTypeError(f"{text} is out of range (an instruction count "
+                                         f"from 1 to {MAX_INSNS})")
+    return value
+
+
+def describe_size(size: int) -> str:
+    """'128 MiB', '4 KiB', or a byte count when it is not a whole unit."""
+    for shift, unit in ((30, "GiB"), (20, "MiB"), (10, "KiB")):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} bytes"
+
+
 def board_config(args: argparse.Namespace) -> BoardConfig:
-    if not MIN_RAM <= args.mem <= MAX_RAM:
-        raise RrError(f"--mem {args.mem >> 20} MiB is out of range (16 MiB to 16 GiB)")
+    check_outputs(args)
+    if not MIN_RAM_SIZE <= args.mem <= MAX_RAM_SIZE:
+        raise RrError(f"--mem {describe_size(args.mem)} is out of range "
+                      f"({describe_size(MIN_RAM_SIZE)} to {describe_size(MAX_RAM_SIZE)})")
+    if args.mem % RAM_SIZE_ALIGN:
+        raise RrError(f"--mem {describe_size(args.mem)} is not a whole number of "
+                      f"{describe_size(RAM_SIZE_ALIGN)} pages")
     if args.disk_writable and not args.disk:
         raise RrError("--disk-writable needs --disk FILE")
     # With an entropy device the kernel also gets a seed in the device tree, from
@@ -75,11 +111,42 @@ def board_config(args: argparse.Namespace) -> BoardConfig:
                        virtio_rng=args.rng, rng_seed=seed, epoch_insns=epoch)
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """An output path must name a file, and not one the run reads."""
+    for attr, option in OUTPUT_OPTIONS:
+        path = getattr(args, attr, None)
+        if path is None:
+            continue
+        if not path.strip():
+            raise RrError(f"{option} '{path}': an empty path names no file to write")
+        for input_attr, what in INPUT_OPTIONS:
+            source = getattr(args, input_attr, None)
+            if source and _same_file(path, source):
+                raise RrError(f"{option} {path} is {what} {source}: writing it would "
+                              "overwrite an input of the run")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:                      # one does not exist (yet): compare the names
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def is_trace_file(path: str) -> bool:
+    """True when ``path`` is meant as a trace (even a damaged one): read it as one."""
+    head = read_file(path, "image", SNIFF_SIZE, whole=False)
+    return looks_like_trace(head, os.stat(path).st_size)
+
+
 def boot_payload(args: argparse.Namespace) -> BootPayload:
     path = args.image if args.image else str(bundled_guest(DEMO))
-    image = load_image(path)
-    initrd = read_file(args.initrd, "initrd") if args.initrd else None
-    dtb = read_file(args.dtb, "device tree") if args.dtb else None
+    if is_trace_file(path):
+        raise ImageError(f"image {path}: is an rrvm trace, not a guest image "
+                         "(rrvm replay, repl or debug read traces)")
+    image = parse_image(path, read_file(path, "image", args.mem))
+    initrd = read_file(args.initrd, "initrd", args.mem) if args.initrd else None
+    dtb = read_file(args.dtb, "device tree", MAX_DTB_SIZE) if args.dtb else None
     if dtb is not None and not dtb.startswith(b"\xd0\x0d\xfe\xed"):
         raise RrError(f"device tree {args.dtb}: not a flattened device tree blob")
     disk = open_disk(args.disk, args.disk_writable) if args.disk else None

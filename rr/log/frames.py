@@ -73,6 +73,26 @@ class Frame:
         return self.offset + FRAME.size + self.stored_size
 
 
+# Bytes a caller reads to tell a trace from a guest image: the preamble and the
+# HEAD frame's tag after it.
+SNIFF_SIZE = PREAMBLE.size + 4
+
+
+def looks_like_trace(head: bytes, file_size: int) -> bool:
+    """True when a file starting with ``head`` (its first SNIFF_SIZE bytes) is meant as
+    a trace, intact or not: the magic, the magic with a damaged byte or two, a file
+    cut inside the magic, or a HEAD frame where a trace has it. Such a file must be
+    read (and refused) as a trace, never run as a raw guest image."""
+    if head[:len(MAGIC)] == MAGIC:
+        return True
+    if 0 < file_size < len(MAGIC) and MAGIC.startswith(head):
+        return True
+    if head[PREAMBLE.size:SNIFF_SIZE] == TAG_HEAD:
+        return True
+    same = sum(a == b for a, b in zip(head, MAGIC))
+    return len(head) >= len(MAGIC) and same >= len(MAGIC) - 2
+
+
 def pack_preamble(version: int = FORMAT_VERSION) -> bytes:
     return PREAMBLE.pack(MAGIC, version, 0)
 

@@ -9,12 +9,14 @@ aligned down to 2 MiB.
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rr.errors import ImageError
-from rr.monitor.constants import KERNEL_LOAD_ADDR, RAM_BASE
+from rr.monitor.constants import KERNEL_LOAD_ADDR, MAX_RAM_SIZE, MIN_RAM_SIZE, RAM_BASE
 
 # The few ELF64 fields loading needs, read directly: a full ELF library (and
 # the DWARF support it brings) would cost every `rrvm run` its import time.
@@ -66,15 +68,50 @@ class GuestImage:
         return max(s.paddr + max(s.memsz, len(s.data)) for s in self.segments)
 
 
-def read_file(path: str | Path, what: str) -> bytes:
+def read_file(path: str | Path, what: str, limit: int = MAX_RAM_SIZE,
+              whole: bool = True) -> bytes:
+    """A regular file's bytes, at most ``limit`` of them; anything else is one line.
+
+    The file is opened without blocking and checked before it is read: a FIFO
+    would block until some writer came, a device such as /dev/zero never
+    ends. With ``whole=False`` the first ``limit`` bytes are enough.
+    """
+    name = f"{what} {os.fspath(path)}"
     try:
-        return Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise ImageError(f"{what} {path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{what} {path}: is a directory") from None
+        raise ImageError(f"{name}: no such file") from None
     except OSError as exc:
-        raise ImageError(f"{what} {path}: {exc.strerror}") from None
+        raise ImageError(f"{name}: {exc.strerror}") from None
+    try:
+        mode, size = os.fstat(fd).st_mode, os.fstat(fd).st_size
+        if stat.S_ISDIR(mode):
+            raise ImageError(f"{name}: is a directory")
+        if not stat.S_ISREG(mode):
+            raise ImageError(f"{name}: not a regular file ({_file_kind(mode)})")
+        if whole and size > limit:
+            raise ImageError(f"{name}: {size} bytes, more than the {limit} this run can take"
+                             + (" (use --mem to enlarge RAM)" if limit >= MIN_RAM_SIZE else ""))
+        chunks, left = [], min(size, limit)
+        while left > 0:
+            data = os.read(fd, left)
+            if not data:
+                break                      # it shrank: what is there is the file
+            chunks.append(data)
+            left -= len(data)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ImageError(f"{name}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a plain file"
 
 
 def parse_image(path: str, data: bytes) -> GuestImage:

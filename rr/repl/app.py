@@ -17,10 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from rr.commands.board_options import board_config, boot_payload
+from rr.commands.board_options import board_config, boot_payload, is_trace_file
 from rr.commands.broken_pipe import silence_stdout
 from rr.errors import RrError
-from rr.log.frames import MAGIC
 from rr.log.trace_reader import TraceReader
 from rr.monitor.board import settle_payload
 from rr.monitor.inputs import HostInputs
@@ -152,12 +151,7 @@ def open_history(args: argparse.Namespace, guest_output: Callable[[bytes], None]
     """A trace to replay, or a guest image to run live (told apart by the trace's magic);
     ``guest_output`` gets a live guest's console output."""
     path = args.image
-    try:
-        with open(path, "rb") as f:
-            is_trace = f.read(len(MAGIC)) == MAGIC
-    except OSError as exc:
-        raise RrError(f"{path}: {exc.strerror or exc}") from None
-    if is_trace:
+    if is_trace_file(path):
         reader = TraceReader(path)
         image = reader.header.image
         symbols, origin = load_symbols(reader.image_bytes() or b"",
