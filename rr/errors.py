@@ -32,3 +32,8 @@ class InstructionLimit(RrError):
     """The run reached --max-insns."""
 
     exit_status = 4
+
+
+class InputStop(RrError):
+    """The input source cannot answer the guest (a replay diverged or its history
+    ended): the run stops at this instruction, whichever device was asking."""

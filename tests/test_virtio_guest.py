@@ -214,8 +214,8 @@ def test_large_disk_is_referenced_and_checked(tmp_path):
     with open(disk, "r+b") as f:
         f.seek(SECTOR)
         f.write(b"changed")
-    line = assert_one_error(replay(trace), str(disk), "changed", recorded_hash, sha256(disk))
-    assert "expects" in line
+    line = assert_one_error(replay(trace), str(disk), "changed", recorded_hash)
+    assert sha256(disk) not in line          # no digest of a file that is not the recorded one
 
     disk.unlink()
     assert_one_error(replay(trace), f"disk image {disk}: no such file")
@@ -230,4 +230,5 @@ def test_large_writable_disk_cannot_be_replayed(tmp_path):
     record(trace, disk, "--disk-writable")
     after = sha256(disk)
     assert after != before
-    assert_one_error(replay(trace), str(disk), before, after)
+    line = assert_one_error(replay(trace), str(disk), before)
+    assert after not in line

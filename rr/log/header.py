@@ -25,6 +25,7 @@ from rr.log.frames import FORMAT_VERSION, MAGIC, compress, decompress
 from rr.log.plain import check_plain
 from rr.log.schema import (Field, blob, boolean, fields_of, hex_digest, one_of, optional,
                            read_map, seconds, text, text_list, uint)
+from rr.monitor.board_config import BoardConfig
 from rr.monitor.constants import (
     DISK_EMBED_LIMIT, MAX_BOOTARGS, MAX_COMMAND_LINE_ARG, MAX_COMMAND_LINE_ITEMS,
     MAX_DISK_SIZE, MAX_DTB_SIZE, MAX_RAM_SIZE, MAX_TEXT_FIELD, MIN_RAM_SIZE, RAM_BASE,
@@ -130,7 +131,7 @@ HEADER_FIELDS = (
 class TraceHeader:
     """Everything before the first event. ``magic`` and ``format_version`` live in the preamble."""
 
-    board: dict[str, Any] = field(default_factory=dict)
+    board: dict[str, Any] = field(default_factory=lambda: BoardConfig().to_dict())
     clock_mode: str = "virtual"                  # "virtual" or "host"
     insns_per_tick: int = 1                      # virtual clock rate
     timebase_hz: int = 10_000_000

@@ -13,17 +13,26 @@ from rr.monitor.devices.device import MmioDevice
 
 
 class _Window:
-    """One mapped window; tells the hart while a device runs (``Cpu.in_mmio``)."""
+    """One mapped window; tells the hart while a device runs (``Cpu.in_mmio``).
 
-    def __init__(self, device: MmioDevice, cpu: Cpu) -> None:
+    An exception cannot cross unicorn's C callback (Python prints "Exception
+    ignored" and the load gets a garbage value), so one raised by a device is
+    kept on the bus, the hart is stopped before the access completes, and the
+    run loop raises it (``MmioBus.take_fault``)."""
+
+    def __init__(self, bus: "MmioBus", device: MmioDevice) -> None:
+        self.bus = bus
         self.device = device
-        self.cpu = cpu
+        self.cpu = bus.cpu
 
     def read(self, _uc, offset: int, size: int, _user) -> int:
         cpu = self.cpu
         cpu.in_mmio = True
         try:
             return self.device.read(offset, size)
+        except Exception as exc:  # noqa: BLE001 - re-raised by the run loop
+            self.bus.stop_with(exc)
+            return 0
         finally:
             cpu.in_mmio = False
 
@@ -32,6 +41,8 @@ class _Window:
         cpu.in_mmio = True
         try:
             self.device.write(offset, size, value)
+        except Exception as exc:  # noqa: BLE001 - re-raised by the run loop
+            self.bus.stop_with(exc)
         finally:
             cpu.in_mmio = False
 
@@ -40,6 +51,18 @@ class MmioBus:
     def __init__(self, cpu: Cpu) -> None:
         self.cpu = cpu
         self._windows: dict[int, _Window] = {}
+        self._fault: Exception | None = None
+
+    def stop_with(self, fault: Exception) -> None:
+        """From a device callback: stop the hart at this access and report ``fault``."""
+        if self._fault is None:
+            self._fault = fault
+        self.cpu.stop()
+
+    def take_fault(self) -> Exception | None:
+        """The exception a device raised during the last run, once."""
+        fault, self._fault = self._fault, None
+        return fault
 
     def attach(self, device: MmioDevice) -> None:
         """Map ``device`` at its base, or put it in place of the one already there."""
@@ -47,7 +70,7 @@ class MmioBus:
         if window is not None:
             window.device = device
             return
-        window = _Window(device, self.cpu)
+        window = _Window(self, device)
         size = (device.size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
         self.cpu.uc.mmio_map(device.base, size, window.read, None, window.write, None)
         self._windows[device.base] = window

@@ -246,13 +246,31 @@ def open_disk(path: str | os.PathLike, writable: bool = False) -> DiskImage:
 
 
 def open_recorded_disk(path: str, sha256: str, size: int) -> DiskImage:
-    """The disk a trace references by path, read-only, checked against the recorded hash."""
+    """The disk a trace references by path, read-only, checked against the recorded hash.
+
+    The path comes from the trace, so it is treated as hostile: only a regular
+    file of the recorded size is opened and hashed, and a refusal never shows
+    the hash of a file that does not match (it would disclose a digest of
+    whatever file the trace named).
+    """
+    suffix = "(the trace refers to its disk image by path)"
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise DiskError(f"disk image {path}: no such file {suffix}") from None
+    except OSError as exc:
+        raise DiskError(f"disk image {path}: {exc.strerror} {suffix}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DiskError(f"disk image {path}: not a regular file {suffix}")
+    if info.st_size != size:
+        raise DiskError(f"disk image {path} is not the one recorded: {info.st_size} bytes, "
+                        f"the trace expects {size} {suffix}")
     try:
         disk = open_disk(path)
     except DiskError as exc:
-        raise DiskError(f"{exc} (the trace refers to its disk image by path)") from None
+        raise DiskError(f"{exc} {suffix}") from None
     if disk.size != size or disk.sha256 != sha256:
         disk.close()
-        raise DiskError(f"disk image {path} has changed since the recording: its sha256 is "
-                        f"{disk.sha256}, the trace expects {sha256}")
+        raise DiskError(f"disk image {path} has changed since the recording: its sha256 "
+                        f"differs from the recorded {sha256} {suffix}")
     return disk

@@ -83,6 +83,10 @@ class RunLoop:
                 return None
             target = self._chunk_end(icount, stop_at)
             stop = cpu.run(target - icount)
+            device_fault = board.bus.take_fault()
+            if device_fault is not None:    # raised before the access completed (bus.py)
+                self._pause_requested = False
+                raise device_fault
             if self._pause_requested:
                 # A debugger hook paused mid-instruction: the caller discards
                 # this state (it goes back to a checkpoint), so stop as is.

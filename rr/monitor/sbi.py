@@ -46,6 +46,10 @@ SPEC_VERSION = (1 << 24) | 0          # v1.0
 IMPL_ID = 0x7272
 IMPL_VERSION = int("".join(f"{int(p):02d}" for p in __version__.split(".")[:3]), 16)
 
+# Most bytes one DBCN console_write or console_read moves (the call returns the
+# count, and a guest writes the rest with another call, as the SBI allows).
+SBI_DBCN_MAX_BYTES = 4096
+
 SRST_SHUTDOWN = 0
 SRST_COLD_REBOOT = 1
 SRST_WARM_REBOOT = 2
@@ -177,7 +181,10 @@ class Sbi:
             return SBI_SUCCESS, 0
         if fid not in (0, 1):
             return SBI_ERR_NOT_SUPPORTED, 0
-        length, addr = self._arg(0), self._arg(1) | (self._arg(2) << 64)
+        # The SBI may move fewer bytes than asked and says how many: a guest
+        # asking for gigabytes gets them a bounded piece at a time.
+        length = min(self._arg(0), SBI_DBCN_MAX_BYTES)
+        addr = self._arg(1) | (self._arg(2) << 64)
         try:
             if fid == 0:                      # console_write
                 self.ports.console_write(self.cpu.read_phys(addr, length))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rr.errors import RrError
+from rr.errors import InputStop
 from rr.log.events import Event, format_event
 
 DIVERGENCE_STATUS = 5
@@ -10,13 +10,13 @@ DIVERGENCE_STATUS = 5
 SHOWN_EVENT_BYTES = 32
 
 
-class Divergence(RrError):
+class Divergence(InputStop):
     """The replayed run left the recorded one: a distinct exit status, and where it happened."""
 
     exit_status = DIVERGENCE_STATUS
 
 
-class EndOfHistory(RrError):
+class EndOfHistory(InputStop):
     """An incomplete trace ran out: the recording was cut off here. Not an error for replay."""
 
 

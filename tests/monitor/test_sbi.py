@@ -105,3 +105,13 @@ def test_legacy_console():
     assert call(board, s.LEGACY_GETCHAR)[0] == ord("z")
     call(board, s.LEGACY_SHUTDOWN)
     assert board.exit_request.kind == POWEROFF
+
+
+def test_debug_console_write_of_gigabytes_moves_a_bounded_piece():
+    """A guest asking DBCN to write 4 GiB gets SBI_DBCN_MAX_BYTES written and told so; the
+    host never allocates what the guest asked for."""
+    board, output = make_board()
+    board.cpu.write_phys(0x8100_0000, b"x" * s.SBI_DBCN_MAX_BYTES)
+    assert call(board, s.EXT_DBCN, 0, 1 << 32, 0x8100_0000, 0) == (0, s.SBI_DBCN_MAX_BYTES)
+    assert b"".join(output) == b"x" * s.SBI_DBCN_MAX_BYTES
+    assert call(board, s.EXT_DBCN, 1, (1 << 64) - 1, 0x8100_0100, 0) == (0, 0)   # nothing typed

@@ -10,6 +10,7 @@ Board state (checkpoints, the final state hash) must carry the disk's overlay.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import shutil
 from pathlib import Path
@@ -245,7 +246,25 @@ def test_open_recorded_disk_checks_the_hash(disk_copy):
     with pytest.raises(DiskError) as info:
         open_recorded_disk(str(disk_copy), good, len(data))
     message = str(info.value)
-    assert str(disk_copy) in message and good in message and changed in message
+    assert str(disk_copy) in message and good in message and changed not in message
+
+
+def test_open_recorded_disk_refuses_other_files_without_hashing_them(disk_copy, tmp_path):
+    """The path comes from a trace: only a regular file of the recorded size is read."""
+    data = disk_copy.read_bytes()
+    good = hashlib.sha256(data).hexdigest()
+    longer = tmp_path / "longer.img"
+    longer.write_bytes(data + bytes(512))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, fragment in ((longer, f"{len(data) + 512} bytes, the trace expects {len(data)}"),
+                           (fifo, "not a regular file"), (tmp_path, "not a regular file"),
+                           (Path("/dev/zero"), "not a regular file")):
+        with pytest.raises(DiskError) as info:
+            open_recorded_disk(str(path), good, len(data))
+        message = str(info.value)
+        assert fragment in message and str(path) in message, message
+        assert hashlib.sha256(data + bytes(512)).hexdigest() not in message
 
 
 def test_in_memory_disk_never_writes_a_file(disk_copy):

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rr.errors import InputStop
+
 from rr.monitor.constants import (
     VIRTIO_BASE, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_VERSION_1, VIRTIO_FEATURE_WORDS,
     VIRTIO_ID_NONE, VIRTIO_IRQ_BASE, VIRTIO_MMIO_CONFIG, VIRTIO_MMIO_CONFIG_GENERATION,
@@ -202,14 +204,18 @@ class VirtioMmioDevice(VirtioMmioSlot):
     def read(self, offset: int, size: int) -> int:
         try:
             return super().read(offset, size)
-        except Exception as exc:  # noqa: BLE001 - nothing may escape an MMIO callback
+        except InputStop:
+            raise                 # not the device's failure: the bus stops the run
+        except Exception as exc:  # noqa: BLE001 - nothing else may escape an MMIO callback
             self._fail(f"{type(exc).__name__} reading {offset:#x}: {exc}")
             return 0
 
     def write(self, offset: int, size: int, value: int) -> None:
         try:
             super().write(offset, size, value)
-        except Exception as exc:  # noqa: BLE001 - nothing may escape an MMIO callback
+        except InputStop:
+            raise                 # not the device's failure: the bus stops the run
+        except Exception as exc:  # noqa: BLE001 - nothing else may escape an MMIO callback
             self._fail(f"{type(exc).__name__} writing {offset:#x}: {exc}")
 
     def read_register(self, offset: int) -> int:
