@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 import tempfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import lz4.block
 import msgpack
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +21,7 @@ from rr.log.frames import (FRAME, FRAME_TAGS, TAG_HEAD, TRAILER, pack_frame, pac
                            pack_trailer)
 from rr.log.plain import pack_plain
 
+from hostile_traces import REPO, build_corpus, cpu_count, load_base, run_case
 from trace_helpers import make_header, write_trace
 
 SETTINGS = settings(max_examples=300, deadline=None,
@@ -128,3 +133,60 @@ def test_flipped_bytes_anywhere_in_a_valid_trace(tmp_path, flips):
 def test_cut_and_spliced_traces(tmp_path, cut, junk):
     _exercise(tmp_path, VALID[:cut] + junk)
     _exercise(tmp_path, VALID[:cut] + VALID[-TRAILER.size:])
+
+
+# -- the commands over a seeded corpus of hostile traces, each in a sandbox ----------------
+
+CORPUS_SEED = 18
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Hostile traces made from a real recording of the demo guest (hostile_traces.py)."""
+    scratch = tmp_path_factory.mktemp("corpus")
+    trace = scratch / "demo.rrt"
+    recorded = subprocess.run([sys.executable, "-m", "rr", "record", "-o", str(trace)],
+                              cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    assert trace.exists(), recorded.stderr
+    replayed = subprocess.run([sys.executable, "-m", "rr", "replay", str(trace)], cwd=REPO,
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    assert replayed.stderr == b"", replayed.stderr
+    base = load_base(trace, replayed.stdout, replayed.returncode)
+    return build_corpus(base, scratch, CORPUS_SEED)
+
+
+def test_every_command_on_every_hostile_trace_gives_one_clean_line_or_succeeds(corpus, capsys):
+    """No traceback, no hang, nothing above 4 GiB of address space, no control character on
+    the terminal: one `rrvm: error:` line with a nonzero status, or a correct run."""
+    jobs = [(case, command) for case in corpus for command in case.commands]
+    with ThreadPoolExecutor(max_workers=cpu_count()) as pool:
+        outcomes = list(pool.map(lambda job: run_case(*job), jobs))
+    failures = [f"{o.case} {' '.join(o.command)}: {o.verdict}\n  stderr: "
+                f"{o.stderr.decode(errors='replace')[-400:]!r}"
+                for o in outcomes if o.verdict.startswith("FAIL")]
+    errors = sum(o.verdict == "error" for o in outcomes)
+    successes = sum(o.verdict == "success" for o in outcomes)
+    with capsys.disabled():
+        print(f"\nhostile trace corpus: {len(corpus)} traces, {len(outcomes)} runs, "
+              f"{errors} clean errors, {successes} successes, {len(failures)} failures")
+    assert not failures, "\n".join(failures)
+    assert errors and successes and errors + successes == len(outcomes)
+
+
+def test_corpus_cases_say_what_is_wrong(corpus):
+    """A sample of crafted cases, each with the one line a user needs."""
+    expected = {
+        "ram-1TiB": ("info", "header board ram_size is out of range (1099511627776"),
+        "clock-bogus": ("replay", "header board clock is 'bogus'"),
+        "created-nan": ("info", "header created is nan, expected a finite number"),
+        "disk-dev-zero": ("replay", "disk image /dev/zero: not a regular file"),
+        "console-event-1MB": ("dump", "exceeds max_bin_len(65536)"),
+        "events-after-guest-exit": ("info", "follows the guest_exit (event 0)"),
+        "300k-tiny-events-declared": ("info", "declares 300000 events (a chunk holds 1 to 65536)"),
+        "dtb-too-big": ("info", "header dtb size is 3145728 bytes, more than the 2097152"),
+    }
+    by_name = {case.name: case for case in corpus}
+    for name, (verb, fragment) in expected.items():
+        outcome = run_case(by_name[name], [verb] + (["--quiet"] if verb == "replay" else []))
+        assert outcome.verdict == "error" and fragment in outcome.stderr.decode(), \
+            (name, outcome.stderr)
