@@ -51,16 +51,18 @@ class MmioBus:
     def __init__(self, cpu: Cpu) -> None:
         self.cpu = cpu
         self._windows: dict[int, _Window] = {}
-        self._fault: Exception | None = None
+        self._fault: tuple[Exception, int] | None = None
 
     def stop_with(self, fault: Exception) -> None:
         """From a device callback: stop the hart at this access and report ``fault``."""
         if self._fault is None:
-            self._fault = fault
+            self._fault = (fault, self.cpu.icount_in_hook())
         self.cpu.stop()
 
-    def take_fault(self) -> Exception | None:
-        """The exception a device raised during the last run, once."""
+    def take_fault(self) -> tuple[Exception, int] | None:
+        """The exception a device raised during the last run, and the instruction count of
+        the access, once. That instruction did not complete (unicorn re-executes an access
+        stopped in its callback), though unicorn's counter has counted it."""
         fault, self._fault = self._fault, None
         return fault
 

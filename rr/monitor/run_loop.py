@@ -85,8 +85,9 @@ class RunLoop:
             stop = cpu.run(target - icount)
             device_fault = board.bus.take_fault()
             if device_fault is not None:    # raised before the access completed (bus.py)
+                error, cpu.icount = device_fault
                 self._pause_requested = False
-                raise device_fault
+                raise error
             if self._pause_requested:
                 # A debugger hook paused mid-instruction: the caller discards
                 # this state (it goes back to a checkpoint), so stop as is.
