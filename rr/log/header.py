@@ -23,8 +23,8 @@ import rr
 from rr.log.errors import TraceError
 from rr.log.frames import FORMAT_VERSION, MAGIC, compress, decompress
 from rr.log.plain import check_plain
-from rr.log.schema import (Field, blob, boolean, fields_of, hex_digest, one_of, optional,
-                           read_map, seconds, text, text_list, uint)
+from rr.log.schema import (Field, blob, boolean, fields_of, hex_digest, integer, one_of,
+                           optional, read_map, seconds, text, text_list)
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.constants import (
     DISK_EMBED_LIMIT, MAX_BOOTARGS, MAX_COMMAND_LINE_ARG, MAX_COMMAND_LINE_ITEMS,
@@ -82,7 +82,7 @@ class EmbeddedFile:
 EMBEDDED_FIELDS = (
     Field("name", text(MAX_TEXT_FIELD)),
     Field("path", text(MAX_TEXT_FIELD)),
-    Field("size", uint(high=EMBED_LIMIT)),
+    Field("size", integer(high=EMBED_LIMIT)),
     Field("sha256", hex_digest(64)),
     Field("lz4", blob(EMBED_LIMIT)),
 )
@@ -92,15 +92,15 @@ EMBEDDED_FIELDS = (
 DISK_FIELDS = (
     Field("path", text(MAX_TEXT_FIELD)),
     Field("sha256", hex_digest(64)),
-    Field("size", uint(1, MAX_DISK_SIZE)),
+    Field("size", integer(1, MAX_DISK_SIZE)),
     Field("writable", boolean, False),
 )
 BOARD_FIELDS = (
-    Field("ram_size", uint(MIN_RAM_SIZE, MAX_RAM_SIZE, RAM_SIZE_ALIGN)),
+    Field("ram_size", integer(MIN_RAM_SIZE, MAX_RAM_SIZE, RAM_SIZE_ALIGN)),
     Field("bootargs", text(MAX_BOOTARGS)),
     Field("clock", one_of("virtual", "host")),
-    Field("initrd_start", optional(uint())),
-    Field("initrd_end", optional(uint())),
+    Field("initrd_start", optional(integer())),
+    Field("initrd_end", optional(integer())),
     Field("stdout_path", text(MAX_TEXT_FIELD)),
     Field("rng_seed", optional(blob(RNG_SEED_BYTES, RNG_SEED_BYTES))),
     Field("disk", optional(fields_of(DISK_FIELDS)), None),
@@ -108,8 +108,8 @@ BOARD_FIELDS = (
 )
 CLOCK_FIELDS = (
     Field("mode", one_of("virtual", "host")),
-    Field("insns_per_tick", uint(1, 1 << 32)),
-    Field("timebase_hz", uint(1, 1 << 40)),
+    Field("insns_per_tick", integer(1, 1 << 32)),
+    Field("timebase_hz", integer(1, 1 << 40)),
 )
 EMBEDDED = optional(EmbeddedFile.from_plain)
 # The HEAD map. Adding a header field is adding a row here (and to to_plain).

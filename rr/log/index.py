@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rr.log.errors import TraceError
-from rr.log.plain import take, take_uint
+from rr.log.schema import Field, hex_digest, integer, read_map, seconds, text
+from rr.monitor.constants import MAX_TEXT_FIELD
 
 U64 = 1 << 64
 
@@ -58,21 +59,32 @@ class TraceFooter:
 
     @classmethod
     def from_plain(cls, data: Any) -> "TraceFooter":
-        if type(data) is not dict:
-            raise TraceError("footer is not a map")
-        counts = take(data, "event_counts", dict, "footer")
-        for kind, count in counts.items():
-            if type(count) is not int or count < 0:
-                raise TraceError(f"footer event count for {kind!r} is not a count")
-        state_hash = take(data, "state_hash", str, "footer")
-        if any(c not in "0123456789abcdef" for c in state_hash):
-            raise TraceError("footer state_hash is not lowercase hex")
-        return cls(final_icount=take_uint(data, "final_icount", "footer"),
-                   exit_status=take(data, "exit_status", int, "footer"),
-                   exit_kind=take(data, "exit_kind", str, "footer"),
-                   exit_code=take(data, "exit_code", int, "footer"),
-                   state_hash=state_hash, event_counts=counts,
-                   closed=take(data, "closed", (float, int), "footer"))
+        values = read_map(data, FOOTER_FIELDS, "footer")
+        return cls(**values)
+
+
+def _event_counts(value: Any, what: str) -> dict[str, int]:
+    """Events by kind name: a small map of str -> count."""
+    if type(value) is not dict:
+        raise TraceError(f"{what} is not a map")
+    if len(value) > MAX_COUNTED_KINDS:
+        raise TraceError(f"{what} names {len(value)} kinds, more than {MAX_COUNTED_KINDS}")
+    name, count = text(MAX_TEXT_FIELD), integer()
+    return {name(kind, f"{what} key"): count(number, f"{what} for {kind!r}")
+            for kind, number in value.items()}
+
+
+# Kinds a footer may count: the known ones and room for later ones.
+MAX_COUNTED_KINDS = 64
+FOOTER_FIELDS = (
+    Field("final_icount", integer()),
+    Field("exit_status", integer(-(1 << 31), (1 << 31) - 1)),
+    Field("exit_kind", text(MAX_TEXT_FIELD)),
+    Field("exit_code", integer(-(1 << 63), (1 << 64) - 1)),
+    Field("state_hash", hex_digest(None)),
+    Field("event_counts", _event_counts),
+    Field("closed", seconds),
+)
 
 
 def index_to_plain(chunks: list[ChunkInfo]) -> list[list[int]]:

@@ -67,7 +67,7 @@ def _shown(value: Any) -> str:
 
 # -- checks: each returns the value, or raises naming ``what`` ------------------------
 
-def uint(low: int = 0, high: int = (1 << 64) - 1, multiple: int = 1) -> Check:
+def integer(low: int = 0, high: int = (1 << 64) - 1, multiple: int = 1) -> Check:
     """An int (never a bool) in [low, high], a multiple of ``multiple``."""
     def check(value: Any, what: str) -> int:
         if type(value) is not int:
