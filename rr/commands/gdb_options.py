@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Callable
 
 from rr.errors import RrError
+from rr.printable import printable
 from rr.gdbstub.constants import DEFAULT_ADDRESS, MAX_PORT
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ def add_gdb_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
 
 def stub_log(text: str) -> None:
     """The stub's own messages: on stderr, so the guest's console keeps stdout."""
-    print(f"rrvm: {text}", file=sys.stderr, flush=True)
+    safe = "\n".join(printable(line) for line in text.split("\n"))  # trace text, escaped
+    print(f"rrvm: {safe}", file=sys.stderr, flush=True)
 
 
 def protocol_trace(args: argparse.Namespace) -> Callable[[str], None] | None:

@@ -19,6 +19,7 @@ from typing import Callable
 from rr.gdbstub.constants import DEFAULT_EVENTS_AROUND, DEFAULT_WATCH_LENGTH, MAX_WATCH_LENGTH
 from rr.log.events import Event, format_event
 from rr.log.trace_reader import TraceReader
+from rr.printable import printable
 from rr.monitor.disasm import disassemble_one
 from rr.monitor import mmu
 from rr.replay.timeline import Timeline
@@ -34,10 +35,10 @@ def trace_summary(reader: TraceReader) -> Callable[[], list[str]]:
         image = reader.header.image
         footer = reader.footer
         out = [f"trace        {reader.path}",
-               f"guest        {image.name or image.path if image else '(none)'}"]
+               f"guest        {printable(image.name or image.path) if image else '(none)'}"]
         if footer is not None:
             out.append(f"history      instructions 0 to {footer.final_icount}, complete")
-            out.append(f"exit         {footer.exit_kind or '?'}, code {footer.exit_code}, "
+            out.append(f"exit         {printable(footer.exit_kind) or '?'}, code {footer.exit_code}, "
                        f"exit status {footer.exit_status}")
         else:
             out.append(f"history      incomplete: instructions 0 to {reader.last_icount or 0} "

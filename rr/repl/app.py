@@ -22,6 +22,7 @@ from rr.commands.broken_pipe import silence_stdout
 from rr.errors import RrError
 from rr.log.trace_reader import TraceReader
 from rr.monitor.board import settle_payload
+from rr.printable import printable
 from rr.monitor.inputs import HostInputs
 from rr.record.recording import Recording
 from rr.replay.live_session import LiveSession
@@ -155,7 +156,8 @@ def open_history(args: argparse.Namespace, guest_output: Callable[[bytes], None]
         reader = TraceReader(path)
         image = reader.header.image
         symbols, origin = load_symbols(reader.image_bytes() or b"",
-                                       f"the embedded {image.name}" if image else "no image",
+                                       f"the embedded {printable(image.name)}" if image
+                                       else "no image",
                                        args.symbols)
         return TraceHistory(reader), symbols, origin
     config = board_config(args)

@@ -16,6 +16,8 @@ from prompt_toolkit import print_formatted_text
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.styles import Style
 
+from rr.printable import clipped
+
 Fragment = Union[str, tuple[str, str]]
 
 STYLE = Style.from_dict({
@@ -83,7 +85,8 @@ class Printer:
             self.line(row)
 
     def error(self, message: str) -> None:
-        self.line(("err", message))
+        """One line, escaped and cut: errors quote traces and guests."""
+        self.line(("err", clipped(message)))
 
 
 def plain(fragments: Iterable[Fragment]) -> str:

@@ -12,6 +12,7 @@ from typing import Protocol
 from rr.commands.info import describe
 from rr.errors import RrError
 from rr.log.trace_reader import TraceReader
+from rr.printable import printable
 from rr.monitor.exits import GuestExit
 from rr.replay.live_session import LiveSession
 from rr.replay.replay_session import ReplaySession
@@ -72,7 +73,8 @@ class TraceHistory:
     def ending(self, timeline: Timeline) -> str:
         footer = self.reader.footer
         if footer is not None:
-            return (f"the guest exited ({footer.exit_kind or '?'}, code {footer.exit_code}, "
+            return (f"the guest exited ({printable(footer.exit_kind) or '?'}, "
+                    f"code {footer.exit_code}, "
                     f"exit status {footer.exit_status}) at instruction {footer.final_icount}")
         return f"the trace was cut off at instruction {self.length(timeline)}"
 
