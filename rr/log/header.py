@@ -36,8 +36,6 @@ from rr.monitor.constants import (
 # before any allocation.
 EMBED_LIMIT = 1 << 30
 EMBED_ROLES = ("image", "initrd", "dtb", "disk")
-# Roles added after the first traces were written: absent means nil.
-OPTIONAL_ROLES = ("disk",)
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,7 @@ HEADER_FIELDS = (
     Field("image", EMBEDDED),
     Field("initrd", EMBEDDED),
     Field("dtb", EMBEDDED),
-    Field("disk", EMBEDDED, None),
+    Field("disk", EMBEDDED, None),        # added later: absent means no embedded disk
     Field("engine", text(MAX_TEXT_FIELD), None),     # added later: absent means not said
 )
 

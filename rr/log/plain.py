@@ -74,29 +74,3 @@ def pack_plain(value: Any, what: str) -> bytes:
         return msgpack.packb(value, use_bin_type=True)
     except (OverflowError, ValueError, TypeError) as exc:
         raise TraceError(f"{what} cannot be encoded ({exc})") from None
-
-
-def take(data: dict, key: str, kind: type | tuple[type, ...], what: str) -> Any:
-    """``data[key]``, which must exist and be of ``kind`` (bool is never an int here)."""
-    if key not in data:
-        raise TraceError(f"{what} has no field {key!r}")
-    value = data[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if type(value) is bool and bool not in kinds:
-        raise TraceError(f"{what} field {key!r} is a bool, expected {_names(kinds)}")
-    if not isinstance(value, kinds):
-        raise TraceError(f"{what} field {key!r} is a {type(value).__name__}, "
-                         f"expected {_names(kinds)}")
-    return value
-
-
-def take_uint(data: dict, key: str, what: str, limit: int = 1 << 64) -> int:
-    """An int field in [0, limit)."""
-    value = take(data, key, int, what)
-    if not 0 <= value < limit:
-        raise TraceError(f"{what} field {key!r} is out of range ({value})")
-    return value
-
-
-def _names(kinds: tuple[type, ...]) -> str:
-    return " or ".join("nil" if k is type(None) else k.__name__ for k in kinds)
