@@ -284,3 +284,9 @@ def test_an_oversized_event_makes_a_short_error_line(demo_trace, tmp_path):
     line = assert_one_error(run_rrvm("replay", str(path)), "replay diverged",
                             "(64000 in all)")
     assert len(line) < 600 and "\x1b" not in line
+
+
+def test_a_fifo_as_symbols_is_refused_without_blocking(fifo, demo_trace):
+    proc = run_rrvm("repl", str(demo_trace), "--symbols", str(fifo), "-c", "regs",
+                    timeout=BLOCKING)
+    assert_one_error(proc, f"--symbols {fifo}: not a regular file (a FIFO)")

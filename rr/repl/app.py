@@ -19,11 +19,11 @@ from typing import Callable, Iterator
 
 from rr.commands.board_options import board_config, boot_payload, is_trace_file
 from rr.commands.broken_pipe import silence_stdout
-from rr.errors import RrError
 from rr.log.trace_reader import TraceReader
 from rr.monitor.board import settle_payload
-from rr.printable import printable
 from rr.monitor.inputs import HostInputs
+from rr.monitor.loader import read_file
+from rr.printable import printable
 from rr.record.recording import Recording
 from rr.replay.live_session import LiveSession
 from rr.repl.commands import Quit, Repl
@@ -34,6 +34,8 @@ from rr.repl.symbols import ELF_MAGIC, SymbolTable
 from rr.repl.typed_console import TypedConsole
 
 HISTORY_ENV = "RRVM_HISTORY"
+# Largest --symbols ELF read (a vmlinux with debug information is a few hundred MiB).
+MAX_SYMBOLS_FILE = 2 << 30
 
 
 def history_path() -> Path:
@@ -48,10 +50,7 @@ def load_symbols(data: bytes, name: str, symbols_path: str | None) -> tuple[Symb
     """The symbol table (from --symbols, else from the guest image ``data`` if an ELF) and a
     phrase saying where it came from."""
     if symbols_path:
-        try:
-            data = Path(symbols_path).read_bytes()
-        except OSError as exc:
-            raise RrError(f"--symbols {symbols_path}: {exc.strerror or exc}") from None
+        data = read_file(symbols_path, "--symbols", MAX_SYMBOLS_FILE)   # a FIFO is refused
         table = SymbolTable.from_elf(data, symbols_path)
         return table, f"{len(table)} symbols from {symbols_path}"
     if data.startswith(ELF_MAGIC):
