@@ -21,7 +21,8 @@ from rr.log.frames import (FRAME, FRAME_TAGS, TAG_HEAD, TRAILER, pack_frame, pac
                            pack_trailer)
 from rr.log.plain import pack_plain
 
-from hostile_traces import REPO, build_corpus, cpu_count, load_base, run_case
+from hostile_traces import (REPO, build_corpus, cpu_count, load_base, run_case,
+                            write_with_header)
 from trace_helpers import make_header, write_trace
 
 SETTINGS = settings(max_examples=300, deadline=None,
@@ -141,9 +142,9 @@ CORPUS_SEED = 18
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    """Hostile traces made from a real recording of the demo guest (hostile_traces.py)."""
-    scratch = tmp_path_factory.mktemp("corpus")
+def base_trace(tmp_path_factory):
+    """A real recording of the demo guest, and what its replay printed."""
+    scratch = tmp_path_factory.mktemp("base")
     trace = scratch / "demo.rrt"
     recorded = subprocess.run([sys.executable, "-m", "rr", "record", "-o", str(trace)],
                               cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
@@ -151,8 +152,13 @@ def corpus(tmp_path_factory):
     replayed = subprocess.run([sys.executable, "-m", "rr", "replay", str(trace)], cwd=REPO,
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
     assert replayed.stderr == b"", replayed.stderr
-    base = load_base(trace, replayed.stdout, replayed.returncode)
-    return build_corpus(base, scratch, CORPUS_SEED)
+    return load_base(trace, replayed.stdout, replayed.returncode)
+
+
+@pytest.fixture(scope="module")
+def corpus(base_trace, tmp_path_factory):
+    """Hostile traces made from the real recording (hostile_traces.py)."""
+    return build_corpus(base_trace, tmp_path_factory.mktemp("corpus"), CORPUS_SEED)
 
 
 def test_every_command_on_every_hostile_trace_gives_one_clean_line_or_succeeds(corpus, capsys):
@@ -190,3 +196,50 @@ def test_corpus_cases_say_what_is_wrong(corpus):
         outcome = run_case(by_name[name], [verb] + (["--quiet"] if verb == "replay" else []))
         assert outcome.verdict == "error" and fragment in outcome.stderr.decode(), \
             (name, outcome.stderr)
+
+
+HOSTILE_VALUES = (st.none() | st.booleans() | st.text(max_size=6) | st.binary(max_size=70)
+                  | st.floats() | st.sampled_from([0, 1, -1, 4095, 4096, 16 << 20, (16 << 20) + 1,
+                                                   1 << 32, 1 << 40, 2**63, 2**64 - 1, -(2**63),
+                                                   0x8000_0000, 0x8400_0000])
+                  | st.lists(st.integers(0, 9), max_size=3) | st.dictionaries(
+                      st.sampled_from(["path", "sha256", "size", "writable"]),
+                      st.none() | st.integers(-1, 1 << 33) | st.text(max_size=4), max_size=4))
+HEADER_PATHS = ([("board", key) for key in ("ram_size", "bootargs", "clock", "initrd_start",
+                                            "initrd_end", "stdout_path", "rng_seed", "disk",
+                                            "virtio_rng")]
+                + [("clock", key) for key in ("mode", "insns_per_tick", "timebase_hz")]
+                + [(key,) for key in ("rrvm_version", "command_line", "created", "image",
+                                      "initrd", "dtb", "disk")])
+
+
+@given(st.lists(st.tuples(st.sampled_from(HEADER_PATHS), HOSTILE_VALUES), min_size=1,
+                max_size=3))
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_header_the_reader_accepts_builds_a_board_or_fails_in_one_line(base_trace, tmp_path,
+                                                                          changes):
+    """Whatever a header's fields hold, the reader refuses it with a TraceError, or the
+    replay's board is built from it, or refused with an RrError: never another exception."""
+    from rr.commands.info import describe
+    from rr.errors import RrError
+    from rr.replay.replay_session import ReplaySession
+
+    def mutate(plain):
+        for path, value in changes:
+            target = plain
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+    path = write_with_header(tmp_path / "h.rrt", base_trace, mutate)
+    try:
+        reader = TraceReader(path)
+    except TraceError as error:
+        assert "\n" not in str(error)
+        return
+    with reader:
+        assert "\x1b" not in describe(reader)
+        try:
+            ReplaySession(reader, lambda data: None)
+        except RrError as error:
+            assert "\n" not in str(error)
