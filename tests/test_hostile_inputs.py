@@ -161,12 +161,14 @@ def test_output_piped_into_head_ends_quietly(demo_trace, command):
 
 
 def test_ram_that_cannot_be_allocated_is_one_line():
+    """6 GiB of address space hold the engine (its translation buffers are reserved at
+    start) but not 8 GiB of guest RAM."""
     def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
-    proc = subprocess.run([*RRVM, "run", str(HELLO), "--mem", "4G"], cwd=REPO,
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+    proc = subprocess.run([*RRVM, "run", str(HELLO), "--mem", "8G"], cwd=REPO,
                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
                           preexec_fn=limit)
-    assert_one_error(proc, "cannot allocate 4096 MiB of guest RAM")
+    assert_one_error(proc, "cannot allocate 8192 MiB of guest RAM")
 
 
 # --- what a trace shows and how its replay ends --------------------------------------------------
