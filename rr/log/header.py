@@ -28,8 +28,9 @@ from rr.log.schema import (Field, blob, boolean, fields_of, hex_digest, integer,
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.constants import (
     DISK_EMBED_LIMIT, MAX_BOOTARGS, MAX_COMMAND_LINE_ARG, MAX_COMMAND_LINE_ITEMS,
-    MAX_DISK_SIZE, MAX_DTB_SIZE, MAX_RAM_SIZE, MAX_TEXT_FIELD, MIN_RAM_SIZE, RAM_BASE,
-    RAM_SIZE_ALIGN, RNG_SEED_BYTES,
+    MAX_DISK_SIZE, MAX_DTB_SIZE, MAX_EPOCH_INSNS, MAX_RAM_SIZE, MAX_TEXT_FIELD,
+    MIN_EPOCH_INSNS, MIN_RAM_SIZE, RAM_BASE, RAM_SIZE_ALIGN, RNG_SEED_BYTES,
+    UNRECORDED_EPOCH_INSNS,
 )
 
 # Largest embedded file a reader inflates; checked against the declared size
@@ -103,6 +104,7 @@ BOARD_FIELDS = (
     Field("rng_seed", optional(blob(RNG_SEED_BYTES, RNG_SEED_BYTES))),
     Field("disk", optional(fields_of(DISK_FIELDS)), None),
     Field("virtio_rng", boolean, False),
+    Field("epoch_insns", integer(MIN_EPOCH_INSNS, MAX_EPOCH_INSNS), UNRECORDED_EPOCH_INSNS),
 )
 CLOCK_FIELDS = (
     Field("mode", one_of("virtual", "host")),
