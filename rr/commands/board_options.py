@@ -135,16 +135,20 @@ def _same_file(a: str, b: str) -> bool:
 
 def is_trace_file(path: str) -> bool:
     """True when ``path`` is meant as a trace (even a damaged one): read it as one."""
-    head = read_file(path, "image", SNIFF_SIZE, whole=False)
-    return looks_like_trace(head, os.stat(path).st_size)
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:                   # neither a trace nor an image: say which file
+        raise RrError(f"{path}: {exc.strerror or exc}") from None
+    return looks_like_trace(read_file(path, "image", SNIFF_SIZE, whole=False), size)
 
 
 def boot_payload(args: argparse.Namespace) -> BootPayload:
     path = args.image if args.image else str(bundled_guest(DEMO))
-    if is_trace_file(path):
+    data = read_file(path, "image", args.mem)
+    if looks_like_trace(data[:SNIFF_SIZE], len(data)):
         raise ImageError(f"image {path}: is an rrvm trace, not a guest image "
                          "(rrvm replay, repl or debug read traces)")
-    image = parse_image(path, read_file(path, "image", args.mem))
+    image = parse_image(path, data)
     initrd = read_file(args.initrd, "initrd", args.mem) if args.initrd else None
     dtb = read_file(args.dtb, "device tree", MAX_DTB_SIZE) if args.dtb else None
     if dtb is not None and not dtb.startswith(b"\xd0\x0d\xfe\xed"):
