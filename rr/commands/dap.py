@@ -16,12 +16,9 @@ import sys
 
 from rr.commands.board_options import add_board_arguments
 from rr.commands.repl import add_history_arguments
-from rr.dap.adapter import DapAdapter
 from rr.dap.framing import DapStream
-from rr.dap.server import serve
 from rr.errors import RrError
 from rr.gdbstub.constants import DEFAULT_ADDRESS
-from rr.repl.app import open_history
 
 HELP = ("serve the Debug Adapter Protocol (VS Code and other IDEs) over a trace or a guest "
         "image, with reverse execution")
@@ -49,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     stream = DapStream(sys.stdin.buffer, protocol_out)
-    serve(stream, DapAdapter(args, stream.write, open_history))
+    _serve(args, stream)
     # The reader thread may still be blocked reading stdin, which the interpreter's
     # shutdown cannot close under it: the session is over (history closed), so leave now.
     sys.stderr.flush()
@@ -77,5 +74,15 @@ def _serve_port(args: argparse.Namespace) -> int:
     with conn:
         reader, writer = conn.makefile("rb"), conn.makefile("wb")
         stream = DapStream(reader, writer)
-        serve(stream, DapAdapter(args, stream.write, open_history))
+        _serve(args, stream)
     return 0
+
+
+def _serve(args: argparse.Namespace, stream: DapStream) -> None:
+    """Answer the client on ``stream`` until it leaves. The adapter brings the REPL,
+    DWARF and capstone, so it is imported here, not when the CLI starts."""
+    from rr.dap.adapter import DapAdapter
+    from rr.dap.server import serve
+    from rr.repl.app import open_history
+
+    serve(stream, DapAdapter(args, stream.write, open_history))
