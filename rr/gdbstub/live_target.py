@@ -25,8 +25,9 @@ from rr.errors import RrError
 from rr.gdbstub.registers import Register
 from rr.gdbstub.replay_target import ReplayTarget
 from rr.gdbstub.stop_points import StopPoints
-from rr.gdbstub.target import ReadOnly, Resume, Stop, StopKind
+from rr.gdbstub.target import MemoryFault, ReadOnly, Resume, Stop, StopKind
 from rr.monitor.exits import GuestExit
+from rr.monitor.mmu import PageFault
 from rr.replay.live_session import LiveSession
 from rr.replay.timeline import Interrupted, Timeline
 
@@ -51,11 +52,10 @@ class LiveTarget(ReplayTarget):
 
     def write_memory(self, address: int, data: bytes) -> None:
         self._check_writable()
-        pieces = list(self._ram_pieces(address, len(data)))     # all mapped, or nothing written
-        ram, done = self.board.ram, 0
-        for offset, piece in pieces:
-            ram.map[offset:offset + piece] = data[done:done + piece]
-            done += piece
+        try:
+            self.board.memory.write(address, data)    # all of it, or nothing
+        except PageFault as fault:
+            raise MemoryFault(f"cannot write memory at {address:#x}: {fault.reason}") from None
         self.board.cpu.invalidate_caches()      # code may have been patched
         self.timeline.restart_history()
 

@@ -19,7 +19,7 @@ from typing import Callable
 from rr.gdbstub.constants import DEFAULT_EVENTS_AROUND, DEFAULT_WATCH_LENGTH, MAX_WATCH_LENGTH
 from rr.log.events import Event, format_event
 from rr.log.trace_reader import TraceReader
-from rr.monitor.disasm import disassemble_one
+from rr.monitor.riscv import disassemble_one
 from rr.monitor import mmu
 from rr.printable import printable
 from rr.replay.timeline import Timeline

@@ -20,9 +20,8 @@ from typing import Callable
 
 from rr.monitor.board import Board
 from rr.monitor.constants import (CSR_FCSR, CSR_FFLAGS, CSR_FRM, CSR_MEDELEG, CSR_MIDELEG,
-                                  CSR_MIE, CSR_MIP, CSR_MISA, CSR_MSTATUS, CSR_SATP, CSR_SCAUSE,
-                                  CSR_SCOUNTEREN, CSR_SEPC, CSR_SIE, CSR_SIP, CSR_SSCRATCH,
-                                  CSR_SSTATUS, CSR_STVAL, CSR_STVEC, CSR_TIME)
+                                  CSR_MIE, CSR_MIP, CSR_MISA, CSR_MSTATUS, CSR_TIME, FP_ALIAS,
+                                  FPR_NAMES, GPR_NAMES, REG_FP, SUPERVISOR_CSRS)
 
 FEATURE_CPU = "org.gnu.gdb.riscv.cpu"
 FEATURE_FPU = "org.gnu.gdb.riscv.fpu"
@@ -39,10 +38,8 @@ G_PACKET_REGISTERS = 33          # `g` carries x0..x31 and pc; gdb fetches the r
 FIRST_FPR_DWARF = 32
 FIRST_CSR_DWARF = 4096
 
-XREG_NAMES = ("zero ra sp gp tp t0 t1 t2 fp s1 a0 a1 a2 a3 a4 a5 a6 a7 "
-              "s2 s3 s4 s5 s6 s7 s8 s9 s10 s11 t3 t4 t5 t6").split()
-FREG_NAMES = ("ft0 ft1 ft2 ft3 ft4 ft5 ft6 ft7 fs0 fs1 fa0 fa1 fa2 fa3 fa4 fa5 fa6 fa7 "
-              "fs2 fs3 fs4 fs5 fs6 fs7 fs8 fs9 fs10 fs11 ft8 ft9 ft10 ft11").split()
+# gdb's riscv cpu feature (and QEMU's description of it) calls x8 fp, not s0.
+XREG_NAMES = tuple(FP_ALIAS if n == REG_FP else name for n, name in enumerate(GPR_NAMES))
 _POINTER_TYPES = {"ra": "code_ptr", "sp": "data_ptr", "gp": "data_ptr", "tp": "data_ptr",
                   "fp": "data_ptr"}
 # lldb finds the pc, stack and frame pointers, return address and arguments by these
@@ -50,11 +47,6 @@ _POINTER_TYPES = {"ra": "code_ptr", "sp": "data_ptr", "gp": "data_ptr", "tp": "d
 GENERIC_ROLES = {"sp": "sp", "fp": "fp", "ra": "ra",
                  **{f"a{n}": f"arg{n + 1}" for n in range(8)}}
 
-# The CSRs a kernel developer reads, by name (as rr.monitor.cpu knows them) and number.
-SUPERVISOR_CSRS = (("sstatus", CSR_SSTATUS), ("sie", CSR_SIE), ("stvec", CSR_STVEC),
-                   ("scounteren", CSR_SCOUNTEREN), ("sscratch", CSR_SSCRATCH),
-                   ("sepc", CSR_SEPC), ("scause", CSR_SCAUSE), ("stval", CSR_STVAL),
-                   ("sip", CSR_SIP), ("satp", CSR_SATP))
 # The machine-mode CSRs that shape what the guest sees: the status bits behind sstatus, the
 # ISA, which traps and interrupts reach S-mode, and which interrupts are enabled and pending.
 # The trap CSRs (mepc, mcause, mtval, mscratch, mtvec) are left out: the monitor takes
@@ -110,7 +102,7 @@ def _set_priv(board: Board, value: int) -> None:
 def _time(board: Board) -> int | None:
     """What `rdtime` returns here. Only the virtual clock can say without an input: the host
     clock's readings are logged inputs, consumed where the guest read them."""
-    if board.clock.kind != "virtual":
+    if not board.clock.instruction_driven:
         return None
     return board.clock.now(board.cpu.icount)
 
@@ -130,7 +122,7 @@ def _build() -> tuple[Register, ...]:
                          lambda board: board.cpu.pc, _set_pc, generic="pc"))
     regs += [Register(name, FIRST_FPR_REGNUM + n, 64, "riscv_double", FEATURE_FPU, *_f(n),
                       dwarf=FIRST_FPR_DWARF + n)
-             for n, name in enumerate(FREG_NAMES)]
+             for n, name in enumerate(FPR_NAMES)]
     regs += _csrs(FPU_CSRS, 32, "int", FEATURE_FPU)
     # priv: the privilege mode, with the virtualisation bit (bit 2) clear: no H extension.
     regs.append(Register("priv", PRIV_REGNUM, 64, "int", FEATURE_VIRTUAL,

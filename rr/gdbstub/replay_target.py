@@ -23,14 +23,12 @@ for hits) is rr.replay.timeline.Timeline's business.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable
 
 from rr.gdbstub.monitor import ReplayMonitor
 from rr.gdbstub.registers import Register
 from rr.gdbstub.stop_points import StopPoints
 from rr.gdbstub.target import Direction, MemoryFault, ReadOnly, Resume, Stop, StopKind
-from rr.monitor import mmu
-from rr.monitor.constants import PAGE_SIZE, PRIV_M
 from rr.replay.hits import Hit, HitCollector, Watchpoint
 from rr.replay.timeline import Interrupted, Timeline
 
@@ -60,44 +58,13 @@ class ReplayTarget:
     def read_memory(self, address: int, length: int) -> bytes:
         """Virtual memory through the current page tables (physical when satp is bare).
 
-        Only RAM is read, straight from the board's own copy: a read through
-        unicorn at a device address would call the device and change the replay.
+        Only RAM is read (the board's GuestMemory refuses device addresses: a
+        read there would call the device and change the replay).
         """
-        out = bytearray()
-        try:
-            for offset, piece in self._ram_pieces(address, length):
-                out += self.board.ram.map[offset:offset + piece]
-        except MemoryFault:
-            if not out:
-                raise
-        return bytes(out)
-
-    def _ram_pieces(self, address: int, length: int) -> Iterator[tuple[int, int]]:
-        """(RAM offset, length) for each page of a virtual range, in order; MemoryFault
-        at the first page that is unmapped or not RAM."""
-        cpu = self.board.cpu
-        priv = cpu.priv
-        satp = 0 if priv == PRIV_M else cpu.csr("satp")
-        ram = self.board.ram
-        done = 0
-        while done < length:
-            here = (address + done) & mmu.MASK64
-            piece = min(length - done, PAGE_SIZE - (here & (PAGE_SIZE - 1)))
-            try:
-                paddr = mmu.translate(satp, here, self._read_pte, "debug", priv).paddr
-            except mmu.PageFault as fault:
-                raise MemoryFault(f"cannot access memory at {here:#x}: {fault.reason}") from None
-            if not ram.contains(paddr, piece):
-                raise MemoryFault(f"cannot access memory at {here:#x}: not RAM")
-            yield paddr - ram.base, piece
-            done += piece
-
-    def _read_pte(self, paddr: int) -> int:
-        ram = self.board.ram
-        if not ram.contains(paddr, mmu.PTE_SIZE):
-            raise mmu.PageFault(paddr, "page table outside RAM")
-        offset = paddr - ram.base
-        return int.from_bytes(ram.map[offset:offset + mmu.PTE_SIZE], "little")
+        data, fault = self.board.memory.read_prefix(address, length)
+        if fault is not None and not data:
+            raise MemoryFault(f"cannot access memory at {address:#x}: {fault.reason}")
+        return data
 
     def write_memory(self, address: int, data: bytes) -> None:
         raise ReadOnly(READ_ONLY_REASON)

@@ -60,6 +60,20 @@ MAX_EPOCH_INSNS = 10_000_000
 PRIV_U = 0
 PRIV_S = 1
 PRIV_M = 3
+PRIV_NAMES = {PRIV_U: "U", PRIV_S: "S", PRIV_M: "M"}
+PRIV_MODE_NAMES = {PRIV_U: "user", PRIV_S: "supervisor", PRIV_M: "machine"}
+
+# --- Registers --------------------------------------------------------------
+# ABI names of x0..x31 and f0..f31. x8 is both s0 and fp: the tables say s0,
+# FP_ALIAS gives the other name (gdb's target description uses fp).
+GPR_NAMES = ("zero ra sp gp tp t0 t1 t2 s0 s1 a0 a1 a2 a3 a4 a5 a6 a7 "
+             "s2 s3 s4 s5 s6 s7 s8 s9 s10 s11 t3 t4 t5 t6").split()
+FPR_NAMES = ("ft0 ft1 ft2 ft3 ft4 ft5 ft6 ft7 fs0 fs1 fa0 fa1 fa2 fa3 fa4 fa5 fa6 fa7 "
+             "fs2 fs3 fs4 fs5 fs6 fs7 fs8 fs9 fs10 fs11 ft8 ft9 ft10 ft11").split()
+FP_ALIAS = "fp"
+REG_RA = 1
+REG_SP = 2
+REG_FP = 8
 
 # --- CSR numbers (for decoding csr* instructions and the gdb description) ---
 CSR_FFLAGS = 0x001
@@ -84,6 +98,13 @@ CSR_MEDELEG = 0x302
 CSR_MIDELEG = 0x303
 CSR_MIE = 0x304
 CSR_MIP = 0x344
+
+# The S-mode CSRs a kernel developer reads, by name (as rr.monitor.cpu knows
+# them) and number, in the order the debuggers list them.
+SUPERVISOR_CSRS = (("sstatus", CSR_SSTATUS), ("sie", CSR_SIE), ("stvec", CSR_STVEC),
+                   ("scounteren", CSR_SCOUNTEREN), ("sscratch", CSR_SSCRATCH),
+                   ("sepc", CSR_SEPC), ("scause", CSR_SCAUSE), ("stval", CSR_STVAL),
+                   ("sip", CSR_SIP), ("satp", CSR_SATP))
 
 # --- mstatus / sstatus bits -------------------------------------------------
 SSTATUS_SIE = 1 << 1
@@ -133,6 +154,12 @@ CAUSE_NAMES = {
     CAUSE_STORE_PAGE_FAULT: "store/AMO page fault",
 }
 
+# scause: bit 63 set for an interrupt, whose code is then an interrupt number.
+CAUSE_INTERRUPT = 1 << 63
+INTERRUPT_NAMES = {1: "supervisor software interrupt", 5: "supervisor timer interrupt",
+                   9: "supervisor external interrupt", 3: "machine software interrupt",
+                   7: "machine timer interrupt", 11: "machine external interrupt"}
+
 # Synchronous causes the monitor hands to S-mode (what OpenSBI delegates or
 # redirects on virt).
 DELEGATED_EXCEPTIONS = frozenset({
@@ -171,10 +198,13 @@ PTE_RESERVED_MASK = ((1 << 10) - 1) << 54
 PTE_SIZE = 8
 VPN_BITS = 9
 
-# --- Instruction encodings the monitor recognises ---------------------------
+# --- Instruction encodings the monitor and the debuggers recognise -----------
 INSN_WFI = 0x1050_0073
 INSN_EBREAK = 0x0010_0073
 INSN_C_EBREAK = 0x9002
+INSN_SRET = 0x1020_0073
+INSN_RET = 0x0000_8067          # jalr zero, 0(ra)
+INSN_C_RET = 0x8082             # c.jr ra
 
 # --- sifive,test0 -----------------------------------------------------------
 SIFIVE_TEST_FAIL = 0x3333

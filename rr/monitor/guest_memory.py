@@ -82,16 +82,33 @@ class GuestMemory:
         priv = self.cpu.priv
         return mmu.read_virtual(self._satp_for(priv), vaddr, size, self._read_phys, "debug", priv)
 
+    def read_prefix(self, vaddr: int, size: int) -> tuple[bytes, mmu.PageFault | None]:
+        """Debugger read that goes as far as it can: the bytes before the first page
+        that cannot be read, and why that page cannot (None when all were read)."""
+        data = bytearray()
+        while len(data) < size:
+            here = (vaddr + len(data)) & mmu.MASK64
+            piece = min(size - len(data), PAGE_SIZE - (here & (PAGE_SIZE - 1)))
+            try:
+                data += self.read(here, piece)
+            except mmu.PageFault as fault:
+                return bytes(data), fault
+        return bytes(data), None
+
     def write(self, vaddr: int, data: bytes) -> None:
-        """Debugger write, page by page through the current translation."""
+        """Debugger write through the current translation: every page is translated
+        (and must be RAM) before any is written, so a failed write changes nothing."""
+        pieces = []
         offset = 0
         while offset < len(data):
-            paddr = self.translate(vaddr + offset)
-            room = 0x1000 - ((vaddr + offset) & 0xFFF)
-            piece = data[offset:offset + room]
-            self._check_ram(paddr, len(piece))
+            here = (vaddr + offset) & mmu.MASK64
+            room = min(len(data) - offset, PAGE_SIZE - (here & (PAGE_SIZE - 1)))
+            paddr = self.translate(here)
+            self._check_ram(paddr, room)
+            pieces.append((paddr, data[offset:offset + room]))
+            offset += room
+        for paddr, piece in pieces:
             try:
                 self.cpu.write_phys(paddr, piece)
             except UcError:
                 raise mmu.PageFault(paddr, "physical address not mapped") from None
-            offset += len(piece)

@@ -84,15 +84,6 @@ class CsrRead:
     csr: int
 
 
-def insn_length(first_halfword: int) -> int:
-    """Length in bytes of the instruction starting with ``first_halfword``.
-
-    Only the 16- and 32-bit encodings exist on this CPU; anything whose low two
-    bits are 0b11 is treated as 32-bit.
-    """
-    return 4 if (first_halfword & 0b11) == 0b11 else 2
-
-
 def _bits(value: int, hi: int, lo: int) -> int:
     """Field value[hi:lo], inclusive, as in the ISA manual's tables."""
     return (value >> lo) & ((1 << (hi - lo + 1)) - 1)

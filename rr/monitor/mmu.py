@@ -46,6 +46,7 @@ from rr.monitor.constants import (
     PTE_SIZE,
     VPN_BITS,
 )
+from rr.monitor.riscv import insn_length
 
 MASK64 = (1 << 64) - 1
 
@@ -238,7 +239,7 @@ def fetch_instruction(satp: int, pc: int, read_phys: Callable[[int, int], bytes]
     without touching the (maybe unmapped) next page.
     """
     first = int.from_bytes(read_virtual(satp, pc, 2, read_phys, access, priv), "little")
-    if first & 0b11 != 0b11:
+    if insn_length(first) == 2:
         return first, 2
     second = int.from_bytes(read_virtual(satp, pc + 2, 2, read_phys, access, priv), "little")
     return first | (second << 16), 4

@@ -22,20 +22,19 @@ from rr.errors import GuestFault
 from rr.monitor import mmu
 from rr.monitor.constants import (
     CAUSE_BREAKPOINT, CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT, CAUSE_ILLEGAL_INSTRUCTION,
-    CAUSE_MISALIGNED_FETCH, CAUSE_NAMES, CAUSE_USER_ECALL, DELEGATED_EXCEPTIONS,
+    CAUSE_MISALIGNED_FETCH, CAUSE_USER_ECALL, DELEGATED_EXCEPTIONS,
     INSN_C_EBREAK, INSN_EBREAK, PRIV_M, PRIV_S, PRIV_U, SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP,
 )
 from rr.monitor.counters import CounterEmulator
 from rr.monitor.cpu import Cpu
-from rr.monitor.disasm import disassemble_one
 from rr.monitor.guest_memory import GuestMemory
 from rr.monitor.insn_decode import fault_address
+from rr.monitor.riscv import cause_name, disassemble_one, priv_name
 from rr.monitor.sbi import Sbi
 
 # unicorn reports pc + 4 for every synchronous exception, whatever the length
 UNICORN_EPC_SKEW = 4
 _INSTRUCTION_FAULTS = (CAUSE_MISALIGNED_FETCH, CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT)
-_PRIV_NAMES = {PRIV_U: "U", PRIV_S: "S", PRIV_M: "M"}
 
 
 def _instructions(count: int) -> str:
@@ -173,9 +172,8 @@ class TrapHandler:
         return f" ({disassemble_one(insn.to_bytes(length, 'little'), pc)})"
 
     def _fatal(self, cause: int, epc: int, priv: int, why: str) -> None:
-        name = CAUSE_NAMES.get(cause, f"cause {cause}")
         self.fault = GuestFault(
-            f"unhandled trap: {name} (cause {cause}) in {_PRIV_NAMES.get(priv, priv)}-mode "
+            f"unhandled trap: {cause_name(cause)} (cause {cause}) in {priv_name(priv)}-mode "
             f"at pc {epc:#x}{self.describe_insn(epc)}, {why}, "
             f"after {_instructions(self.cpu.icount_in_hook())}")
         self.cpu.stop()

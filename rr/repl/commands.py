@@ -14,13 +14,13 @@ from typing import Callable
 
 from rr.errors import RrError
 from rr.log.events import format_event
-from rr.monitor.constants import CAUSE_NAMES, SSTATUS_MXR, SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP, \
+from rr.monitor.constants import GPR_NAMES, SSTATUS_MXR, SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP, \
     SSTATUS_SUM
 from rr.monitor.mmu import PageFault
-from rr.replay.registers import ABI_NAMES, PRIV_NAMES
+from rr.monitor.riscv import cause_name, priv_long_name, priv_name
 from rr.replay.timeline import Interrupted
-from rr.repl.debugger import SCAUSE_INTERRUPT, Debugger, Motion, Write
-from rr.repl.expressions import CSR_NAMES, GPR_NAMES, Evaluator, ExpressionError, parse_count, \
+from rr.repl.debugger import Debugger, Motion, Write
+from rr.repl.expressions import CSR_NAMES, GPR_NUMBERS, Evaluator, ExpressionError, parse_count, \
     parse_int
 from rr.repl.formatting import Fragment, Printer, address_fragments, hexdump_rows, table
 from rr.repl.instructions import Instruction, listing
@@ -28,10 +28,6 @@ from rr.repl.instructions import Instruction, listing
 DEFAULT_MEM_LENGTH = 64
 DEFAULT_DISAS_COUNT = 12
 DEFAULT_EVENTS_AROUND = 5
-INTERRUPT_NAMES = {1: "supervisor software interrupt", 5: "supervisor timer interrupt",
-                   9: "supervisor external interrupt", 3: "machine software interrupt",
-                   7: "machine timer interrupt", 11: "machine external interrupt"}
-PRIV_LONG = {0: "U (user)", 1: "S (supervisor)", 3: "M (machine)"}
 INTERRUPT_BITS = {1: "SSI", 5: "STI", 9: "SEI"}
 SATP_MODES = {0: "bare", 8: "Sv39", 9: "Sv48", 10: "Sv57"}
 
@@ -78,13 +74,6 @@ def lookup(word: str) -> Command | None:
 
 def all_names() -> list[str]:
     return sorted({name for cmd in COMMANDS for name in (cmd.name, *cmd.aliases)})
-
-
-def cause_name(scause: int) -> str:
-    code = scause & ~SCAUSE_INTERRUPT
-    if scause & SCAUSE_INTERRUPT:
-        return INTERRUPT_NAMES.get(code, f"interrupt {code}")
-    return CAUSE_NAMES.get(code, f"exception {code}")
 
 
 class Repl:
@@ -453,7 +442,7 @@ def _regs(repl: Repl, args: list[str]) -> None:
     if args:
         for name in args:
             name = name.lstrip("$")
-            if name not in GPR_NAMES and name not in ("pc", "priv") and name not in CSR_NAMES:
+            if name not in GPR_NUMBERS and name not in ("pc", "priv") and name not in CSR_NAMES:
                 raise CommandError(f"unknown register {name!r}")
             value = debugger.register(name)
             label = repl.label(value)
@@ -464,14 +453,14 @@ def _regs(repl: Repl, args: list[str]) -> None:
     cpu = debugger.cpu
     priv = cpu.priv
     repl.out.line(("reg", "pc"), " ", *repl.where_fragments(cpu.pc), "  ", ("reg", "priv"), " ",
-                  PRIV_NAMES.get(priv, str(priv)), "  ", ("reg", "icount"), " ",
+                  priv_name(priv), "  ", ("reg", "icount"), " ",
                   str(debugger.position))
     for row in range(0, 32, 4):
         parts: list[Fragment] = []
         for n in range(row, row + 4):
             if n > row:
                 parts.append("  ")
-            parts += [("reg", f"{ABI_NAMES[n]:>4}"), " ", ("num", f"{cpu.x(n):#018x}")]
+            parts += [("reg", f"{GPR_NAMES[n]:>4}"), " ", ("num", f"{cpu.x(n):#018x}")]
         repl.out.line(*parts)
 
 
@@ -523,21 +512,11 @@ def _mem(repl: Repl, args: list[str]) -> None:
     length = parse_count(args[1], "length") if len(args) > 1 else DEFAULT_MEM_LENGTH
     if not 0 < length <= 1 << 20:
         raise CommandError("the length must be between 1 and 1048576 bytes")
-    debugger = repl.debugger
-    data = bytearray()
-    fault = None
-    while len(data) < length:
-        at = address + len(data)
-        piece = min(length - len(data), 0x1000 - (at & 0xFFF))
-        try:
-            data += debugger.read(at, piece)
-        except PageFault as exc:
-            fault = exc
-            break
+    data, fault = repl.debugger.read_prefix(address, length)
     label = repl.label(address)
     if label:
         repl.out.line(("sym", f"<{label}>"), ":")
-    repl.out.lines(hexdump_rows(address, bytes(data)))
+    repl.out.lines(hexdump_rows(address, data))
     if fault is not None:
         repl.out.error(f"{address + len(data):#x}: not readable ({fault.reason})")
 
@@ -631,7 +610,7 @@ def _where(repl: Repl, args: list[str]) -> None:
     ]
     rows.append([("head", "pc      "), *repl.where_fragments(pc), "  ",
                  *repl.instruction_fragments(pc)])
-    rows.append([("head", "priv    "), PRIV_LONG.get(cpu.priv, str(cpu.priv))])
+    rows.append([("head", "priv    "), priv_long_name(cpu.priv)])
     state = debugger.trap_state()
     cause = f"{cause_name(state.scause)} (scause {state.scause:#x})"
     if state.in_handler is None:

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 
 from rr.errors import RrError
 from rr.log.events import Event
+from rr.monitor.constants import CAUSE_INTERRUPT, INSN_SRET, REG_SP
 from rr.monitor.mmu import PageFault
 from rr.replay.hits import Hit, Watchpoint
 from rr.replay.timeline import Interrupted, Timeline
 from rr.repl.history import History
-from rr.repl.expressions import CSR_NAMES, GPR_NAMES
-from rr.repl.instructions import (INSN_SRET, Instruction, boundaries, decode, decode_at,
-                                  find_word, is_control_transfer)
+from rr.repl.expressions import CSR_NAMES, GPR_NUMBERS
+from rr.repl.instructions import (Instruction, boundaries, decode, decode_at, find_word,
+                                  is_control_transfer)
 from rr.repl.symbols import SymbolTable
 
-SCAUSE_INTERRUPT = 1 << 63
 MAX_FUNCTION_SCAN = 64 * 1024      # rnext sets breakpoints on every instruction of smaller functions
 MAX_TRAPS_STEPPED_OVER = 16
 
@@ -111,7 +111,7 @@ class Debugger:
 
     @property
     def sp(self) -> int:
-        return self.cpu.x(2)
+        return self.cpu.x(REG_SP)
 
     @property
     def events(self) -> Sequence[Event]:
@@ -122,8 +122,8 @@ class Debugger:
             return self.cpu.pc
         if name == "priv":
             return self.cpu.priv
-        if name in GPR_NAMES:
-            return self.cpu.x(GPR_NAMES[name])
+        if name in GPR_NUMBERS:
+            return self.cpu.x(GPR_NUMBERS[name])
         if name in CSR_NAMES:
             return self.cpu.csr(name)
         raise KeyError(name)
@@ -131,6 +131,10 @@ class Debugger:
     def read(self, address: int, size: int) -> bytes:
         """Guest virtual memory as the hart sees it now; raises PageFault."""
         return self.board.memory.read(address, size)
+
+    def read_prefix(self, address: int, size: int) -> tuple[bytes, PageFault | None]:
+        """As much of the range as is readable, and the fault that ended it (or None)."""
+        return self.board.memory.read_prefix(address, size)
 
     def try_read(self, address: int, size: int) -> bytes | None:
         try:
@@ -252,7 +256,7 @@ class Debugger:
             if motion.reason != "step" or not self._trapped(insn):
                 return motion
             scause, sepc = self.cpu.csr("scause"), self.cpu.csr("sepc")
-            if not scause & SCAUSE_INTERRUPT:
+            if not scause & CAUSE_INTERRUPT:
                 return Motion("trap")          # an exception: stop in its handler
             motion = self._run_to(sepc, sp0)   # through the handler, back to this frame
             if motion.reason != "step" or sepc != pc0:
@@ -327,7 +331,7 @@ class Debugger:
         def accept(hit: Hit) -> bool:
             if hit.kind != "breakpoint" or hit.address in user_breakpoints:
                 return True
-            return hit.address not in targets or cpu.x(2) == sp
+            return hit.address not in targets or cpu.x(REG_SP) == sp
         return accept
 
     def reverse_next(self) -> Motion:

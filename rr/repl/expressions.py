@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from rr.monitor.constants import FP_ALIAS, GPR_NAMES, REG_FP, SUPERVISOR_CSRS
 from rr.repl.symbols import SymbolTable
-from rr.replay.registers import ABI_NAMES
 
-GPR_NAMES = {name: n for n, name in enumerate(ABI_NAMES)}
-GPR_NAMES.update({f"x{n}": n for n in range(32)})
-GPR_NAMES["fp"] = 8
-REGISTER_NAMES = ["pc", "priv", *ABI_NAMES, "fp"]
-CSR_NAMES = ["sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval", "sip", "satp"]
+# Every name a general register answers to: ABI names, x0..x31 and fp.
+GPR_NUMBERS = {name: n for n, name in enumerate(GPR_NAMES)}
+GPR_NUMBERS.update({f"x{n}": n for n in range(32)})
+GPR_NUMBERS[FP_ALIAS] = REG_FP
+REGISTER_NAMES = ["pc", "priv", *GPR_NAMES, FP_ALIAS]
+CSR_NAMES = [name for name, _number in SUPERVISOR_CSRS]
 
 _TERM = re.compile(r"\s*([+-])?\s*([^\s+-]+)\s*")
 
@@ -75,12 +76,12 @@ class Evaluator:
         symbol = self.symbols.get(term)
         if symbol is not None:
             return symbol.address
-        if term in GPR_NAMES or term == "pc" or term in CSR_NAMES:
+        if term in GPR_NUMBERS or term == "pc" or term in CSR_NAMES:
             return self._register(term, term)
         hint = "" if self.symbols else " (no symbols loaded: use --symbols ELF)"
         raise ExpressionError(f"no symbol named {term!r}{hint}")
 
     def _register(self, name: str, shown: str) -> int:
-        if name in GPR_NAMES or name in ("pc", "priv") or name in CSR_NAMES:
+        if name in GPR_NUMBERS or name in ("pc", "priv") or name in CSR_NAMES:
             return self.register(name)
         raise ExpressionError(f"unknown register {shown!r}")

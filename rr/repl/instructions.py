@@ -8,20 +8,10 @@ instruction; listings show the absolute target and its symbol instead).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable
 
-import capstone
-
-INSN_SRET = 0x1020_0073
-INSN_RET = 0x0000_8067        # jalr zero, 0(ra)
-INSN_C_RET = 0x8082           # c.jr ra
-RA = 1
-
-
-@lru_cache(maxsize=1)
-def _engine() -> capstone.Cs:
-    return capstone.Cs(capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC)
+from rr.monitor.constants import INSN_C_RET, INSN_RET, REG_RA
+from rr.monitor.riscv import disassembler, insn_length
 
 
 @dataclass(frozen=True)
@@ -56,18 +46,14 @@ class Instruction:
         return direct_target(self.bits, self.size, self.address)
 
 
-def length_of(first_halfword: int) -> int:
-    return 4 if first_halfword & 0b11 == 0b11 else 2
-
-
 def decode_at(read: Callable[[int, int], bytes], address: int) -> Instruction:
     """The instruction at ``address``; ``read(address, size)`` may raise (unmapped memory)."""
-    size = length_of(int.from_bytes(read(address, 2), "little"))
+    size = insn_length(int.from_bytes(read(address, 2), "little"))
     return decode(read(address, size), address)
 
 
 def decode(raw: bytes, address: int) -> Instruction:
-    for insn in _engine().disasm(raw, address, 1):
+    for insn in disassembler().disasm(raw, address, 1):
         return Instruction(address, raw, insn.mnemonic, insn.op_str)
     width = 4 if len(raw) == 4 else 2
     return Instruction(address, raw, ".insn", f"{int.from_bytes(raw, 'little'):#0{2 + 2 * width}x}")
@@ -91,7 +77,7 @@ def boundaries(raw: bytes, address: int) -> list[int]:
     starts, offset = [], 0
     while offset + 2 <= len(raw):
         starts.append(address + offset)
-        offset += length_of(int.from_bytes(raw[offset:offset + 2], "little"))
+        offset += insn_length(int.from_bytes(raw[offset:offset + 2], "little"))
     return starts
 
 
@@ -108,7 +94,7 @@ def _sext(value: int, width: int) -> int:
 def is_call(insn: int, size: int) -> bool:
     """jal/jalr with rd = ra, or c.jalr."""
     if size == 4:
-        return insn & 0x7F in (0x6F, 0x67) and _bits(insn, 11, 7) == RA
+        return insn & 0x7F in (0x6F, 0x67) and _bits(insn, 11, 7) == REG_RA
     return insn & 0xF07F == 0x9002 and _bits(insn, 11, 7) != 0
 
 

@@ -24,8 +24,8 @@ from rr.monitor.insn_decode import (
     decode_counter_read,
     decode_mem_access,
     fault_address,
-    insn_length,
 )
+from rr.monitor.riscv import insn_length
 
 AS = "riscv64-unknown-elf-as"
 OBJCOPY = "riscv64-unknown-elf-objcopy"

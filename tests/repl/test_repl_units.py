@@ -10,7 +10,8 @@ import pytest
 
 from repl_helpers import BIN, elf_symbol
 from rr.repl.app import history_path
-from rr.repl.commands import COMMANDS, all_names, cause_name, lookup, value_changes
+from rr.monitor.riscv import cause_name
+from rr.repl.commands import COMMANDS, all_names, lookup, value_changes
 from rr.repl.expressions import Evaluator, ExpressionError, parse_count, parse_int
 from rr.repl.formatting import Printer, colour_wanted, hexdump_rows, plain, table
 from rr.repl.instructions import boundaries, decode, direct_target, find_word, is_call
