@@ -17,6 +17,7 @@ from rr.guests import DEMO, bundled_guest
 from rr.log.frames import SNIFF_SIZE, looks_like_trace
 from rr.monitor.board import BootPayload
 from rr.monitor.board_config import BoardConfig, check_epoch
+from rr.monitor.clock import ClockKind
 from rr.monitor.constants import (DEFAULT_EPOCH_INSNS, DEFAULT_RAM_SIZE, MAX_DTB_SIZE,
                                   MAX_EPOCH_INSNS, MAX_RAM_SIZE, MIN_EPOCH_INSNS, MIN_RAM_SIZE,
                                   RAM_SIZE_ALIGN, RNG_SEED_BYTES)
@@ -52,7 +53,8 @@ def add_board_arguments(parser: argparse.ArgumentParser, image_required: bool = 
     parser.add_argument("--append", default="", metavar="ARGS", help="kernel command line (bootargs)")
     parser.add_argument("--initrd", metavar="FILE", help="initial ramdisk")
     parser.add_argument("--dtb", metavar="FILE", help="use this device tree instead of the generated one")
-    parser.add_argument("--clock", choices=("virtual", "host"), default="virtual",
+    parser.add_argument("--clock", choices=[kind.value for kind in ClockKind],
+                        default=ClockKind.VIRTUAL.value,
                         help="virtual: time follows the instruction count (default); host: real time")
     parser.add_argument("--disk", metavar="FILE",
                         help="raw disk image for a virtio-blk device (guest writes stay in "

@@ -13,7 +13,7 @@ from rr.commands.board_options import board_config, boot_payload
 from rr.errors import RrError
 from rr.monitor.board import BootPayload, settle_payload
 from rr.monitor.board_config import BoardConfig
-from rr.monitor.exits import POWEROFF, GuestExit
+from rr.monitor.exits import ExitKind, GuestExit
 from rr.monitor.host_console import HostConsole, HostConsoleOutput
 from rr.monitor.inputs import HostInputs, InputSource
 from rr.record.recording import Recording
@@ -71,5 +71,5 @@ def host_console() -> Iterator[HostConsole]:
 
 def report_exit(exit_: GuestExit) -> None:
     """One line on stderr for a run that did not end in a clean poweroff."""
-    if exit_.kind != POWEROFF:
+    if exit_.kind is not ExitKind.POWEROFF:
         print(f"\nrrvm: {exit_.detail} (exit status {exit_.status})", file=sys.stderr)

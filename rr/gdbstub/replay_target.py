@@ -29,7 +29,7 @@ from rr.gdbstub.monitor import ReplayMonitor
 from rr.gdbstub.registers import Register
 from rr.gdbstub.stop_points import StopPoints
 from rr.gdbstub.target import Direction, MemoryFault, ReadOnly, Resume, Stop, StopKind
-from rr.replay.hits import Hit, HitCollector, Watchpoint
+from rr.replay.hits import Hit, HitCollector, HitKind, Watchpoint
 from rr.replay.timeline import Interrupted, Timeline
 
 READ_ONLY_REASON = ("rrvm is replaying a recording, which is read-only: changing registers "
@@ -118,7 +118,7 @@ class ReplayTarget:
             return Stop(StopKind.INTERRUPTED)
         if hit is None:
             return Stop(StopKind.HISTORY_END)
-        if hit.kind == "breakpoint":
+        if hit.kind is HitKind.BREAKPOINT:
             return self._breakpoint_stop(hit, points)
         return self._watch_stop(hit)
 
@@ -154,7 +154,7 @@ class ReplayTarget:
             return Stop(StopKind.INTERRUPTED)
         if hit is None:
             return Stop(StopKind.HISTORY_BEGIN)
-        if hit.kind == "breakpoint":
+        if hit.kind is HitKind.BREAKPOINT:
             return self._breakpoint_stop(hit, points)
         timeline.seek(hit.icount + 1)    # the state just after the access
         return self._watch_stop(hit)

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from rr.gdbstub.constants import (Z_ACCESS_WATCH, Z_HARDWARE_BREAK, Z_READ_WATCH,
                                   Z_SOFTWARE_BREAK, Z_WRITE_WATCH)
-from rr.replay.hits import Watchpoint
+from rr.replay.hits import Watchpoint, WatchKind
 
 # Z type -> the watch kind of rr.replay.hits.Watchpoint, and back to gdb's stop reason.
-WATCH_KIND_OF_TYPE = {Z_WRITE_WATCH: "write", Z_READ_WATCH: "read", Z_ACCESS_WATCH: "access"}
-STOP_REASON_OF_KIND = {"write": "watch", "read": "rwatch", "access": "awatch"}
+WATCH_KIND_OF_TYPE = {Z_WRITE_WATCH: WatchKind.WRITE, Z_READ_WATCH: WatchKind.READ,
+                      Z_ACCESS_WATCH: WatchKind.ACCESS}
+STOP_REASON_OF_KIND = {WatchKind.WRITE: "watch", WatchKind.READ: "rwatch",
+                       WatchKind.ACCESS: "awatch"}
 BREAK_TYPES = (Z_SOFTWARE_BREAK, Z_HARDWARE_BREAK)
 Z_TYPES = (*BREAK_TYPES, *WATCH_KIND_OF_TYPE)
 

@@ -15,6 +15,7 @@ from typing import Callable, Protocol
 from rr.errors import RrError
 from rr.gdbstub.registers import Register
 from rr.gdbstub.stop_points import StopPoints
+from rr.replay.hits import WatchKind
 
 
 class Direction(Enum):
@@ -45,7 +46,7 @@ class StopKind(Enum):
 class Stop:
     kind: StopKind
     address: int | None = None       # breakpoint pc, or the data address of a watchpoint hit
-    watch_kind: str | None = None    # "write", "read" or "access": the watchpoint that hit
+    watch_kind: WatchKind | None = None    # the kind of the watchpoint that hit
     hardware: bool = False           # a Z1 (hardware) breakpoint rather than Z0
     code: int = 0                    # EXITED: the exit status
 

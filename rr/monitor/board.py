@@ -35,7 +35,7 @@ from rr.monitor.devices.virtio_mmio import VirtioMmioSlot
 from rr.monitor.devices.virtio_queue import RamDma, unicorn_code_invalidator
 from rr.monitor.devices.virtio_rng import VirtioRng
 from rr.monitor.disk_image import DiskImage
-from rr.monitor.exits import FAIL, POWEROFF, REBOOT, GuestExit
+from rr.monitor.exits import ExitKind, GuestExit
 from rr.monitor.guest_memory import GuestMemory
 from rr.monitor.inputs import InputSource
 from rr.monitor.interrupts import CpuInterruptLines
@@ -252,7 +252,9 @@ class Board:
     def _test_device_exit(self, kind: str, code: int) -> None:
         # Stopping from an MMIO callback re-executes the access on resume;
         # an exit never resumes, so it is safe here (docs/unicorn-facts.md, fact 20).
-        detail = {POWEROFF: "sifive test device: poweroff", REBOOT: "sifive test device: reset",
-                  FAIL: f"sifive test device: failure code {code}"}[kind]
-        self.exit_request = GuestExit(kind, code, detail)
+        exit_kind = ExitKind(kind)
+        detail = {ExitKind.POWEROFF: "sifive test device: poweroff",
+                  ExitKind.REBOOT: "sifive test device: reset",
+                  ExitKind.FAIL: f"sifive test device: failure code {code}"}[exit_kind]
+        self.exit_request = GuestExit(exit_kind, code, detail)
         self.cpu.stop()

@@ -9,6 +9,7 @@ monotonic clock through the ``InputSource``, so every read is a logged input.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from enum import StrEnum
 from typing import Any
 
 from rr.monitor.constants import TIMEBASE_HZ, VIRTUAL_INSNS_PER_TICK
@@ -17,10 +18,23 @@ from rr.monitor.inputs import InputSource
 NS_PER_S = 1_000_000_000
 
 
+class ClockKind(StrEnum):
+    """--clock and a trace header's clock mode (the value is what the trace holds)."""
+
+    VIRTUAL = "virtual"
+    HOST = "host"
+
+
 class GuestClock(ABC):
     """Time in ticks of the 10 MHz timebase."""
 
-    kind: str = ""
+    kind: ClockKind
+    # True when time is a function of the instruction count: a timer deadline
+    # is then an exact position, checked at every position the run loop
+    # services, and with no deadline set an idle guest has nothing that could
+    # ever wake it but input. False when time is read from the host (a logged
+    # input), which happens only at epoch boundaries.
+    instruction_driven: bool = False
 
     @abstractmethod
     def now(self, icount: int) -> int:
@@ -30,8 +44,10 @@ class GuestClock(ABC):
         """First instruction count at which ``now() >= ticks``, if time is instruction-driven."""
         return None
 
-    def skip_to(self, ticks: int, icount: int) -> None:
-        """Let time jump forward to ``ticks`` while the guest idles (virtual clock only)."""
+    def skip_to(self, ticks: int, icount: int) -> bool:
+        """Let time jump forward to ``ticks`` while the guest idles; False when time
+        cannot jump (the host's runs by itself)."""
+        return False
 
     def seconds_until(self, ticks: int, icount: int) -> float:
         """Host seconds to wait before ``ticks`` is reached (host clock only)."""
@@ -47,7 +63,8 @@ class GuestClock(ABC):
 class VirtualClock(GuestClock):
     """ticks = icount / VIRTUAL_INSNS_PER_TICK + time skipped in wfi."""
 
-    kind = "virtual"
+    kind = ClockKind.VIRTUAL
+    instruction_driven = True
 
     def __init__(self, insns_per_tick: int = VIRTUAL_INSNS_PER_TICK) -> None:
         self.insns_per_tick = insns_per_tick
@@ -59,10 +76,11 @@ class VirtualClock(GuestClock):
     def deadline_icount(self, ticks: int) -> int:
         return max(0, ticks - self.offset) * self.insns_per_tick
 
-    def skip_to(self, ticks: int, icount: int) -> None:
+    def skip_to(self, ticks: int, icount: int) -> bool:
         behind = ticks - self.now(icount)
         if behind > 0:
             self.offset += behind
+        return True
 
     def get_state(self) -> dict[str, Any]:
         return {"offset": self.offset}
@@ -74,7 +92,7 @@ class VirtualClock(GuestClock):
 class HostClock(GuestClock):
     """ticks = host monotonic time since the board started, read as a logged input."""
 
-    kind = "host"
+    kind = ClockKind.HOST
 
     def __init__(self, inputs: InputSource) -> None:
         self.inputs = inputs
@@ -95,8 +113,8 @@ class HostClock(GuestClock):
 
 
 def make_clock(kind: str, inputs: InputSource) -> GuestClock:
-    if kind == "virtual":
+    if kind == ClockKind.VIRTUAL:
         return VirtualClock()
-    if kind == "host":
+    if kind == ClockKind.HOST:
         return HostClock(inputs)
     raise ValueError(f"unknown clock {kind!r}")

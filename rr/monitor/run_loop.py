@@ -17,7 +17,7 @@ from typing import Any, Callable
 from rr.errors import GuestFault, InstructionLimit
 from rr.monitor.board import Board
 from rr.monitor.run_stop import RunStop
-from rr.monitor.exits import QUIT, REBOOT, GuestExit
+from rr.monitor.exits import ExitKind, GuestExit
 
 # How long one wait for console input may block before the quit flag is polled.
 IDLE_POLL_SECONDS = 0.1
@@ -53,7 +53,7 @@ class RunLoop:
         """Run until the guest exits for good (reboots are followed), or to ``stop_at``."""
         while True:
             exit_ = self.run_until(stop_at)
-            if exit_ is not None and exit_.kind == REBOOT:
+            if exit_ is not None and exit_.kind is ExitKind.REBOOT:
                 self.reboots += 1
                 self.idle_pending = False
                 self.board.reset()
@@ -119,17 +119,17 @@ class RunLoop:
     def _service_position(self, icount: int) -> None:
         """Deliver what may reach the guest at this exact position."""
         board = self.board
-        if board.clock.kind == "virtual":       # deadlines are exact instruction counts
+        if board.clock.instruction_driven:      # deadlines are exact instruction counts
             board.timer.check(icount)
         if icount % self.epoch:
             return
         self._feed_console(icount)
-        if board.clock.kind == "host":
+        if not board.clock.instruction_driven:  # host time is read at epochs, after input
             board.timer.check(icount)
         if board.rtc.alarm_deadline_ns() is not None:
             board.rtc.check_alarm(board.inputs.wall_time_ns(icount))
         if board.inputs.quit_requested(icount):
-            board.exit_request = GuestExit(QUIT, 0, "stopped by the user")
+            board.exit_request = GuestExit(ExitKind.QUIT, 0, "stopped by the user")
         board.lines.apply_raises()
 
     def _feed_console(self, icount: int) -> bool:
@@ -191,27 +191,23 @@ class RunLoop:
                 lines.apply_raises()
                 return True
             if board.inputs.quit_requested(icount):
-                board.exit_request = GuestExit(QUIT, 0, "stopped by the user")
+                board.exit_request = GuestExit(ExitKind.QUIT, 0, "stopped by the user")
                 return True
             deadline = board.timer.deadline
-            if board.clock.kind == "virtual":
-                if deadline is not None:
-                    board.clock.skip_to(deadline, icount)
-                    board.timer.check(icount)
-                    return True
-                if board.inputs.console_closed(icount):
-                    raise GuestFault(
-                        f"guest waits for an interrupt at pc {cpu.pc:#x} after {icount} "
-                        "instructions, but no timer is set and console input has ended")
-                board.inputs.wait_console(IDLE_POLL_SECONDS)
-                if self.idle_poll():
-                    return False
-                continue
+            clock = board.clock
+            if deadline is not None and clock.skip_to(deadline, icount):
+                board.timer.check(icount)       # time jumped to the deadline: it fires now
+                return True
             if deadline is not None and board.timer.check(icount):
                 return True
+            if deadline is None and clock.instruction_driven \
+                    and board.inputs.console_closed(icount):
+                raise GuestFault(
+                    f"guest waits for an interrupt at pc {cpu.pc:#x} after {icount} "
+                    "instructions, but no timer is set and console input has ended")
             timeout = IDLE_POLL_SECONDS
             if deadline is not None:
-                timeout = min(timeout, board.clock.seconds_until(deadline, icount))
+                timeout = min(timeout, clock.seconds_until(deadline, icount))
             board.inputs.wait_console(timeout)
             if self.idle_poll():
                 return False

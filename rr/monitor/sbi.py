@@ -13,7 +13,7 @@ from typing import Callable
 
 from rr import __version__
 from rr.monitor.cpu import Cpu
-from rr.monitor.exits import FAIL, POWEROFF, REBOOT, GuestExit
+from rr.monitor.exits import ExitKind, GuestExit
 
 # Extension ids
 EXT_BASE = 0x10
@@ -167,11 +167,11 @@ class Sbi:
         reset_type, reason = self._arg(0), self._arg(1)
         failed = reason == SRST_REASON_FAILURE
         if reset_type == SRST_SHUTDOWN:
-            self.ports.request_exit(GuestExit(FAIL, 1, "SBI system reset: system failure")
-                                    if failed else GuestExit(POWEROFF, 0, "SBI system reset: shutdown"))
+            self.ports.request_exit(GuestExit(ExitKind.FAIL, 1, "SBI system reset: system failure")
+                                    if failed else GuestExit(ExitKind.POWEROFF, 0, "SBI system reset: shutdown"))
             return None
         if reset_type in (SRST_COLD_REBOOT, SRST_WARM_REBOOT):
-            self.ports.request_exit(GuestExit(REBOOT, 0, "SBI system reset: reboot"))
+            self.ports.request_exit(GuestExit(ExitKind.REBOOT, 0, "SBI system reset: reboot"))
             return None
         return SBI_ERR_INVALID_PARAM, 0
 
@@ -213,6 +213,6 @@ class Sbi:
         elif eid in (LEGACY_REMOTE_SFENCE_VMA, LEGACY_REMOTE_SFENCE_VMA_ASID):
             self.ports.flush_tlb()
         elif eid == LEGACY_SHUTDOWN:
-            self.ports.request_exit(GuestExit(POWEROFF, 0, "SBI legacy shutdown"))
+            self.ports.request_exit(GuestExit(ExitKind.POWEROFF, 0, "SBI legacy shutdown"))
             return
         self.cpu.set_x(10, _signed(ret))

@@ -57,7 +57,7 @@ class Recording:
 
         A board error is part of the run: replay must reproduce it at the same instruction."""
         if isinstance(ended, GuestExit):
-            self._close(board, ended.kind, ended.code, ended.status)
+            self._close(board, ended.kind.value, ended.code, ended.status)   # a plain str
         else:
             self._close(board, ERROR_EXIT, ended.exit_status, ended.exit_status)
 

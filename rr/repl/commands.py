@@ -18,8 +18,9 @@ from rr.monitor.constants import GPR_NAMES, SSTATUS_MXR, SSTATUS_SIE, SSTATUS_SP
     SSTATUS_SUM
 from rr.monitor.mmu import PageFault
 from rr.monitor.riscv import cause_name, priv_long_name, priv_name
+from rr.replay.hits import WatchKind
 from rr.replay.timeline import Interrupted
-from rr.repl.debugger import Debugger, Motion, Write
+from rr.repl.debugger import Debugger, Motion, PointKind, Write
 from rr.repl.expressions import CSR_NAMES, GPR_NUMBERS, Evaluator, ExpressionError, parse_count, \
     parse_int
 from rr.repl.formatting import Fragment, Printer, address_fragments, hexdump_rows, table
@@ -364,15 +365,15 @@ LEN defaults to the symbol's size for a data symbol, else 8. Addresses are
 virtual, as the guest accesses them.""")
 def _watch(repl: Repl, args: list[str]) -> None:
     usage = "watch [-r|-a] ADDR|SYMBOL [LEN]"
-    access = "write"
+    access = WatchKind.WRITE
     while args and args[0].startswith("-") and not args[0][1:2].isdigit():
         flag = args.pop(0)
         if flag in ("-r", "--read"):
-            access = "read"
+            access = WatchKind.READ
         elif flag in ("-a", "--access"):
-            access = "access"
+            access = WatchKind.ACCESS
         elif flag in ("-w", "--write"):
-            access = "write"
+            access = WatchKind.WRITE
         else:
             raise CommandError(f"unknown option {flag!r}; usage: {usage}")
     if not 1 <= len(args) <= 2:
@@ -422,9 +423,9 @@ def _breakpoint_rows(repl: Repl) -> None:
     rows: list[list[Fragment]] = [[("head", "num"), ("head", "type"), ("head", "address"),
                                    ("head", "what"), ("head", "hits")]]
     for stop in stops:
-        kind = "breakpoint" if stop.kind == "breakpoint" else f"{stop.access} watch"
+        kind = "breakpoint" if stop.kind is PointKind.BREAKPOINT else f"{stop.access} watch"
         what = repl.label(stop.address) or stop.spec
-        if stop.kind == "watchpoint":
+        if stop.kind is PointKind.WATCHPOINT:
             what += f" ({stop.length} byte{'s' if stop.length != 1 else ''})"
         rows.append([str(stop.number), kind, ("addr", f"{stop.address:#x}"), ("sym", what),
                      str(stop.hits)])

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from rr.errors import RrError
 from rr.log.events import Event
 from rr.monitor.constants import CAUSE_INTERRUPT, INSN_SRET, REG_SP
 from rr.monitor.mmu import PageFault
-from rr.replay.hits import Hit, Watchpoint
+from rr.replay.hits import Hit, HitKind, Watchpoint, WatchKind
 from rr.replay.timeline import Interrupted, Timeline
 from rr.repl.history import History
 from rr.repl.expressions import CSR_NAMES, GPR_NUMBERS
@@ -27,16 +28,21 @@ MAX_FUNCTION_SCAN = 64 * 1024      # rnext sets breakpoints on every instruction
 MAX_TRAPS_STEPPED_OVER = 16
 
 
+class PointKind(StrEnum):
+    BREAKPOINT = "breakpoint"
+    WATCHPOINT = "watchpoint"
+
+
 @dataclass
 class StopPoint:
     """A user breakpoint or watchpoint."""
 
     number: int
-    kind: str                  # "breakpoint" or "watchpoint"
+    kind: PointKind
     address: int
     spec: str                  # what the user typed
     length: int = 1
-    access: str = "write"      # watchpoints: write, read or access
+    access: WatchKind = WatchKind.WRITE      # watchpoints: which accesses stop
     hits: int = 0
 
     @property
@@ -165,10 +171,12 @@ class Debugger:
 
     # --- breakpoints and watchpoints ----------------------------------------------------
     def add_breakpoint(self, address: int, spec: str) -> StopPoint:
-        return self._add(StopPoint(self._next_number, "breakpoint", address, spec))
+        return self._add(StopPoint(self._next_number, PointKind.BREAKPOINT, address, spec))
 
-    def add_watchpoint(self, address: int, length: int, access: str, spec: str) -> StopPoint:
-        return self._add(StopPoint(self._next_number, "watchpoint", address, spec, length, access))
+    def add_watchpoint(self, address: int, length: int, access: WatchKind,
+                       spec: str) -> StopPoint:
+        return self._add(StopPoint(self._next_number, PointKind.WATCHPOINT, address, spec,
+                                   length, access))
 
     def _add(self, stop: StopPoint) -> StopPoint:
         self.stops[stop.number] = stop
@@ -183,23 +191,27 @@ class Debugger:
         return [self.stops.pop(number)]
 
     def _user_points(self) -> tuple[set[int], list[Watchpoint]]:
-        breakpoints = {s.address for s in self.stops.values() if s.kind == "breakpoint"}
-        watchpoints = sorted({s.watchpoint for s in self.stops.values() if s.kind == "watchpoint"})
+        stops = self.stops.values()
+        breakpoints = {s.address for s in stops if s.kind is PointKind.BREAKPOINT}
+        watchpoints = sorted({s.watchpoint for s in stops if s.kind is PointKind.WATCHPOINT})
         return breakpoints, watchpoints
 
     def _user_stop(self, hit: Hit) -> StopPoint | None:
         for stop in self.stops.values():
-            if hit.kind == "breakpoint" and stop.kind == "breakpoint" and stop.address == hit.address:
+            if hit.kind is HitKind.BREAKPOINT and stop.kind is PointKind.BREAKPOINT \
+                    and stop.address == hit.address:
                 return stop
-            if hit.watch is not None and stop.kind == "watchpoint" and stop.watchpoint == hit.watch:
+            if hit.watch is not None and stop.kind is PointKind.WATCHPOINT \
+                    and stop.watchpoint == hit.watch:
                 return stop
         return None
 
     def _report(self, hit: Hit, stop: StopPoint) -> Motion:
         stop.hits += 1
-        if stop.kind == "breakpoint":
+        if stop.kind is PointKind.BREAKPOINT:
             return Motion("breakpoint", hit, stop)
-        values = self._write_values(stop.address, stop.length) if hit.kind == "write" else None
+        values = self._write_values(stop.address, stop.length) \
+            if hit.kind is HitKind.WRITE else None
         return Motion("watchpoint", hit, stop, values)
 
     def _write_values(self, address: int, length: int) -> tuple[bytes | None, bytes | None]:
@@ -316,7 +328,7 @@ class Debugger:
             hit = run(breakpoints | targets, watchpoints, condition=accept)
             if hit is None:
                 return Motion(edge)
-            arrived = hit.kind == "breakpoint" and hit.address in targets and self.sp == sp
+            arrived = hit.kind is HitKind.BREAKPOINT and hit.address in targets and self.sp == sp
             stop = self._user_stop(hit)
             if stop is not None and not arrived:
                 return self._report(hit, stop)
@@ -329,7 +341,7 @@ class Debugger:
         cpu = self.cpu
 
         def accept(hit: Hit) -> bool:
-            if hit.kind != "breakpoint" or hit.address in user_breakpoints:
+            if hit.kind is not HitKind.BREAKPOINT or hit.address in user_breakpoints:
                 return True
             return hit.address not in targets or cpu.x(REG_SP) == sp
         return accept
@@ -382,7 +394,7 @@ class Debugger:
     def writes(self, address: int, length: int) -> list[Write]:
         """Every instruction that wrote the range over the whole trace; the position is kept."""
         here = self.position
-        hits = self.timeline.all_hits(watchpoints=[Watchpoint(address, length, "write")])
+        hits = self.timeline.all_hits(watchpoints=[Watchpoint(address, length, WatchKind.WRITE)])
         seen, result = set(), []
         for hit in hits:
             if hit.icount in seen:

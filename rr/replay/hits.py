@@ -15,6 +15,7 @@ the search is not followed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Callable, Iterable
 
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
@@ -27,11 +28,38 @@ from rr.monitor.guest_memory import GuestMemory
 MAX_ACCESS = 16          # widest access that can overlap a watched range from below
 
 
+class WatchKind(StrEnum):
+    """Which accesses a watchpoint stops on."""
+
+    WRITE = "write"
+    READ = "read"
+    ACCESS = "access"            # either
+
+
+class HitKind(StrEnum):
+    """What happened at a hit."""
+
+    BREAKPOINT = "breakpoint"    # the instruction at the address is about to execute
+    WRITE = "write"              # the instruction writes the address
+    READ = "read"                # the instruction reads it
+
+
+_HOOK_TYPES = {WatchKind.WRITE: UC_HOOK_MEM_WRITE, WatchKind.READ: UC_HOOK_MEM_READ,
+               WatchKind.ACCESS: UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE}
+
+
 @dataclass(frozen=True, order=True)
 class Watchpoint:
     address: int
     length: int = 1
-    kind: str = "write"          # write, read or access
+    kind: WatchKind = WatchKind.WRITE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", WatchKind(self.kind))     # "write" works too
+
+    def catches(self, access: HitKind) -> bool:
+        """Does a read or write ``access`` in the range stop here?"""
+        return self.kind is WatchKind.ACCESS or self.kind.value == access.value
 
 
 @dataclass(frozen=True)
@@ -47,7 +75,7 @@ class WatchedPiece:
 @dataclass(frozen=True, order=True)
 class Hit:
     icount: int          # the instruction that hit, before it executes
-    kind: str            # "breakpoint", "write" or "read"
+    kind: HitKind
     address: int         # the pc for a breakpoint, the data address for a watchpoint
     watch: Watchpoint | None = None
 
@@ -74,10 +102,8 @@ class HitCollector:
                          for pc in set(breakpoints)]
         self._pieces = translate_watchpoints(cpu, watchpoints)
         for piece in self._pieces:
-            types = {"write": UC_HOOK_MEM_WRITE, "read": UC_HOOK_MEM_READ,
-                     "access": UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE}[piece.watch.kind]
             self._handles.append(uc.hook_add(
-                types, self._on_memory, begin=max(0, piece.paddr - MAX_ACCESS + 1),
+                _HOOK_TYPES[piece.watch.kind], self._on_memory, begin=max(0, piece.paddr - MAX_ACCESS + 1),
                 end=piece.paddr + piece.length - 1))
         cpu.memory_hooks_set(bool(self._pieces))
         cpu.invalidate_caches()       # hooks do not apply to code translated before them
@@ -96,13 +122,13 @@ class HitCollector:
                 self.on_hit(hit)
 
     def _on_code(self, _uc, address: int, _size: int, _user) -> None:
-        self._note(Hit(self.cpu.icount_in_hook(), "breakpoint", address))
+        self._note(Hit(self.cpu.icount_in_hook(), HitKind.BREAKPOINT, address))
 
     def _on_memory(self, _uc, access: int, address: int, size: int, _value: int, _user) -> None:
-        kind = "write" if access == UC_MEM_WRITE else "read"
+        kind = HitKind.WRITE if access == UC_MEM_WRITE else HitKind.READ
         for piece in self._pieces:
             overlaps = address < piece.paddr + piece.length and piece.paddr < address + size
-            if overlaps and piece.watch.kind in (kind, "access"):
+            if overlaps and piece.watch.catches(kind):
                 vaddr = piece.vaddr + max(0, address - piece.paddr)
                 self._note(Hit(self.cpu.icount_in_hook(), kind, vaddr, piece.watch))
                 return

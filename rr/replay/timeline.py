@@ -20,7 +20,8 @@ from typing import Callable, Iterable
 from rr.errors import RrError
 from rr.replay.checkpoints import CheckpointStack
 from rr.replay.divergence import Divergence
-from rr.replay.hits import Hit, HitCollector, WatchedPiece, Watchpoint, translate_watchpoints
+from rr.replay.hits import (Hit, HitCollector, WatchedPiece, Watchpoint, WatchKind,
+                           translate_watchpoints)
 from rr.replay.session import HistorySession
 
 DEFAULT_SPACING = 10_000_000     # instructions between checkpoints on first execution
@@ -156,7 +157,7 @@ class Timeline:
     def last_write(self, address: int, length: int = 1) -> Hit | None:
         """The last instruction before here that wrote the range; the position is kept."""
         here = self.position
-        pieces = translate_watchpoints(self.board.cpu, [Watchpoint(address, length, "write")])
+        pieces = translate_watchpoints(self.board.cpu, [Watchpoint(address, length, WatchKind.WRITE)])
         hit = self._last_hit_before(here, set(), pieces)
         self.seek(here)
         return hit

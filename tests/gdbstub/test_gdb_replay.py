@@ -16,7 +16,7 @@ from gdb_helpers import (BIN, GDB, SOURCE_TRAP_UNWINDER, DebugServer, icount_of,
 from rr.gdbstub.registers import FEATURE_CSR, REGISTERS
 from rr.gdbstub.replay_target import READ_ONLY_REASON
 from rr.log.trace_reader import TraceReader
-from rr.replay.hits import Watchpoint
+from rr.replay.hits import WatchKind, Watchpoint
 from rr.replay.replay_session import ReplaySession
 from rr.replay.timeline import Timeline
 
@@ -123,7 +123,7 @@ def _last_change(trace, address: int, size: int) -> tuple[int, int, bytes, bytes
     """(icount, pc, value before, value after) of the last store that changed the range."""
     with TraceReader(trace) as reader:
         timeline = Timeline(ReplaySession(reader, lambda data: None))
-        hits = timeline.all_hits(watchpoints=[Watchpoint(address, size, "write")])
+        hits = timeline.all_hits(watchpoints=[Watchpoint(address, size, WatchKind.WRITE)])
         ram = timeline.board.ram
         offset = address - ram.base
         for hit in reversed(hits):

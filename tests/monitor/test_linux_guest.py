@@ -16,7 +16,7 @@ from board_fixture import ScriptedInputs
 from rr.monitor.board import Board, BootPayload
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.disk_image import DiskImage
-from rr.monitor.exits import POWEROFF
+from rr.monitor.exits import ExitKind
 from rr.monitor.loader import parse_image
 from rr.monitor.run_loop import RunLoop
 
@@ -59,7 +59,7 @@ def boot(bootargs: str, console: bytes = b"", devices: bool = True):
 
 def test_boots_to_init_reads_disk_console_and_rng_then_powers_off():
     exit_, out = boot("console=ttyS0", console=b"hello rrvm\r")
-    assert exit_.kind == POWEROFF, out[-2000:]
+    assert exit_.kind == ExitKind.POWEROFF, out[-2000:]
     assert "SBI specification v1.0 detected" in out
     assert "rrvm init: hello from pid 1" in out
     assert 'rrvm init: read from console: "hello rrvm"' in out
@@ -70,7 +70,7 @@ def test_boots_to_init_reads_disk_console_and_rng_then_powers_off():
 
 def test_without_devices_init_still_runs_and_says_so():
     exit_, out = boot("console=ttyS0", devices=False)
-    assert exit_.kind == POWEROFF, out[-2000:]
+    assert exit_.kind == ExitKind.POWEROFF, out[-2000:]
     assert "rrvm init: no input" in out
     assert "rrvm init: no disk" in out
     assert "rrvm init: goodbye, powering off" in out

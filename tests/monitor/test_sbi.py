@@ -6,7 +6,7 @@ import pytest
 
 from rr.monitor import sbi as s
 from rr.monitor.constants import MIP_SSIP, MIP_STIP
-from rr.monitor.exits import FAIL, POWEROFF, REBOOT
+from rr.monitor.exits import ExitKind
 
 from board_fixture import make_board
 
@@ -74,7 +74,8 @@ def test_hsm_single_hart(board):
 
 
 @pytest.mark.parametrize("reset_type, reason, kind, status", [
-    (0, 0, POWEROFF, 0), (0, 1, FAIL, 1), (1, 0, REBOOT, None), (2, 0, REBOOT, None)])
+    (0, 0, ExitKind.POWEROFF, 0), (0, 1, ExitKind.FAIL, 1), (1, 0, ExitKind.REBOOT, None),
+    (2, 0, ExitKind.REBOOT, None)])
 def test_system_reset(reset_type, reason, kind, status):
     board = make_board()[0]
     call(board, s.EXT_SRST, 0, reset_type, reason)
@@ -104,7 +105,7 @@ def test_legacy_console():
     board.uart.receive(b"z")
     assert call(board, s.LEGACY_GETCHAR)[0] == ord("z")
     call(board, s.LEGACY_SHUTDOWN)
-    assert board.exit_request.kind == POWEROFF
+    assert board.exit_request.kind == ExitKind.POWEROFF
 
 
 def test_debug_console_write_of_gigabytes_moves_a_bounded_piece():

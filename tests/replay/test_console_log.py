@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from rr.replay.hits import Watchpoint
+from rr.replay.hits import WatchKind, Watchpoint
 from rr.replay.timeline import Timeline
 
 from replay_helpers import demo_recording, open_session, uboot_recording
@@ -73,7 +73,7 @@ def test_stopping_on_the_console_store_prints_each_byte_once(tmp_path_factory):
     demo = demo_recording(tmp_path_factory)
     out: list[bytes] = []
     timeline = Timeline(open_session(demo.trace, out.append), spacing=50_000)
-    thr = Watchpoint(0x1000_0000, 1, "write")
+    thr = Watchpoint(0x1000_0000, 1, WatchKind.WRITE)
     hits = [timeline.run_forward(watchpoints=[thr]) for _ in range(6)]
     assert all(hit is not None for hit in hits)
     assert [h.icount for h in hits] == sorted({h.icount for h in hits})

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from rr.monitor.insn_decode import decode_mem_access
-from rr.replay.hits import Watchpoint
+from rr.replay.hits import HitKind, WatchKind, Watchpoint
 from rr.replay.timeline import Timeline
 
 from replay_helpers import (BIN, demo_recording, differences, elf_symbol, fresh_snapshot,
@@ -58,7 +58,7 @@ def check_write_hit(timeline: Timeline, hit, watch: Watchpoint) -> None:
     """At ``hit`` the next instruction stores into the watched range, and it does."""
     board = timeline.board
     assert timeline.position == hit.icount
-    assert hit.kind == "write" and hit.watch == watch
+    assert hit.kind is HitKind.WRITE and hit.watch == watch
     kind, address, size, rs2 = memory_access(timeline)
     assert kind in ("store", "amo", "sc"), kind
     assert overlaps(address, size, watch)
@@ -76,7 +76,7 @@ def check_write_hit(timeline: Timeline, hit, watch: Watchpoint) -> None:
 
 
 def test_write_watchpoint_backward_and_forward(demo, symbols, timeline):
-    watch = Watchpoint(symbols["shared_list"], 8, "write")
+    watch = Watchpoint(symbols["shared_list"], 8, WatchKind.WRITE)
     end = demo.final_icount
     assert timeline.seek(end + 10) == end
 
@@ -117,7 +117,7 @@ def test_write_watchpoint_backward_and_forward(demo, symbols, timeline):
     check_write_hit(timeline, previous, watch)
 
     # A watchpoint on a byte inside the head is hit by the 8-byte stores too.
-    inner = Watchpoint(watch.address + 4, 1, "write")
+    inner = Watchpoint(watch.address + 4, 1, WatchKind.WRITE)
     inner_hits = [h.icount for h in timeline.all_hits(watchpoints=[inner])]
     assert set(inner_hits) <= set(icounts)
     assert hit.icount in inner_hits
@@ -125,11 +125,11 @@ def test_write_watchpoint_backward_and_forward(demo, symbols, timeline):
 
 def test_read_and_access_watchpoints(demo, symbols, timeline):
     head = symbols["shared_list"]
-    reads = timeline.all_hits(watchpoints=[Watchpoint(head, 8, "read")])
-    writes = timeline.all_hits(watchpoints=[Watchpoint(head, 8, "write")])
-    accesses = timeline.all_hits(watchpoints=[Watchpoint(head, 8, "access")])
+    reads = timeline.all_hits(watchpoints=[Watchpoint(head, 8, WatchKind.READ)])
+    writes = timeline.all_hits(watchpoints=[Watchpoint(head, 8, WatchKind.WRITE)])
+    accesses = timeline.all_hits(watchpoints=[Watchpoint(head, 8, WatchKind.ACCESS)])
     assert reads and writes
-    assert {h.kind for h in reads} == {"read"}
+    assert {h.kind for h in reads} == {HitKind.READ}
     assert {h.icount for h in accesses} == {h.icount for h in reads} | {h.icount for h in writes}
     for hit in (reads[0], reads[len(reads) // 2], reads[-1]):
         timeline.seek(hit.icount)
@@ -143,7 +143,7 @@ def test_breakpoint_on_list_push(demo, symbols, timeline):
     end = demo.final_icount
 
     first = timeline.run_forward(breakpoints=[list_push])
-    assert first is not None and first.kind == "breakpoint" and first.address == list_push
+    assert first is not None and first.kind is HitKind.BREAKPOINT and first.address == list_push
     assert timeline.board.cpu.pc == list_push and timeline.position == first.icount
     second = timeline.run_forward(breakpoints=[list_push])      # continue: the next call
     assert second.icount > first.icount and timeline.board.cpu.pc == list_push
@@ -166,7 +166,7 @@ def test_breakpoint_on_list_push(demo, symbols, timeline):
 
     # A breakpoint and a watchpoint together: the later of their last hits.
     timeline.seek(end)
-    watch = Watchpoint(symbols["shared_list"], 8, "write")
+    watch = Watchpoint(symbols["shared_list"], 8, WatchKind.WRITE)
     last_write = timeline.all_hits(watchpoints=[watch])[-1]
     both = timeline.run_backward(breakpoints=[list_push], watchpoints=[watch])
     assert both == max(last, last_write)
@@ -177,7 +177,7 @@ def test_no_hit(demo, timeline):
     timeline.seek(end // 2)
     assert timeline.run_backward(breakpoints=[NOWHERE]) is None
     assert timeline.position == 0
-    assert timeline.run_backward(watchpoints=[Watchpoint(NOWHERE, 8, "access")]) is None
+    assert timeline.run_backward(watchpoints=[Watchpoint(NOWHERE, 8, WatchKind.ACCESS)]) is None
     assert timeline.position == 0
     assert timeline.last_write(NOWHERE, 8) is None
     assert timeline.all_hits(breakpoints=[NOWHERE], watchpoints=[Watchpoint(NOWHERE)]) == []
@@ -226,7 +226,7 @@ def test_write_watchpoint_on_a_user_virtual_address(paging):
     rec, store_va = paging
     timeline = Timeline(open_session(rec.trace), spacing=10_000)
     retried_store = timeline.all_hits(breakpoints=[store_va])[-1]
-    watch = Watchpoint(DEMAND_VA + 16, 8, "write")
+    watch = Watchpoint(DEMAND_VA + 16, 8, WatchKind.WRITE)
     timeline.seek(rec.final_icount)
     hit = timeline.run_backward(watchpoints=[watch])
     assert hit is not None and hit.icount == retried_store.icount

@@ -6,7 +6,7 @@ import pytest
 
 from rr.log.trace_reader import TraceReader
 from rr.monitor.exits import GuestExit
-from rr.replay.hits import Watchpoint
+from rr.replay.hits import WatchKind, Watchpoint
 from rr.replay.timeline import Interrupted, Timeline
 
 from replay_helpers import (differences, fresh_snapshot, open_session, rewrite, snapshot,
@@ -48,7 +48,7 @@ def test_end_of_a_complete_trace(uboot):
     assert timeline.position == 0
 
     assert timeline.run_forward(breakpoints=[NOWHERE],
-                                watchpoints=[Watchpoint(NOWHERE, 4, "access")]) is None
+                                watchpoints=[Watchpoint(NOWHERE, 4, WatchKind.ACCESS)]) is None
     assert timeline.position == end and timeline.end == end and timeline.at_end
     assert timeline.ended_with is not None and timeline.ended_with.kind == "poweroff"
     assert timeline.step(5) == end
