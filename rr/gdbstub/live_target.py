@@ -29,7 +29,8 @@ from rr.gdbstub.target import MemoryFault, ReadOnly, Resume, Stop, StopKind
 from rr.monitor.exits import GuestExit
 from rr.monitor.mmu import PageFault
 from rr.replay.live_session import LiveSession
-from rr.replay.timeline import Interrupted, Timeline
+from rr.replay.cancellation import Cancellation, Interrupted
+from rr.replay.timeline import Timeline
 
 RECORDING_REASON = ("rrvm is recording this guest to a trace, which could not replay a change "
                     "made by the debugger; use rrvm run --gdb to change registers or memory")
@@ -85,14 +86,12 @@ class LiveTarget(ReplayTarget):
         timeline = self.timeline
         if timeline.at_end:
             return False
-        timeline.progress = lambda _position: timeline.cancel() if client_waiting() else None
+        cancel = Cancellation(poll=client_waiting)
         try:
-            timeline.seek(timeline.furthest)
-            timeline.run_forward()
+            timeline.seek(timeline.furthest, cancel)
+            timeline.run_forward(cancel=cancel)
         except Interrupted:
             return True
-        finally:
-            timeline.progress = None
         self._note_end()
         return False
 

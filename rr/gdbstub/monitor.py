@@ -12,16 +12,15 @@ refresh them.
 
 from __future__ import annotations
 
-import bisect
 import shlex
 from typing import Callable
 
 from rr.gdbstub.constants import DEFAULT_EVENTS_AROUND, DEFAULT_WATCH_LENGTH, MAX_WATCH_LENGTH
-from rr.log.events import Event, format_event
+from rr.log.events import format_event
 from rr.log.trace_reader import TraceReader
 from rr.monitor.riscv import disassemble_one
-from rr.monitor import mmu
 from rr.printable import printable
+from rr.replay import queries
 from rr.replay.timeline import Timeline
 
 
@@ -109,13 +108,11 @@ class ReplayMonitor:
         if len(args) > 1:
             raise MonitorError("usage: monitor events [N]")
         count = _number(args[0], "event count") if args else DEFAULT_EVENTS_AROUND
-        events = self.timeline.session.inputs.events      # as TraceReader.events() gave them
-        now = self.timeline.position
-        split = bisect.bisect_left(events, now, key=_icount)
-        before, after = events[max(0, split - count):split], events[split:split + count]
-        lines = [format_event(event) for event in before]
-        lines.append(f"{'-' * 6} now: instruction {now} {'-' * 6}")
-        lines += [format_event(event) for event in after]
+        events = queries.recorded_events(self.timeline)
+        window = queries.events_around(events, self.timeline.position, count)
+        lines = [format_event(event) for event in window.before]
+        lines.append(f"{'-' * 6} now: instruction {window.now} {'-' * 6}")
+        lines += [format_event(event) for event in window.after]
         if not events:
             lines.append("(the trace records no events)")
         return "\n".join(lines) + "\n"
@@ -124,7 +121,7 @@ class ReplayMonitor:
         _no_arguments(args)
         timeline = self.timeline
         lines = self.summary()
-        lines.append(f"events       {len(timeline.session.inputs.events)}")
+        lines.append(f"events       {len(queries.recorded_events(timeline))}")
         lines.append(f"now          instruction {timeline.position}, pc "
                      f"{timeline.board.cpu.pc:#x}")
         lines.append(f"checkpoints  {len(timeline.checkpoints.positions())}")
@@ -137,22 +134,15 @@ class ReplayMonitor:
         length = _number(args[1], "length") if len(args) == 2 else DEFAULT_WATCH_LENGTH
         if not 1 <= length <= MAX_WATCH_LENGTH:
             raise MonitorError(f"length must be 1 to {MAX_WATCH_LENGTH}")
-        timeline = self.timeline
-        here = timeline.position
-        hit = timeline.last_write(address, length)
+        here = self.timeline.position
+        write = queries.last_write(self.timeline, address, length)
         what = f"{address:#x}" + (f" ({length} bytes)" if length > 1 else "")
-        if hit is None:
+        if write is None:
             return f"no write to {what} before instruction {here}\n"
-        timeline.seek(hit.icount)
-        pc = timeline.board.cpu.pc
-        try:
-            insn, size = timeline.board.memory.fetch_instruction(pc)
-            text = f": {disassemble_one(insn.to_bytes(size, 'little'), pc)}"
-        except mmu.PageFault:
-            text = ""
-        timeline.seek(here)
-        return (f"last write to {what} before instruction {here}: instruction {hit.icount}, "
-                f"pc {pc:#x}{text} (wrote at {hit.address:#x})\n")
+        text = f": {disassemble_one(write.instruction, write.pc)}" \
+            if write.instruction is not None else ""
+        return (f"last write to {what} before instruction {here}: instruction {write.icount}, "
+                f"pc {write.pc:#x}{text} (wrote at {write.address:#x})\n")
 
     def _checkpoints(self, args: list[str]) -> str:
         _no_arguments(args)
@@ -182,7 +172,3 @@ def _number(text: str, what: str) -> int:
 def _no_arguments(args: list[str]) -> None:
     if args:
         raise MonitorError(f"takes no arguments (got '{' '.join(args)}')")
-
-
-def _icount(event: Event) -> int:
-    return event.icount

@@ -30,7 +30,8 @@ from rr.gdbstub.registers import Register
 from rr.gdbstub.stop_points import StopPoints
 from rr.gdbstub.target import Direction, MemoryFault, ReadOnly, Resume, Stop, StopKind
 from rr.replay.hits import Hit, HitCollector, HitKind, Watchpoint
-from rr.replay.timeline import Interrupted, Timeline
+from rr.replay.cancellation import Cancellation, Interrupted
+from rr.replay.timeline import Timeline
 
 READ_ONLY_REASON = ("rrvm is replaying a recording, which is read-only: changing registers "
                     "or memory would make the replay leave recorded history")
@@ -77,26 +78,23 @@ class ReplayTarget:
 
     # --- resuming ---------------------------------------------------------------
     def resume(self, how: Resume, points: StopPoints, interrupted: Callable[[], bool]) -> Stop:
-        timeline = self.timeline
-        timeline.progress = lambda _position: timeline.cancel() if interrupted() else None
-        try:
-            if how.direction is Direction.FORWARD:
-                stop = self._step(points) if how.step else self._continue(points)
-            else:
-                stop = self._reverse_step(points) if how.step else self._reverse_continue(points)
-        finally:
-            timeline.progress = None
+        cancel = Cancellation(poll=interrupted)
+        if how.direction is Direction.FORWARD:
+            stop = self._step(points, cancel) if how.step else self._continue(points, cancel)
+        else:
+            stop = self._reverse_step(points, cancel) if how.step \
+                else self._reverse_continue(points, cancel)
         if stop.kind is StopKind.HISTORY_END:
             self._note_end()
         return stop
 
-    def _step(self, points: StopPoints) -> Stop:
+    def _step(self, points: StopPoints, cancel: Cancellation) -> Stop:
         timeline = self.timeline
         start = timeline.position
         if timeline.at_end:
             return Stop(StopKind.HISTORY_END)
         try:
-            hit = self._watch_hit_by_next_instruction(points.watchpoints)
+            hit = self._watch_hit_by_next_instruction(points.watchpoints, cancel)
         except Interrupted:              # a live guest waiting for input, stepped
             timeline.seek(start)
             return Stop(StopKind.INTERRUPTED)
@@ -107,13 +105,13 @@ class ReplayTarget:
             return Stop(StopKind.HISTORY_END)
         return Stop(StopKind.STEP)
 
-    def _continue(self, points: StopPoints) -> Stop:
+    def _continue(self, points: StopPoints, cancel: Cancellation) -> Stop:
         timeline = self.timeline
         if timeline.at_end:
             return Stop(StopKind.HISTORY_END)
         try:
             hit = timeline.run_forward(points.breakpoints, points.watchpoints,
-                                       include_current=True)
+                                       include_current=True, cancel=cancel)
         except Interrupted:
             return Stop(StopKind.INTERRUPTED)
         if hit is None:
@@ -122,33 +120,32 @@ class ReplayTarget:
             return self._breakpoint_stop(hit, points)
         return self._watch_stop(hit)
 
-    def _reverse_step(self, points: StopPoints) -> Stop:
+    def _reverse_step(self, points: StopPoints, cancel: Cancellation) -> Stop:
         timeline = self.timeline
         start = timeline.position
         if start <= timeline.begin:
             return Stop(StopKind.HISTORY_BEGIN)
-        timeline.seek(start - 1)
+        timeline.seek(start - 1, cancel)
         watchpoints = points.watchpoints
         if watchpoints:
             # The instruction stepped back over accessed a watched range: report
             # at the state after it, like a reverse continue (gdb steps back again).
-            hit = self._watch_hit_by_next_instruction(watchpoints)
+            hit = self._watch_hit_by_next_instruction(watchpoints, cancel)
             if hit is not None:
                 return self._watch_stop(hit)
-            timeline.seek(start - 1)
+            timeline.seek(start - 1, cancel)
         return Stop(StopKind.STEP)
 
-    def _reverse_continue(self, points: StopPoints) -> Stop:
+    def _reverse_continue(self, points: StopPoints, cancel: Cancellation) -> Stop:
         timeline = self.timeline
         start = timeline.position
         if start <= timeline.begin:
             return Stop(StopKind.HISTORY_BEGIN)
         try:
-            hit = timeline.run_backward(points.breakpoints, points.watchpoints)
+            hit = timeline.run_backward(points.breakpoints, points.watchpoints, cancel=cancel)
         except Interrupted as stop:
             # As a forward continue does: stay where the search got to, the earliest
             # position from which it found nothing up to the start (docs/gdb-protocol.md, G22).
-            timeline.progress = None
             reached = stop.searched_back_to
             timeline.seek(start if reached is None else reached)
             return Stop(StopKind.INTERRUPTED)
@@ -160,16 +157,17 @@ class ReplayTarget:
         return self._watch_stop(hit)
 
     # --- helpers ----------------------------------------------------------------
-    def _watch_hit_by_next_instruction(self, watchpoints: list[Watchpoint]) -> Hit | None:
+    def _watch_hit_by_next_instruction(self, watchpoints: list[Watchpoint],
+                                       cancel: Cancellation) -> Hit | None:
         """Execute one instruction, noting whether it touched a watched range."""
         timeline = self.timeline
         here = timeline.position
         if not watchpoints:
-            timeline.step(1)
+            timeline.step(1, cancel)
             return None
         collector = HitCollector(self.board.cpu, (), watchpoints, here - 1)
         try:
-            timeline.step(1)
+            timeline.step(1, cancel)
         finally:
             collector.remove()
         hits = [hit for hit in collector.hits if hit.icount == here]

@@ -19,8 +19,9 @@ from rr.monitor.constants import GPR_NAMES, SSTATUS_MXR, SSTATUS_SIE, SSTATUS_SP
 from rr.monitor.mmu import PageFault
 from rr.monitor.riscv import cause_name, priv_long_name, priv_name
 from rr.replay.hits import WatchKind
-from rr.replay.timeline import Interrupted
-from rr.repl.debugger import Debugger, Motion, PointKind, Write
+from rr.replay.cancellation import Interrupted
+from rr.replay.queries import Write, events_around
+from rr.repl.debugger import Debugger, Motion, PointKind
 from rr.repl.expressions import CSR_NAMES, GPR_NUMBERS, Evaluator, ExpressionError, parse_count, \
     parse_int
 from rr.repl.formatting import Fragment, Printer, address_fragments, hexdump_rows, table
@@ -662,12 +663,10 @@ def _events(repl: Repl, args: list[str]) -> None:
         repl.out.line("the trace has no events")
         return
     here = debugger.position
-    split = next((i for i, event in enumerate(events) if event.icount >= here), len(events))
-    if args and args[0] == "all":
-        first, last = 0, len(events)
-    else:
-        around = parse_count(args[0], "number of events") if args else DEFAULT_EVENTS_AROUND
-        first, last = max(0, split - around), min(len(events), split + around)
+    around = None if args and args[0] == "all" else \
+        parse_count(args[0], "number of events") if args else DEFAULT_EVENTS_AROUND
+    window = events_around(events, here, around)
+    first, split, last = window.first, window.split, window.last
     repl.out.line(f"{len(events)} event{'s' if len(events) != 1 else ''} in the trace; "
                   f"showing {first} to {last - 1}:")
     for index in range(first, last):

@@ -1,9 +1,11 @@
 """The REPL's model of a trace: a Timeline, the guest's symbols, breakpoints, and the
-questions the commands ask (step over calls, trap state, every write to an address).
+movements and questions the commands need (step over calls, trap state); questions
+every client asks (every write to an address) come from rr.replay.queries.
 
 Nothing here prints; commands.py turns the results into text. Every long
-operation goes through the Timeline, so ``interrupt()`` (from the SIGINT
-handler) stops it at its next slice with ``Interrupted``.
+operation goes through the Timeline with the debugger's Cancellation, so
+``interrupt()`` (from the SIGINT handler) stops it at its next slice with
+``Interrupted``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from enum import StrEnum
 
 from rr.errors import RrError
 from rr.log.events import Event
-from rr.monitor.constants import CAUSE_INTERRUPT, INSN_SRET, REG_SP
+from rr.monitor.constants import CAUSE_INTERRUPT, INSN_SRET, PRIV_U, REG_SP
 from rr.monitor.mmu import PageFault
 from rr.replay.hits import Hit, HitKind, Watchpoint, WatchKind
-from rr.replay.timeline import Interrupted, Timeline
+from rr.replay import queries
+from rr.replay.cancellation import INTERRUPTED, Cancellation
+from rr.replay.queries import Write
+from rr.replay.timeline import Timeline
 from rr.repl.history import History
 from rr.repl.expressions import CSR_NAMES, GPR_NUMBERS
 from rr.repl.instructions import (Instruction, boundaries, decode, decode_at, find_word,
@@ -61,15 +66,6 @@ class Motion:
 
 
 @dataclass(frozen=True)
-class Write:
-    icount: int                # the instruction that wrote (before it executes)
-    pc: int
-    address: int               # the data address of the access
-    old: bytes | None          # the watched range before and after (None: unreadable)
-    new: bytes | None
-
-
-@dataclass(frozen=True)
 class TrapState:
     in_handler: bool | None    # None: cannot tell (no sret found in the image)
     entered: int | None        # instruction count of the last trap entry before here
@@ -85,12 +81,12 @@ class Debugger:
         self.symbols = symbols
         self.session = history.session
         self.timeline = Timeline(self.session)
-        history.attach(self.timeline)
+        self.cancellation = Cancellation()
+        history.attach(self.timeline, self.cancellation)
         self.board = self.session.board
         self.cpu = self.board.cpu
         self.stops: dict[int, StopPoint] = {}
         self._next_number = 1
-        self._interrupted = False
         self._sret_sites: set[int] | None = None
 
     # --- position and state -----------------------------------------------------------
@@ -121,7 +117,7 @@ class Debugger:
 
     @property
     def events(self) -> Sequence[Event]:
-        return self.session.inputs.events
+        return queries.recorded_events(self.timeline)
 
     def register(self, name: str) -> int:
         if name == "pc":
@@ -154,20 +150,19 @@ class Debugger:
     # --- interruption -------------------------------------------------------------------
     def begin(self) -> None:
         """A new command starts: forget an earlier Ctrl-C."""
-        self._interrupted = False
+        self.cancellation.reset()
 
     def interrupt(self) -> None:
         """From the SIGINT handler: stop the running operation soon."""
-        self._interrupted = True
-        self.timeline.cancel()
+        self.cancellation.cancel()
 
     @property
     def interrupted(self) -> bool:
-        return self._interrupted
+        """The user pressed Ctrl-C during this command (not: a live guest starved of input)."""
+        return self.cancellation.why == INTERRUPTED
 
     def check(self) -> None:
-        if self._interrupted:
-            raise Interrupted(f"interrupted at instruction {self.position}")
+        self.cancellation.check(self.position)
 
     # --- breakpoints and watchpoints ----------------------------------------------------
     def add_breakpoint(self, address: int, spec: str) -> StopPoint:
@@ -210,34 +205,28 @@ class Debugger:
         stop.hits += 1
         if stop.kind is PointKind.BREAKPOINT:
             return Motion("breakpoint", hit, stop)
-        values = self._write_values(stop.address, stop.length) \
-            if hit.kind is HitKind.WRITE else None
+        values = None
+        if hit.kind is HitKind.WRITE:        # the watched range before and after the store
+            write = queries.write_at(self.timeline, hit, stop.watchpoint, self.cancellation)
+            self.timeline.seek(hit.icount, self.cancellation)
+            values = write.old, write.new
         return Motion("watchpoint", hit, stop, values)
-
-    def _write_values(self, address: int, length: int) -> tuple[bytes | None, bytes | None]:
-        """The watched range now and after the instruction here executes; position kept."""
-        here = self.position
-        before = self.try_read(address, length)
-        self.timeline.seek(here + 1)
-        after = self.try_read(address, length)
-        self.timeline.seek(here)
-        return before, after
 
     # --- movement -----------------------------------------------------------------------
     def goto(self, icount: int) -> Motion:
-        self.timeline.seek(icount)
+        self.timeline.seek(icount, self.cancellation)
         return Motion("end" if self.timeline.at_end else "step")
 
     def step(self, count: int = 1) -> Motion:
         before = self.position
-        self.timeline.step(count)
+        self.timeline.step(count, self.cancellation)
         if self.position == before and count:
             return Motion("end")
         return Motion("end" if self.timeline.at_end else "step")
 
     def reverse_step(self, count: int = 1) -> Motion:
         before = self.position
-        self.timeline.reverse_step(count)
+        self.timeline.reverse_step(count, self.cancellation)
         return Motion("start" if self.position == before and count else "step")
 
     def cont(self) -> Motion:
@@ -248,7 +237,7 @@ class Debugger:
 
     def _search(self, run, edge: str) -> Motion:
         """Continue in one direction to the next user breakpoint or watchpoint, or ``edge``."""
-        hit = run(*self._user_points())
+        hit = run(*self._user_points(), cancel=self.cancellation)
         if hit is None:
             return Motion(edge)
         stop = self._user_stop(hit)
@@ -325,7 +314,7 @@ class Debugger:
         breakpoints, watchpoints = self._user_points()
         accept = self._in_frame(targets, breakpoints, sp)
         while True:
-            hit = run(breakpoints | targets, watchpoints, condition=accept)
+            hit = run(breakpoints | targets, watchpoints, condition=accept, cancel=self.cancellation)
             if hit is None:
                 return Motion(edge)
             arrived = hit.kind is HitKind.BREAKPOINT and hit.address in targets and self.sp == sp
@@ -393,32 +382,10 @@ class Debugger:
     # --- questions about history --------------------------------------------------------
     def writes(self, address: int, length: int) -> list[Write]:
         """Every instruction that wrote the range over the whole trace; the position is kept."""
-        here = self.position
-        hits = self.timeline.all_hits(watchpoints=[Watchpoint(address, length, WatchKind.WRITE)])
-        seen, result = set(), []
-        for hit in hits:
-            if hit.icount in seen:
-                continue
-            seen.add(hit.icount)
-            self.check()
-            result.append(self._write_at(hit, address, length))
-        self.timeline.seek(here)
-        return result
+        return queries.writes(self.timeline, address, length, self.cancellation)
 
     def last_write(self, address: int, length: int) -> Write | None:
-        here = self.position
-        hit = self.timeline.last_write(address, length)
-        if hit is None:
-            return None
-        write = self._write_at(hit, address, length)
-        self.timeline.seek(here)
-        return write
-
-    def _write_at(self, hit: Hit, address: int, length: int) -> Write:
-        self.timeline.seek(hit.icount)
-        pc, old = self.pc, self.try_read(address, length)
-        self.timeline.seek(hit.icount + 1)
-        return Write(hit.icount, pc, hit.address, old, self.try_read(address, length))
+        return queries.last_write(self.timeline, address, length, self.cancellation)
 
     def trap_entries(self) -> set[int]:
         stvec = self.cpu.csr("stvec")
@@ -446,25 +413,22 @@ class Debugger:
         entries = self.trap_entries()
         if self.pc in entries:
             return TrapState(True, self.position, None, *csrs)
-        if cpu.priv == 0:
+        if cpu.priv == PRIV_U:
             return TrapState(False, None, None, *csrs)
-        here = self.position
         srets = self.sret_sites()
-        hit = self.timeline.run_backward(entries | srets)
-        self.timeline.seek(here)
+        hit = self.timeline.last_hit(entries | srets, cancel=self.cancellation)
         if hit is None:
             return TrapState(False, None, None, *csrs)
         if hit.address in entries:
             return TrapState(True if srets else None, hit.icount, None, *csrs)
-        entry = self.timeline.run_backward(entries)
-        self.timeline.seek(here)
+        entry = self.timeline.last_hit(entries, cancel=self.cancellation)
         return TrapState(False, entry.icount if entry else None, hit.icount, *csrs)
 
     def restore(self, position: int) -> None:
         """Go back to ``position`` after an interrupted query (a second Ctrl-C stops that too)."""
-        self._interrupted = False
+        self.cancellation.reset()
         try:
-            self.timeline.seek(position)
+            self.timeline.seek(position, self.cancellation)
         finally:
-            self._interrupted = True          # the command line was still interrupted
+            self.cancellation.cancel()        # the command line was still interrupted
 

@@ -14,6 +14,7 @@ from rr.errors import RrError
 from rr.log.trace_reader import TraceReader
 from rr.printable import printable
 from rr.monitor.exits import GuestExit
+from rr.replay.cancellation import Cancellation
 from rr.replay.live_session import LiveSession
 from rr.replay.replay_session import ReplaySession
 from rr.replay.session import HistorySession
@@ -48,8 +49,9 @@ class History(Protocol):
     def type(self, data: bytes) -> None:
         """Queue console input for a live guest; NotLive for a trace."""
 
-    def attach(self, timeline: Timeline) -> None:
-        """The timeline that drives ``session``, once it exists."""
+    def attach(self, timeline: Timeline, cancellation: Cancellation) -> None:
+        """The timeline that drives ``session``, once it exists, and what stops its
+        operations."""
 
     def close(self, timeline: Timeline) -> None:
         """The REPL ends: finish what needs finishing (a trace being recorded)."""
@@ -81,7 +83,7 @@ class TraceHistory:
     def summary(self, timeline: Timeline) -> str:
         return describe(self.reader)
 
-    def attach(self, timeline: Timeline) -> None:
+    def attach(self, timeline: Timeline, cancellation: Cancellation) -> None:
         pass
 
     def close(self, timeline: Timeline) -> None:
@@ -120,8 +122,8 @@ class LiveHistory:
                   f"typed        {self.console.queued} bytes queued for the guest"]
         return "\n".join(lines)
 
-    def attach(self, timeline: Timeline) -> None:
-        self.console.on_starved = lambda: timeline.cancel(WAITING_FOR_INPUT)
+    def attach(self, timeline: Timeline, cancellation: Cancellation) -> None:
+        self.console.on_starved = lambda: cancellation.cancel(WAITING_FOR_INPUT)
 
     def close(self, timeline: Timeline) -> None:
         """A trace being recorded ends complete: the guest quits at the live edge, as if

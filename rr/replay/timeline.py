@@ -6,11 +6,14 @@ target and replays from there. Checkpoints are taken every ``spacing``
 instructions as history is first executed, plus one shortly before any seek
 target, so stepping back again from there is cheap.
 
-Searches (continue in either direction, the last write to an address) run
+Searches (continue in either direction, the last hit before here) run
 history with hooks that only note where a breakpoint or watchpoint was hit;
 the timeline then moves to that exact position by replaying to it. Watched
 virtual addresses are translated once, with the page tables of the position
 a search starts from.
+
+Every operation that executes takes an optional ``Cancellation``, checked at
+the end of each slice and while the guest idles (see rr.replay.cancellation).
 """
 
 from __future__ import annotations
@@ -19,27 +22,13 @@ from typing import Callable, Iterable
 
 from rr.errors import RrError
 from rr.replay.checkpoints import CheckpointStack
+from rr.replay.cancellation import Cancellation, Interrupted
 from rr.replay.divergence import Divergence
-from rr.replay.hits import (Hit, HitCollector, WatchedPiece, Watchpoint, WatchKind,
-                           translate_watchpoints)
+from rr.replay.hits import Hit, HitCollector, WatchedPiece, Watchpoint, translate_watchpoints
 from rr.replay.session import HistorySession
 
 DEFAULT_SPACING = 10_000_000     # instructions between checkpoints on first execution
 NEAR_TARGET = 1_000_000          # a seek leaves a checkpoint at most this far before its target
-
-
-class Interrupted(RrError):
-    """A long timeline operation was stopped before it finished.
-
-    ``why``: "interrupted" (the user), or what else stopped it (a live guest
-    waiting for input nobody can give while a command runs). ``searched_back_to``:
-    for a backward search, the earliest position from which everything up to
-    where it started was searched without a hit (None if no stretch was done)."""
-
-    def __init__(self, message: str, why: str = "interrupted") -> None:
-        super().__init__(message)
-        self.why = why
-        self.searched_back_to: int | None = None
 
 
 class Timeline:
@@ -51,16 +40,12 @@ class Timeline:
         self.spacing = spacing
         self.checkpoints = CheckpointStack(session)
         self.loop.run(0)              # position 0 as a replay sees it: inputs recorded there fed
-        self.loop.idle_poll = self._idle_poll
         self.checkpoints.take()
         self.begin = 0                # where history starts (moves when the machine is changed)
         self.furthest = 0             # the furthest position ever executed
         self.end: int | None = session.end_icount      # None until a complete trace is run out
         self.ended_with: object | None = None          # the GuestExit or board error at the end
         self._dirty = False                            # a hook paused mid-instruction
-        self._cancel = False
-        self._cancel_why = "interrupted"
-        self.progress: Callable[[int], None] | None = None
 
     # --- position -----------------------------------------------------------
     @property
@@ -75,11 +60,6 @@ class Timeline:
     def at_furthest(self) -> bool:
         """At the furthest state ever executed (the live edge of a live session)."""
         return not self._dirty and self.position >= self.furthest
-
-    def cancel(self, why: str = "interrupted") -> None:
-        """Ask a running operation to stop at its next slice (safe from a signal handler)."""
-        self._cancel_why = why
-        self._cancel = True
 
     @property
     def known_end(self) -> int | None:
@@ -98,7 +78,7 @@ class Timeline:
         self.begin = self.position
 
     # --- moving -------------------------------------------------------------
-    def seek(self, target: int) -> int:
+    def seek(self, target: int, cancel: Cancellation | None = None) -> int:
         """Go to instruction count ``target`` (clamped to recorded history); return the position."""
         target = max(self.begin, target if self.end is None else min(target, self.end))
         checkpoint = self.checkpoints.at_or_before(target)
@@ -106,24 +86,25 @@ class Timeline:
             self.checkpoints.restore(checkpoint)
             self._dirty = False
         if target - self.position > NEAR_TARGET and not self._beyond_frontier(target):
-            self._advance(target - NEAR_TARGET // 2)
+            self._advance(target - NEAR_TARGET // 2, cancel=cancel)
             self._checkpoint_here()
-        self._advance(target)
+        self._advance(target, cancel=cancel)
         return self.position
 
     def _beyond_frontier(self, icount: int) -> bool:
         return icount > self.checkpoints.newest.icount
 
-    def step(self, count: int = 1) -> int:
-        return self.seek(self.position + count)
+    def step(self, count: int = 1, cancel: Cancellation | None = None) -> int:
+        return self.seek(self.position + count, cancel)
 
-    def reverse_step(self, count: int = 1) -> int:
-        return self.seek(self.position - count)
+    def reverse_step(self, count: int = 1, cancel: Cancellation | None = None) -> int:
+        return self.seek(self.position - count, cancel)
 
     def run_forward(self, breakpoints: Iterable[int] = (),
                     watchpoints: Iterable[Watchpoint] = (),
                     include_current: bool = False,
-                    condition: Callable[[Hit], bool] | None = None) -> Hit | None:
+                    condition: Callable[[Hit], bool] | None = None,
+                    cancel: Cancellation | None = None) -> Hit | None:
         """Continue to the first hit after here; None when history ends first.
 
         ``include_current``: the instruction about to execute counts too, as on
@@ -135,52 +116,60 @@ class Timeline:
         collector = HitCollector(self.board.cpu, breakpoints, watchpoints, after,
                                  on_hit=lambda hit: self.loop.pause(), condition=condition)
         try:
-            self._advance(self.end, stop=lambda: bool(collector.hits))
+            self._advance(self.end, stop=lambda: bool(collector.hits), cancel=cancel)
         finally:
             collector.remove()
         if not collector.hits:
             return None
         hit = min(collector.hits)
         self._dirty = True
-        self.seek(hit.icount)
+        self.seek(hit.icount, cancel)
         return hit
 
     def run_backward(self, breakpoints: Iterable[int] = (),
                      watchpoints: Iterable[Watchpoint] = (),
-                     condition: Callable[[Hit], bool] | None = None) -> Hit | None:
+                     condition: Callable[[Hit], bool] | None = None,
+                     cancel: Cancellation | None = None) -> Hit | None:
         """Go back to the last hit before here; None (at the beginning) when there is none."""
         hit = self._last_hit_before(self.position, set(breakpoints),
-                                    translate_watchpoints(self.board.cpu, watchpoints), condition)
-        self.seek(hit.icount if hit is not None else self.begin)
+                                    translate_watchpoints(self.board.cpu, watchpoints), condition,
+                                    cancel)
+        self.seek(hit.icount if hit is not None else self.begin, cancel)
         return hit
 
-    def last_write(self, address: int, length: int = 1) -> Hit | None:
-        """The last instruction before here that wrote the range; the position is kept."""
+    def last_hit(self, breakpoints: Iterable[int] = (),
+                 watchpoints: Iterable[Watchpoint] = (),
+                 condition: Callable[[Hit], bool] | None = None,
+                 cancel: Cancellation | None = None) -> Hit | None:
+        """The last hit before here, as run_backward finds it; the position is kept."""
         here = self.position
-        pieces = translate_watchpoints(self.board.cpu, [Watchpoint(address, length, WatchKind.WRITE)])
-        hit = self._last_hit_before(here, set(), pieces)
-        self.seek(here)
+        hit = self._last_hit_before(here, set(breakpoints),
+                                    translate_watchpoints(self.board.cpu, watchpoints), condition,
+                                    cancel)
+        self.seek(here, cancel)
         return hit
 
     def all_hits(self, breakpoints: Iterable[int] = (),
-                 watchpoints: Iterable[Watchpoint] = ()) -> list[Hit]:
+                 watchpoints: Iterable[Watchpoint] = (),
+                 cancel: Cancellation | None = None) -> list[Hit]:
         """Every hit over the whole of history (so far, for a live guest), in order; the
         position is kept."""
         here = self.position
         pieces = translate_watchpoints(self.board.cpu, watchpoints)
-        self.seek(self.begin)
+        self.seek(self.begin, cancel)
         collector = HitCollector(self.board.cpu, breakpoints, pieces, -1)
         try:
-            self._advance(self.known_end)
+            self._advance(self.known_end, cancel=cancel)
         finally:
             collector.remove()
-        self.seek(here)
+        self.seek(here, cancel)
         return sorted(collector.hits)
 
     # --- internals ----------------------------------------------------------
     def _last_hit_before(self, start: int, breakpoints: set[int],
                          watchpoints: list[WatchedPiece],
-                         condition: Callable[[Hit], bool] | None = None) -> Hit | None:
+                         condition: Callable[[Hit], bool] | None = None,
+                         cancel: Cancellation | None = None) -> Hit | None:
         high = start
         while high > self.begin:
             # Whole spacing intervals: each one costs a restore, side checkpoints only add some.
@@ -190,7 +179,7 @@ class Timeline:
             collector = HitCollector(self.board.cpu, breakpoints, watchpoints,
                                      checkpoint.icount - 1, condition=condition)
             try:
-                self._advance(high)
+                self._advance(high, cancel=cancel)
             except Interrupted as stop:
                 if high < start:
                     stop.searched_back_to = high
@@ -203,19 +192,15 @@ class Timeline:
             high = checkpoint.icount
         return None
 
-    def _idle_poll(self) -> bool:
-        """While the guest waits for input: report progress, give the run back if cancelled."""
-        if self.progress is not None:
-            self.progress(self.position)
-        return self._cancel
-
     def _checkpoint_here(self) -> None:
         if not self._dirty and not self.at_end:
             self.checkpoints.take()
 
-    def _advance(self, target: int | None, stop: Callable[[], bool] = lambda: False) -> None:
+    def _advance(self, target: int | None, stop: Callable[[], bool] = lambda: False,
+                 cancel: Cancellation | None = None) -> None:
         """Execute forward to ``target`` (None: the end), checkpointing at the spacing."""
-        self._cancel = False
+        # While the guest waits for input, the run is given back when cancelled.
+        self.loop.idle_poll = cancel.requested if cancel is not None else _never
         while not self.at_end and (target is None or self.position < target):
             newest = self.checkpoints.newest.icount
             if self.position >= newest + self.spacing:
@@ -242,8 +227,9 @@ class Timeline:
             if stop():
                 return                # paused by a hook, mid-instruction: not a real position
             self.furthest = max(self.furthest, self.position)
-            if self.progress is not None:
-                self.progress(self.position)
-            if self._cancel:
-                raise Interrupted(f"{self._cancel_why} at instruction {self.position}",
-                                  self._cancel_why)
+            if cancel is not None:
+                cancel.check(self.position)
+
+
+def _never() -> bool:
+    return False

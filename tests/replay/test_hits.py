@@ -93,14 +93,14 @@ def test_write_watchpoint_backward_and_forward(demo, symbols, timeline):
     assert hits[-1] == hit                     # nothing wrote it after the hit run_backward found
     assert len(hits) >= 2                      # every push and pop writes the head; how many depends on the seed
 
-    # last_write from the end finds the same instruction and stays at the end.
+    # last_hit from the end finds the same instruction and stays at the end.
     timeline.seek(end)
-    assert timeline.last_write(watch.address, watch.length).icount == hit.icount
+    assert timeline.last_hit(watchpoints=[watch]).icount == hit.icount
     assert timeline.position == end
     # ... and from a middle position, the last write before it.
     middle = hits[len(hits) // 2].icount + 1
     timeline.seek(middle)
-    assert timeline.last_write(watch.address, watch.length) == hits[len(hits) // 2]
+    assert timeline.last_hit(watchpoints=[watch]) == hits[len(hits) // 2]
     assert timeline.position == middle
 
     # Continue forwards from just after the previous write: the same hit.
@@ -179,7 +179,7 @@ def test_no_hit(demo, timeline):
     assert timeline.position == 0
     assert timeline.run_backward(watchpoints=[Watchpoint(NOWHERE, 8, WatchKind.ACCESS)]) is None
     assert timeline.position == 0
-    assert timeline.last_write(NOWHERE, 8) is None
+    assert timeline.last_hit(watchpoints=[Watchpoint(NOWHERE, 8)]) is None
     assert timeline.all_hits(breakpoints=[NOWHERE], watchpoints=[Watchpoint(NOWHERE)]) == []
 
     assert timeline.run_forward(breakpoints=[NOWHERE]) is None
@@ -231,4 +231,4 @@ def test_write_watchpoint_on_a_user_virtual_address(paging):
     hit = timeline.run_backward(watchpoints=[watch])
     assert hit is not None and hit.icount == retried_store.icount
     timeline.seek(rec.final_icount)
-    assert timeline.last_write(DEMAND_VA + 16, 8) == hit
+    assert timeline.last_hit(watchpoints=[Watchpoint(DEMAND_VA + 16, 8)]) == hit

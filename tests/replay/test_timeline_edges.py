@@ -7,7 +7,8 @@ import pytest
 from rr.log.trace_reader import TraceReader
 from rr.monitor.exits import GuestExit
 from rr.replay.hits import WatchKind, Watchpoint
-from rr.replay.timeline import Interrupted, Timeline
+from rr.replay.cancellation import Cancellation, Interrupted
+from rr.replay.timeline import Timeline
 
 from replay_helpers import (differences, fresh_snapshot, open_session, rewrite, snapshot,
                             uboot_recording)
@@ -83,32 +84,33 @@ def test_incomplete_trace_ends_at_last_recorded_event(uboot, truncated):
     assert_state(timeline, uboot.trace, middle, ram=False)
 
 
-def test_progress_and_cancel_leave_a_usable_timeline(uboot):
+def test_cancellation_leaves_a_usable_timeline(uboot):
     end = uboot.final_icount
     timeline = Timeline(open_session(uboot.trace), spacing=500_000)
     seen: list[int] = []
 
-    def progress(position: int) -> None:
-        seen.append(position)
-        if position >= end // 3:
-            timeline.cancel()
+    def poll() -> bool:
+        seen.append(timeline.position)
+        return timeline.position >= end // 3
 
-    timeline.progress = progress
-    with pytest.raises(Interrupted):
-        timeline.seek(end)
+    with pytest.raises(Interrupted) as stopped:
+        timeline.seek(end, Cancellation(poll))
     assert seen == sorted(seen) and len(seen) >= 3
     assert end // 3 <= timeline.position < end
+    assert stopped.value.why == "interrupted"
 
-    # Interrupt a backward search too (it replays slices of history).
-    timeline.progress = None
+    # Interrupt a backward search too (it replays slices of history), asked for by name.
     timeline.seek(end)
-    seen.clear()
-    timeline.progress = lambda position: (seen.append(position), timeline.cancel())
-    with pytest.raises(Interrupted):
-        timeline.run_backward(breakpoints=[NOWHERE])
-    assert seen
+    cancel = Cancellation()
+    cancel.cancel("waiting for input")
+    with pytest.raises(Interrupted, match="^waiting for input at instruction"):
+        timeline.run_backward(breakpoints=[NOWHERE], cancel=cancel)
 
-    timeline.progress = None
+    # A cancellation stays requested until reset; an operation without one runs to its end.
+    with pytest.raises(Interrupted):
+        timeline.seek(end // 4, cancel)
+    cancel.reset()
+    assert timeline.seek(end // 4, cancel) == end // 4
     target = end // 2 + 777
     assert timeline.seek(target) == target
     assert_state(timeline, uboot.trace, target)

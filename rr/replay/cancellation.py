@@ -1,0 +1,67 @@
+"""Stopping a long timeline operation from outside: Ctrl-C, a gdb interrupt, a starved guest.
+
+Whoever can interrupt owns a ``Cancellation`` and hands it to each timeline
+operation it starts (``Timeline.seek(..., cancel=...)``); the timeline checks
+it at the end of every slice of execution and while the guest idles, and
+raises ``Interrupted`` there. An operation given no cancellation runs to its
+end. A cancellation stays requested until its owner resets it, so a request
+that arrives between two operations of one command stops the next one.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rr.errors import RrError
+
+INTERRUPTED = "interrupted"          # the user asked (Ctrl-C in the REPL or in gdb)
+
+
+class Interrupted(RrError):
+    """A long timeline operation was stopped before it finished.
+
+    ``why``: "interrupted" (the user), or what else stopped it (a live guest
+    waiting for input nobody can give while a command runs). ``searched_back_to``:
+    for a backward search, the earliest position from which everything up to
+    where it started was searched without a hit (None if no stretch was done)."""
+
+    def __init__(self, message: str, why: str = INTERRUPTED) -> None:
+        super().__init__(message)
+        self.why = why
+        self.searched_back_to: int | None = None
+
+
+class Cancellation:
+    """A request to stop, set from anywhere (a signal handler too) or found by polling.
+
+    ``poll`` is asked whenever the timeline checks (a gdb stub looks at its
+    socket for Ctrl-C there); it returning True counts as a user interrupt.
+    """
+
+    def __init__(self, poll: Callable[[], bool] | None = None) -> None:
+        self._poll = poll
+        self._why: str | None = None
+
+    def cancel(self, why: str = INTERRUPTED) -> None:
+        """Ask the running operation to stop at its next check (safe from a signal handler)."""
+        self._why = why
+
+    def reset(self) -> None:
+        """Forget an earlier request: a new command starts."""
+        self._why = None
+
+    @property
+    def why(self) -> str | None:
+        """Why a stop was asked for; None while nothing has asked."""
+        if self._why is None and self._poll is not None and self._poll():
+            self._why = INTERRUPTED
+        return self._why
+
+    def requested(self) -> bool:
+        return self.why is not None
+
+    def check(self, position: int) -> None:
+        """Raise Interrupted (saying where) if a stop was asked for."""
+        why = self.why
+        if why is not None:
+            raise Interrupted(f"{why} at instruction {position}", why)

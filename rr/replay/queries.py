@@ -1,0 +1,138 @@
+"""Questions about history, asked of a Timeline: the one layer every client shares.
+
+gdb's `monitor` commands and the REPL ask the same questions (the recorded
+events around now, the last write to a range before now, every write to it
+with the values before and after); they are answered here once, and a new
+client (a script, a second protocol) asks them the same way. Clients only
+format the answers.
+
+Every query leaves the timeline where it found it: the position belongs to
+the client (gdb's cached registers, the REPL's prompt). A query given a
+``Cancellation`` stops at its next check when that is cancelled and raises
+``Interrupted`` wherever it got to; going back is then the client's call
+(the REPL goes back to where the command started).
+
+Watched ranges are ``Watchpoint``s on virtual addresses, translated with the
+page tables of the position a query starts from (rr.replay.hits). A
+watchpoint that follows its virtual address across address spaces, or that
+names one hart of several, is a richer Watchpoint and Hit: the queries pass
+them through and read values at the hit, so their signatures stay as they are.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Sequence
+
+from rr.log.events import Event
+from rr.monitor.mmu import PageFault
+from rr.replay.cancellation import Cancellation
+from rr.replay.hits import Hit, Watchpoint, WatchKind
+from rr.replay.timeline import Timeline
+
+
+@dataclass(frozen=True)
+class EventWindow:
+    """Recorded events around a position: ``events[first:last]``, split at ``split``,
+    the first event at or after ``now``."""
+
+    events: Sequence[Event]
+    now: int
+    first: int
+    split: int
+    last: int
+
+    @property
+    def before(self) -> Sequence[Event]:
+        return self.events[self.first:self.split]
+
+    @property
+    def after(self) -> Sequence[Event]:
+        return self.events[self.split:self.last]
+
+
+def events_around(events: Sequence[Event], now: int, count: int | None) -> EventWindow:
+    """``count`` events on each side of ``now`` (None: all of them)."""
+    split = bisect.bisect_left(events, now, key=_icount)
+    if count is None:
+        return EventWindow(events, now, 0, split, len(events))
+    return EventWindow(events, now, max(0, split - count), split, min(len(events), split + count))
+
+
+def _icount(event: Event) -> int:
+    return event.icount
+
+
+def recorded_events(timeline: Timeline) -> Sequence[Event]:
+    """The inputs of history so far, in order (a trace's, or a live guest's log)."""
+    return timeline.session.inputs.events
+
+
+@dataclass(frozen=True)
+class Write:
+    """One instruction that wrote a watched range."""
+
+    icount: int                  # the instruction that wrote (before it executes)
+    pc: int
+    address: int                 # the data address of the access
+    old: bytes | None            # the watched range before and after (None: unreadable)
+    new: bytes | None
+    instruction: bytes | None    # the instruction's bytes at pc then (None: unreadable)
+
+
+def last_write(timeline: Timeline, address: int, length: int,
+               cancel: Cancellation | None = None) -> Write | None:
+    """The last instruction before now that wrote any byte of the range."""
+    here = timeline.position
+    watch = Watchpoint(address, length, WatchKind.WRITE)
+    hit = timeline.last_hit(watchpoints=[watch], cancel=cancel)
+    if hit is None:
+        return None
+    write = write_at(timeline, hit, watch, cancel)
+    timeline.seek(here, cancel=cancel)
+    return write
+
+
+def writes(timeline: Timeline, address: int, length: int,
+           cancel: Cancellation | None = None) -> list[Write]:
+    """Every instruction that wrote the range over the whole of history (so far, for a
+    live guest), in order, each once."""
+    here = timeline.position
+    watch = Watchpoint(address, length, WatchKind.WRITE)
+    hits = timeline.all_hits(watchpoints=[watch], cancel=cancel)
+    seen: set[int] = set()
+    result = []
+    for hit in hits:
+        if hit.icount in seen:
+            continue
+        seen.add(hit.icount)
+        if cancel is not None:
+            cancel.check(timeline.position)
+        result.append(write_at(timeline, hit, watch, cancel))
+    timeline.seek(here, cancel=cancel)
+    return result
+
+
+def write_at(timeline: Timeline, hit: Hit, watch: Watchpoint,
+              cancel: Cancellation | None) -> Write:
+    """The write of ``hit`` (a hit of ``watch``), with the range read at the hit and just
+    after it; the timeline is left just after it."""
+    timeline.seek(hit.icount, cancel=cancel)
+    memory = timeline.board.memory
+    pc = timeline.board.cpu.pc
+    old = _try_read(timeline, watch)
+    try:
+        bits, size = memory.fetch_instruction(pc)
+        instruction: bytes | None = bits.to_bytes(size, "little")
+    except PageFault:
+        instruction = None
+    timeline.seek(hit.icount + 1, cancel=cancel)
+    return Write(hit.icount, pc, hit.address, old, _try_read(timeline, watch), instruction)
+
+
+def _try_read(timeline: Timeline, watch: Watchpoint) -> bytes | None:
+    try:
+        return timeline.board.memory.read(watch.address, watch.length)
+    except PageFault:
+        return None
