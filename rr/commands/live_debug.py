@@ -38,7 +38,6 @@ def debug_live(args: argparse.Namespace, record_to: str | None) -> int:
     from rr.gdbstub.server import GdbServer, SessionEnd
     from rr.record.recording import Recording
     from rr.monitor.board import settle_payload
-    from rr.monitor.exits import GuestExit
     from rr.monitor.host_console import HostConsoleOutput
     from rr.monitor.inputs import HostInputs
     from rr.replay.live_session import LiveSession
@@ -73,9 +72,9 @@ def debug_live(args: argparse.Namespace, record_to: str | None) -> int:
         except BaseException:
             session.abort()
             raise
-    ended = timeline.ended_with
-    if isinstance(ended, GuestExit):
-        report_exit(ended)
-    elif isinstance(ended, RrError):
-        stub_log(f"error: {ended}")
+    ended = timeline.ended
+    if ended is not None and ended.exit is not None:
+        report_exit(ended.exit)
+    elif ended is not None:
+        stub_log(f"error: {ended.error}")
     return status

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from rr.errors import RrError
 from rr.gdbstub.registers import Register
 from rr.gdbstub.replay_target import ReplayTarget
 from rr.gdbstub.stop_points import StopPoints
 from rr.gdbstub.target import MemoryFault, ReadOnly, Resume, Stop, StopKind
-from rr.monitor.exits import GuestExit
 from rr.monitor.mmu import PageFault
 from rr.replay.live_session import LiveSession
 from rr.replay.cancellation import Cancellation, Interrupted
@@ -76,8 +74,8 @@ class LiveTarget(ReplayTarget):
         stop = super().resume(how, points, interrupted)
         if stop.kind is not StopKind.HISTORY_END or self.recording:
             return stop
-        ended = self.timeline.ended_with
-        if isinstance(ended, GuestExit):
+        ended = self.timeline.ended
+        if ended is not None and ended.exit is not None:
             return Stop(StopKind.EXITED, code=ended.status)
         return Stop(StopKind.FAULTED)
 
@@ -102,12 +100,8 @@ class LiveTarget(ReplayTarget):
         return self.exit_status()
 
     def exit_status(self) -> int:
-        ended = self.timeline.ended_with
-        if isinstance(ended, GuestExit):
-            return ended.status
-        if isinstance(ended, RrError):
-            return ended.exit_status
-        return 0
+        ended = self.timeline.ended
+        return ended.status if ended is not None else 0
 
     def _end_words(self) -> str:
         return "end of recorded history (the guest ended)" if self.recording else "the guest ended"

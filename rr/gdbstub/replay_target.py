@@ -190,8 +190,8 @@ class ReplayTarget:
         if self._end_reported:
             return
         self._end_reported = True
-        ended = self.timeline.ended_with
-        detail = getattr(ended, "detail", None) or (str(ended) if ended is not None else "")
+        ended = self.timeline.ended
+        detail = ended.detail if ended is not None else ""
         self.log(f"{self._end_words()} at instruction {self.timeline.position}"
                  + (f" ({detail})" if detail else ""))
 

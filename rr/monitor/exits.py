@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rr.printable import printable
+
 
 class ExitKind(StrEnum):
     """Why the guest stopped; the value is what a trace's footer and exit event hold."""
@@ -16,6 +18,11 @@ class ExitKind(StrEnum):
 
 
 QUIT_STATUS = 130
+
+
+def exit_words(kind: str, code: int, status: int) -> str:
+    """'fail, code 1, exit status 1': how a run ended, as rrvm info and the debuggers say it."""
+    return f"{printable(kind) or '?'}, code {code}, exit status {status}"
 
 
 @dataclass(frozen=True)
@@ -31,3 +38,7 @@ class GuestExit:
         if self.kind is ExitKind.QUIT:
             return QUIT_STATUS
         return self.code if self.code else 1
+
+    @property
+    def words(self) -> str:
+        return exit_words(self.kind, self.code, self.status)

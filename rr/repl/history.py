@@ -13,7 +13,6 @@ from rr.commands.info import describe
 from rr.errors import RrError
 from rr.log.trace_reader import TraceReader
 from rr.printable import printable
-from rr.monitor.exits import GuestExit
 from rr.replay.cancellation import Cancellation
 from rr.replay.live_session import LiveSession
 from rr.replay.replay_session import ReplaySession
@@ -107,12 +106,8 @@ class LiveHistory:
         return timeline.end is not None
 
     def ending(self, timeline: Timeline) -> str:
-        ended = timeline.ended_with
-        if isinstance(ended, GuestExit):
-            return (f"the guest exited ({ended.kind}, code {ended.code}, exit status "
-                    f"{ended.status}) at instruction {timeline.end}")
-        if ended is not None:
-            return f"the guest stopped at instruction {timeline.end}: {ended}"
+        if timeline.ended is not None:
+            return timeline.ended.describe()
         return "the live edge: stepping or continuing runs the guest on"
 
     def summary(self, timeline: Timeline) -> str:

@@ -24,6 +24,7 @@ from rr.errors import RrError
 from rr.replay.checkpoints import CheckpointStack
 from rr.replay.cancellation import Cancellation, Interrupted
 from rr.replay.divergence import Divergence
+from rr.replay.history_end import HistoryEnd
 from rr.replay.hits import Hit, HitCollector, WatchedPiece, Watchpoint, translate_watchpoints
 from rr.replay.session import HistorySession
 
@@ -44,7 +45,7 @@ class Timeline:
         self.begin = 0                # where history starts (moves when the machine is changed)
         self.furthest = 0             # the furthest position ever executed
         self.end: int | None = session.end_icount      # None until a complete trace is run out
-        self.ended_with: object | None = None          # the GuestExit or board error at the end
+        self.ended: HistoryEnd | None = None           # how history ended, once run into
         self._dirty = False                            # a hook paused mid-instruction
 
     # --- position -----------------------------------------------------------
@@ -218,9 +219,9 @@ class Timeline:
                 exit_ = error
             self.session.console.reached(self.position)
             if exit_ is not None:
-                if self.ended_with is None:         # the first time: later ones replay it
+                if self.ended is None:              # the first time: later ones replay it
                     self.furthest = max(self.furthest, self.position)
-                    self.ended_with = exit_
+                    self.ended = HistoryEnd.at(self.position, exit_)
                     self.end = self.position
                     self.session.history_ended(exit_)
                 return

@@ -184,7 +184,7 @@ def test_no_hit(demo, timeline):
 
     assert timeline.run_forward(breakpoints=[NOWHERE]) is None
     assert timeline.position == end and timeline.at_end
-    assert timeline.ended_with is not None
+    assert timeline.ended is not None
     # At the end, continuing finds nothing and stays.
     assert timeline.run_forward(breakpoints=[NOWHERE]) is None
     assert timeline.position == end

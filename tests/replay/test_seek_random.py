@@ -101,7 +101,7 @@ def test_end_state_matches_footer_whatever_the_spacing(uboot, spacing):
             timeline.seek(position)
     assert timeline.position == footer.final_icount
     assert timeline.at_end
-    assert timeline.ended_with is not None and timeline.ended_with.kind == footer.exit_kind
+    assert timeline.ended is not None and timeline.ended.exit.kind == footer.exit_kind
     assert state_digest(timeline.board) == footer.state_hash
 
     # Back to the middle and to the end again: RAM is rebuilt from the undo records.

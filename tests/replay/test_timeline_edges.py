@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rr.log.trace_reader import TraceReader
-from rr.monitor.exits import GuestExit
+from rr.monitor.exits import ExitKind
 from rr.replay.hits import WatchKind, Watchpoint
 from rr.replay.cancellation import Cancellation, Interrupted
 from rr.replay.timeline import Timeline
@@ -51,7 +51,8 @@ def test_end_of_a_complete_trace(uboot):
     assert timeline.run_forward(breakpoints=[NOWHERE],
                                 watchpoints=[Watchpoint(NOWHERE, 4, WatchKind.ACCESS)]) is None
     assert timeline.position == end and timeline.end == end and timeline.at_end
-    assert timeline.ended_with is not None and timeline.ended_with.kind == "poweroff"
+    assert timeline.ended is not None and timeline.ended.exit.kind is ExitKind.POWEROFF
+    assert timeline.ended.icount == timeline.end and timeline.ended.status == 0
     assert timeline.step(5) == end
     assert timeline.seek(end + 1_000_000) == end
     assert_state(timeline, uboot.trace, end)
@@ -72,7 +73,7 @@ def test_incomplete_trace_ends_at_last_recorded_event(uboot, truncated):
     assert timeline.end == last_icount
     assert timeline.seek(10 ** 12) == last_icount
     assert timeline.at_end
-    assert not isinstance(timeline.ended_with, GuestExit)      # cut off, not ended
+    assert timeline.ended is None        # cut off: history stops there, nothing ended
     assert_state(timeline, uboot.trace, last_icount)
 
     assert timeline.run_backward(breakpoints=[NOWHERE]) is None and timeline.position == 0
