@@ -21,13 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rr.gdbstub.monitor import trace_summary
     from rr.gdbstub.replay_target import ReplayTarget
     from rr.gdbstub.server import GdbServer
     from rr.log.trace_reader import TraceReader
     from rr.monitor.host_console import HostConsoleOutput
     from rr.replay.replay_session import ReplaySession
     from rr.replay.timeline import Timeline
+    from rr.replay.trace_summary import brief
 
     reader = TraceReader(args.trace)
     listener = open_listener(args)
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         listener.close()
         raise
-    target = ReplayTarget(timeline, trace_summary(reader), log=stub_log)
+    target = ReplayTarget(timeline, lambda: brief(reader), log=stub_log)
     stub_log(f"waiting for gdb on {listener.address}:{listener.port}")
     listener.serve(GdbServer(target, stub_log), stub_log, protocol_trace(args))
     return 0

@@ -17,33 +17,13 @@ from typing import Callable
 
 from rr.gdbstub.constants import DEFAULT_EVENTS_AROUND, DEFAULT_WATCH_LENGTH, MAX_WATCH_LENGTH
 from rr.log.events import format_event
-from rr.log.trace_reader import TraceReader
 from rr.monitor.riscv import disassemble_one
-from rr.printable import printable
 from rr.replay import queries
 from rr.replay.timeline import Timeline
 
 
 class MonitorError(Exception):
     """A command used wrongly; the message is shown to the user."""
-
-
-def trace_summary(reader: TraceReader) -> Callable[[], list[str]]:
-    """`monitor info`'s lines about a trace being replayed."""
-    def lines() -> list[str]:
-        image = reader.header.image
-        footer = reader.footer
-        out = [f"trace        {reader.path}",
-               f"guest        {printable(image.name or image.path) if image else '(none)'}"]
-        if footer is not None:
-            out.append(f"history      instructions 0 to {footer.final_icount}, complete")
-            out.append(f"exit         {printable(footer.exit_kind) or '?'}, code {footer.exit_code}, "
-                       f"exit status {footer.exit_status}")
-        else:
-            out.append(f"history      incomplete: instructions 0 to {reader.last_icount or 0} "
-                       "(the recording was cut off)")
-        return out
-    return lines
 
 
 class ReplayMonitor:

@@ -42,7 +42,7 @@ class ReplayTarget:
 
     def __init__(self, timeline: Timeline, summary: Callable[[], list[str]],
                  log: Callable[[str], None] = lambda text: None) -> None:
-        """``summary``: what this history is, for `monitor info` (see monitor.trace_summary)."""
+        """``summary``: what this history is, for `monitor info` (see trace_summary.brief)."""
         self.timeline = timeline
         self.board = timeline.board
         self.log = log

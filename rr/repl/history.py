@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from rr.commands.info import describe
 from rr.errors import RrError
 from rr.log.trace_reader import TraceReader
-from rr.printable import printable
 from rr.replay.cancellation import Cancellation
 from rr.replay.live_session import LiveSession
 from rr.replay.replay_session import ReplaySession
 from rr.replay.session import HistorySession
 from rr.replay.timeline import Timeline
+from rr.replay.trace_summary import describe, footer_exit_words
 from rr.repl.typed_console import TypedConsole
 
 
@@ -74,9 +73,8 @@ class TraceHistory:
     def ending(self, timeline: Timeline) -> str:
         footer = self.reader.footer
         if footer is not None:
-            return (f"the guest exited ({printable(footer.exit_kind) or '?'}, "
-                    f"code {footer.exit_code}, "
-                    f"exit status {footer.exit_status}) at instruction {footer.final_icount}")
+            return (f"the guest exited ({footer_exit_words(footer)}) at instruction "
+                    f"{footer.final_icount}")
         return f"the trace was cut off at instruction {self.length(timeline)}"
 
     def summary(self, timeline: Timeline) -> str:
