@@ -85,6 +85,5 @@ Z_READ_WATCH = 3
 Z_ACCESS_WATCH = 4
 
 # --- Monitor commands -------------------------------------------------------
-DEFAULT_EVENTS_AROUND = 5        # `monitor events`: this many before and after now
 DEFAULT_WATCH_LENGTH = 1         # `monitor last-write ADDR`: bytes watched
 MAX_WATCH_LENGTH = 1 << 20

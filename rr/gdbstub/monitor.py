@@ -15,7 +15,7 @@ from __future__ import annotations
 import shlex
 from typing import Callable
 
-from rr.gdbstub.constants import DEFAULT_EVENTS_AROUND, DEFAULT_WATCH_LENGTH, MAX_WATCH_LENGTH
+from rr.gdbstub.constants import DEFAULT_WATCH_LENGTH, MAX_WATCH_LENGTH
 from rr.log.events import format_event
 from rr.monitor.riscv import disassemble_one
 from rr.replay import queries
@@ -40,7 +40,7 @@ class ReplayMonitor:
             "icount": (self._icount, "icount                 the current instruction count"),
             "seek": (self._seek, "seek N                 go to instruction count N"),
             "events": (self._events, f"events [N]             N recorded events before and "
-                                     f"after now (default {DEFAULT_EVENTS_AROUND})"),
+                                     f"after now (default {queries.EVENTS_AROUND})"),
             "info": (self._info, "info                   what the trace holds, and where we are"),
             "last-write": (self._last_write, "last-write ADDR [LEN]  the last instruction before "
                                              "now that wrote ADDR (virtual; LEN bytes, default 1)"),
@@ -87,7 +87,7 @@ class ReplayMonitor:
     def _events(self, args: list[str]) -> str:
         if len(args) > 1:
             raise MonitorError("usage: monitor events [N]")
-        count = _number(args[0], "event count") if args else DEFAULT_EVENTS_AROUND
+        count = _number(args[0], "event count") if args else queries.EVENTS_AROUND
         events = queries.recorded_events(self.timeline)
         window = queries.events_around(events, self.timeline.position, count)
         lines = [format_event(event) for event in window.before]

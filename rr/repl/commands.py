@@ -20,7 +20,7 @@ from rr.monitor.mmu import PageFault
 from rr.monitor.riscv import cause_name, priv_long_name, priv_name
 from rr.replay.hits import WatchKind
 from rr.replay.cancellation import Interrupted
-from rr.replay.queries import Write, events_around
+from rr.replay.queries import EVENTS_AROUND, Write, events_around
 from rr.repl.debugger import Debugger, Motion, PointKind
 from rr.repl.expressions import CSR_NAMES, GPR_NUMBERS, Evaluator, ExpressionError, parse_count, \
     parse_int
@@ -29,7 +29,6 @@ from rr.repl.instructions import Instruction, listing
 
 DEFAULT_MEM_LENGTH = 64
 DEFAULT_DISAS_COUNT = 12
-DEFAULT_EVENTS_AROUND = 5
 INTERRUPT_BITS = {1: "SSI", 5: "STI", 9: "SEI"}
 SATP_MODES = {0: "bare", 8: "Sv39", 9: "Sv48", 10: "Sv57"}
 
@@ -654,7 +653,7 @@ def _print(repl: Repl, args: list[str]) -> None:
 # ======================================================================================
 
 @command("events", "ev", usage="events [N|all]",
-         summary="the trace's recorded events around now (N on each side, default 5)")
+         summary=f"the trace's recorded events around now (N on each side, default {EVENTS_AROUND})")
 def _events(repl: Repl, args: list[str]) -> None:
     repl.need(args, 0, 1, "events [N|all]")
     debugger = repl.debugger
@@ -664,7 +663,7 @@ def _events(repl: Repl, args: list[str]) -> None:
         return
     here = debugger.position
     around = None if args and args[0] == "all" else \
-        parse_count(args[0], "number of events") if args else DEFAULT_EVENTS_AROUND
+        parse_count(args[0], "number of events") if args else EVENTS_AROUND
     window = events_around(events, here, around)
     first, split, last = window.first, window.split, window.last
     repl.out.line(f"{len(events)} event{'s' if len(events) != 1 else ''} in the trace; "

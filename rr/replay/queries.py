@@ -32,6 +32,9 @@ from rr.replay.hits import Hit, Watchpoint, WatchKind
 from rr.replay.timeline import Timeline
 
 
+EVENTS_AROUND = 5            # events shown on each side of now unless a client asks otherwise
+
+
 @dataclass(frozen=True)
 class EventWindow:
     """Recorded events around a position: ``events[first:last]``, split at ``split``,
