@@ -119,6 +119,7 @@ MIP_SSIP = 1 << 1
 MIP_STIP = 1 << 5
 MIP_SEIP = 1 << 9
 MIP_DELEGABLE = MIP_SSIP | MIP_STIP | MIP_SEIP
+SIP_NAMES = {MIP_SSIP: "SSI", MIP_STIP: "STI", MIP_SEIP: "SEI"}     # the bits S-mode sees
 MIDELEG_S_INTERRUPTS = MIP_DELEGABLE   # 0x222: S interrupts go natively to S
 
 # --- Exception causes -------------------------------------------------------
@@ -176,6 +177,10 @@ SATP_MODE_SV39 = 8
 SATP_MODE_SV48 = 9
 SATP_MODE_SV57 = 10
 SATP_PPN_MASK = (1 << 44) - 1
+SATP_ASID_SHIFT = 44
+SATP_ASID_MASK = 0xFFFF
+SATP_MODE_NAMES = {SATP_MODE_BARE: "bare", SATP_MODE_SV39: "Sv39", SATP_MODE_SV48: "Sv48",
+                   SATP_MODE_SV57: "Sv57"}
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 

@@ -86,23 +86,26 @@ class GuestMemory:
         """Debugger read that goes as far as it can: the bytes before the first page
         that cannot be read, and why that page cannot (None when all were read)."""
         data = bytearray()
-        while len(data) < size:
-            here = (vaddr + len(data)) & mmu.MASK64
-            piece = min(size - len(data), PAGE_SIZE - (here & (PAGE_SIZE - 1)))
+        for here, piece in mmu.page_pieces(vaddr, size):
             try:
                 data += self.read(here, piece)
             except mmu.PageFault as fault:
                 return bytes(data), fault
         return bytes(data), None
 
+    def try_read(self, vaddr: int, size: int) -> bytes | None:
+        """Debugger read of the whole range, or None when any of it cannot be read."""
+        try:
+            return self.read(vaddr, size)
+        except mmu.PageFault:
+            return None
+
     def write(self, vaddr: int, data: bytes) -> None:
         """Debugger write through the current translation: every page is translated
         (and must be RAM) before any is written, so a failed write changes nothing."""
         pieces = []
         offset = 0
-        while offset < len(data):
-            here = (vaddr + offset) & mmu.MASK64
-            room = min(len(data) - offset, PAGE_SIZE - (here & (PAGE_SIZE - 1)))
+        for here, room in mmu.page_pieces(vaddr, len(data)):
             paddr = self.translate(here)
             self._check_ram(paddr, room)
             pieces.append((paddr, data[offset:offset + room]))

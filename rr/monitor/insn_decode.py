@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rr.monitor.constants import PAGE_SIZE
+from rr.monitor.riscv import field, sign_extend
 
 MASK64 = (1 << 64) - 1
 
@@ -84,42 +85,31 @@ class CsrRead:
     csr: int
 
 
-def _bits(value: int, hi: int, lo: int) -> int:
-    """Field value[hi:lo], inclusive, as in the ISA manual's tables."""
-    return (value >> lo) & ((1 << (hi - lo + 1)) - 1)
-
-
-def _sext(value: int, width: int) -> int:
-    """Sign-extend a ``width``-bit field to a Python int."""
-    sign = 1 << (width - 1)
-    return (value & (sign - 1)) - (value & sign)
-
-
 # --- 32-bit forms ------------------------------------------------------------
 
 def _decode_load32(insn: int, sizes: dict[int, int], kind: str) -> MemAccess | None:
-    size = sizes.get(_bits(insn, 14, 12))
+    size = sizes.get(field(insn, 14, 12))
     if size is None:
         return None
-    return MemAccess(kind, _bits(insn, 19, 15), _sext(_bits(insn, 31, 20), 12),
-                     size, _bits(insn, 11, 7))
+    return MemAccess(kind, field(insn, 19, 15), sign_extend(field(insn, 31, 20), 12),
+                     size, field(insn, 11, 7))
 
 
 def _decode_store32(insn: int, sizes: dict[int, int], kind: str) -> MemAccess | None:
-    size = sizes.get(_bits(insn, 14, 12))
+    size = sizes.get(field(insn, 14, 12))
     if size is None:
         return None
-    imm = (_bits(insn, 31, 25) << 5) | _bits(insn, 11, 7)
-    return MemAccess(kind, _bits(insn, 19, 15), _sext(imm, 12), size,
-                     _bits(insn, 24, 20))
+    imm = (field(insn, 31, 25) << 5) | field(insn, 11, 7)
+    return MemAccess(kind, field(insn, 19, 15), sign_extend(imm, 12), size,
+                     field(insn, 24, 20))
 
 
 def _decode_amo32(insn: int) -> MemAccess | None:
-    size = _AMO_SIZES.get(_bits(insn, 14, 12))
+    size = _AMO_SIZES.get(field(insn, 14, 12))
     if size is None:
         return None
-    funct5 = _bits(insn, 31, 27)
-    rs1, rs2, rd = _bits(insn, 19, 15), _bits(insn, 24, 20), _bits(insn, 11, 7)
+    funct5 = field(insn, 31, 27)
+    rs1, rs2, rd = field(insn, 19, 15), field(insn, 24, 20), field(insn, 11, 7)
     if funct5 == _FUNCT5_LR:
         return MemAccess("lr", rs1, 0, size, rd) if rs2 == 0 else None
     if funct5 == _FUNCT5_SC:
@@ -156,38 +146,38 @@ def _creg(field: int) -> int:
 
 def _cl_imm_w(insn: int) -> int:
     """C.LW/C.SW: uimm[5:3] = insn[12:10], uimm[2] = insn[6], uimm[6] = insn[5]."""
-    return (_bits(insn, 12, 10) << 3) | (_bits(insn, 6, 6) << 2) | (_bits(insn, 5, 5) << 6)
+    return (field(insn, 12, 10) << 3) | (field(insn, 6, 6) << 2) | (field(insn, 5, 5) << 6)
 
 
 def _cl_imm_d(insn: int) -> int:
     """C.LD/C.SD/C.FLD/C.FSD: uimm[5:3] = insn[12:10], uimm[7:6] = insn[6:5]."""
-    return (_bits(insn, 12, 10) << 3) | (_bits(insn, 6, 5) << 6)
+    return (field(insn, 12, 10) << 3) | (field(insn, 6, 5) << 6)
 
 
 def _ci_sp_imm_w(insn: int) -> int:
     """C.LWSP: uimm[5] = insn[12], uimm[4:2] = insn[6:4], uimm[7:6] = insn[3:2]."""
-    return (_bits(insn, 12, 12) << 5) | (_bits(insn, 6, 4) << 2) | (_bits(insn, 3, 2) << 6)
+    return (field(insn, 12, 12) << 5) | (field(insn, 6, 4) << 2) | (field(insn, 3, 2) << 6)
 
 
 def _ci_sp_imm_d(insn: int) -> int:
     """C.LDSP/C.FLDSP: uimm[5] = insn[12], uimm[4:3] = insn[6:5], uimm[8:6] = insn[4:2]."""
-    return (_bits(insn, 12, 12) << 5) | (_bits(insn, 6, 5) << 3) | (_bits(insn, 4, 2) << 6)
+    return (field(insn, 12, 12) << 5) | (field(insn, 6, 5) << 3) | (field(insn, 4, 2) << 6)
 
 
 def _css_imm_w(insn: int) -> int:
     """C.SWSP: uimm[5:2] = insn[12:9], uimm[7:6] = insn[8:7]."""
-    return (_bits(insn, 12, 9) << 2) | (_bits(insn, 8, 7) << 6)
+    return (field(insn, 12, 9) << 2) | (field(insn, 8, 7) << 6)
 
 
 def _css_imm_d(insn: int) -> int:
     """C.SDSP/C.FSDSP: uimm[5:3] = insn[12:10], uimm[8:6] = insn[9:7]."""
-    return (_bits(insn, 12, 10) << 3) | (_bits(insn, 9, 7) << 6)
+    return (field(insn, 12, 10) << 3) | (field(insn, 9, 7) << 6)
 
 
 def _decode_c0(insn: int, funct3: int) -> MemAccess | None:
     """Quadrant 0: register-based loads and stores on x8..x15 / f8..f15."""
-    rs1 = _creg(_bits(insn, 9, 7))
-    reg = _creg(_bits(insn, 4, 2))      # rd' for loads, rs2' for stores
+    rs1 = _creg(field(insn, 9, 7))
+    reg = _creg(field(insn, 4, 2))      # rd' for loads, rs2' for stores
     if funct3 == 0b001:
         return MemAccess("fload", rs1, _cl_imm_d(insn), 8, reg)     # C.FLD
     if funct3 == 0b010:
@@ -205,8 +195,8 @@ def _decode_c0(insn: int, funct3: int) -> MemAccess | None:
 
 def _decode_c2(insn: int, funct3: int) -> MemAccess | None:
     """Quadrant 2: the stack-pointer-relative loads and stores."""
-    rd = _bits(insn, 11, 7)
-    rs2 = _bits(insn, 6, 2)
+    rd = field(insn, 11, 7)
+    rs2 = field(insn, 6, 2)
     if funct3 == 0b001:
         return MemAccess("fload", _SP, _ci_sp_imm_d(insn), 8, rd)   # C.FLDSP
     if funct3 == 0b010:                                              # C.LWSP (rd=0 reserved)
@@ -224,7 +214,7 @@ def _decode_c2(insn: int, funct3: int) -> MemAccess | None:
 
 def _decode_mem16(insn: int) -> MemAccess | None:
     quadrant = insn & 0b11
-    funct3 = _bits(insn, 15, 13)
+    funct3 = field(insn, 15, 13)
     if quadrant == 0b00:
         return _decode_c0(insn, funct3)
     if quadrant == 0b10:
@@ -283,8 +273,8 @@ def decode_counter_read(insn: int, length: int) -> CsrRead | None:
     insn &= 0xFFFF_FFFF
     if insn & 0x7F != _OP_SYSTEM:
         return None
-    if _bits(insn, 14, 12) not in (_CSRRS, _CSRRC, _CSRRSI, _CSRRCI):
+    if field(insn, 14, 12) not in (_CSRRS, _CSRRC, _CSRRSI, _CSRRCI):
         return None
-    if _bits(insn, 19, 15) != 0:
+    if field(insn, 19, 15) != 0:
         return None
-    return CsrRead(rd=_bits(insn, 11, 7), csr=_bits(insn, 31, 20))
+    return CsrRead(rd=field(insn, 11, 7), csr=field(insn, 31, 20))

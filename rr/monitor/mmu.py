@@ -15,7 +15,7 @@ stays bit-identical).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from rr.monitor.constants import (
     CAUSE_FETCH_PAGE_FAULT,
@@ -204,6 +204,17 @@ def _leaf_translation(pte: int, level: int, vaddr: int, access: str) -> Translat
     page_size = PAGE_SIZE << (VPN_BITS * level)
     paddr = (ppn << PAGE_SHIFT) | (vaddr & (page_size - 1))
     return Translation(paddr, page_size, pte & PTE_FLAGS_MASK)
+
+
+def page_pieces(vaddr: int, length: int) -> Iterator[tuple[int, int]]:
+    """(address, length) of each part of a virtual range that lies in one 4 KiB page, in
+    order: each may translate somewhere else."""
+    done = 0
+    while done < length:
+        here = (vaddr + done) & MASK64
+        piece = min(length - done, PAGE_SIZE - (here & (PAGE_SIZE - 1)))
+        yield here, piece
+        done += piece
 
 
 def read_virtual(satp: int, vaddr: int, size: int,

@@ -1,5 +1,5 @@
-"""What RISC-V words mean, for the monitor's messages and the debuggers: cause and
-privilege names, instruction lengths, and the one capstone disassembler.
+"""What RISC-V words mean, for the monitor and the debuggers: cause and privilege
+names, instruction fields and lengths, and the one capstone disassembler.
 
 The tables themselves are in rr.monitor.constants; this module is the code
 that reads them, so the monitor's fault messages, the REPL and the gdb stub
@@ -13,6 +13,17 @@ from typing import Any
 
 from rr.monitor.constants import CAUSE_INTERRUPT, CAUSE_NAMES, INTERRUPT_NAMES, PRIV_MODE_NAMES, \
     PRIV_NAMES
+
+
+def field(value: int, hi: int, lo: int) -> int:
+    """Field value[hi:lo], inclusive, as in the ISA manual's tables."""
+    return (value >> lo) & ((1 << (hi - lo + 1)) - 1)
+
+
+def sign_extend(value: int, width: int) -> int:
+    """Sign-extend a ``width``-bit field to a Python int."""
+    sign = 1 << (width - 1)
+    return (value & (sign - 1)) - (value & sign)
 
 
 def insn_length(first_halfword: int) -> int:

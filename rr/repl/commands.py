@@ -14,8 +14,10 @@ from typing import Callable
 
 from rr.errors import RrError
 from rr.log.events import format_event
-from rr.monitor.constants import GPR_NAMES, SSTATUS_MXR, SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP, \
-    SSTATUS_SUM
+from rr.monitor.constants import (GPR_NAMES, PAGE_SHIFT, SATP_ASID_MASK, SATP_ASID_SHIFT,
+                                  SATP_MODE_BARE, SATP_MODE_NAMES, SATP_MODE_SHIFT, SATP_PPN_MASK,
+                                  SIP_NAMES, SSTATUS_MXR, SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP,
+                                  SSTATUS_SUM)
 from rr.monitor.mmu import PageFault
 from rr.monitor.riscv import cause_name, priv_long_name, priv_name
 from rr.replay.hits import WatchKind
@@ -29,8 +31,6 @@ from rr.repl.instructions import Instruction, listing
 
 DEFAULT_MEM_LENGTH = 64
 DEFAULT_DISAS_COUNT = 12
-INTERRUPT_BITS = {1: "SSI", 5: "STI", 9: "SEI"}
-SATP_MODES = {0: "bare", 8: "Sv39", 9: "Sv48", 10: "Sv57"}
 
 
 class CommandError(ValueError):
@@ -484,7 +484,7 @@ def _decode_csr(repl: Repl, name: str, value: int) -> str:
         return (f"SIE={int(bool(value & SSTATUS_SIE))} SPIE={int(bool(value & SSTATUS_SPIE))} "
                 f"SPP={spp} SUM={int(bool(value & SSTATUS_SUM))} MXR={int(bool(value & SSTATUS_MXR))}")
     if name in ("sie", "sip"):
-        bits = [label for bit, label in INTERRUPT_BITS.items() if value & (1 << bit)]
+        bits = [label for bit, label in SIP_NAMES.items() if value & bit]
         return " ".join(bits) if bits else "-"
     if name == "stvec":
         mode = {0: "direct", 1: "vectored"}.get(value & 3, "reserved")
@@ -496,11 +496,12 @@ def _decode_csr(repl: Repl, name: str, value: int) -> str:
         label = repl.label(value)
         return f"<{label}>" if label else ""
     if name == "satp":
-        mode = SATP_MODES.get(value >> 60, f"mode {value >> 60}")
-        if value >> 60 == 0:
+        number = value >> SATP_MODE_SHIFT
+        if number == SATP_MODE_BARE:
             return "bare (no translation)"
-        ppn = value & ((1 << 44) - 1)
-        return f"{mode}, asid {(value >> 44) & 0xFFFF}, root table at {ppn << 12:#x}"
+        mode = SATP_MODE_NAMES.get(number, f"mode {number}")
+        asid = (value >> SATP_ASID_SHIFT) & SATP_ASID_MASK
+        return f"{mode}, asid {asid}, root table at {(value & SATP_PPN_MASK) << PAGE_SHIFT:#x}"
     return ""
 
 
@@ -653,7 +654,8 @@ def _print(repl: Repl, args: list[str]) -> None:
 # ======================================================================================
 
 @command("events", "ev", usage="events [N|all]",
-         summary=f"the trace's recorded events around now (N on each side, default {EVENTS_AROUND})")
+         summary="the trace's recorded events around now (N on each side, default "
+                 f"{EVENTS_AROUND})")
 def _events(repl: Repl, args: list[str]) -> None:
     repl.need(args, 0, 1, "events [N|all]")
     debugger = repl.debugger

@@ -139,10 +139,7 @@ class Debugger:
         return self.board.memory.read_prefix(address, size)
 
     def try_read(self, address: int, size: int) -> bytes | None:
-        try:
-            return self.read(address, size)
-        except PageFault:
-            return None
+        return self.board.memory.try_read(address, size)
 
     def instruction(self, address: int | None = None) -> Instruction:
         return decode_at(self.read, self.pc if address is None else address)
@@ -314,7 +311,8 @@ class Debugger:
         breakpoints, watchpoints = self._user_points()
         accept = self._in_frame(targets, breakpoints, sp)
         while True:
-            hit = run(breakpoints | targets, watchpoints, condition=accept, cancel=self.cancellation)
+            hit = run(breakpoints | targets, watchpoints, condition=accept,
+                      cancel=self.cancellation)
             if hit is None:
                 return Motion(edge)
             arrived = hit.kind is HitKind.BREAKPOINT and hit.address in targets and self.sp == sp

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rr.monitor.constants import INSN_C_RET, INSN_RET, REG_RA
-from rr.monitor.riscv import disassembler, insn_length
+from rr.monitor.riscv import disassembler, field, insn_length, sign_extend
 
 
 @dataclass(frozen=True)
@@ -83,30 +83,22 @@ def boundaries(raw: bytes, address: int) -> list[int]:
 
 # --- control flow from the encoding ---------------------------------------------------
 
-def _bits(value: int, hi: int, lo: int) -> int:
-    return (value >> lo) & ((1 << (hi - lo + 1)) - 1)
-
-
-def _sext(value: int, width: int) -> int:
-    return value - (1 << width) if value & (1 << (width - 1)) else value
-
-
 def is_call(insn: int, size: int) -> bool:
     """jal/jalr with rd = ra, or c.jalr."""
     if size == 4:
-        return insn & 0x7F in (0x6F, 0x67) and _bits(insn, 11, 7) == REG_RA
-    return insn & 0xF07F == 0x9002 and _bits(insn, 11, 7) != 0
+        return insn & 0x7F in (0x6F, 0x67) and field(insn, 11, 7) == REG_RA
+    return insn & 0xF07F == 0x9002 and field(insn, 11, 7) != 0
 
 
 def is_control_transfer(insn: int, size: int) -> bool:
     """Anything after which the next pc may differ from pc + size (traps included)."""
     if size == 4:
         opcode = insn & 0x7F
-        return opcode in (0x6F, 0x67, 0x63) or (opcode == 0x73 and _bits(insn, 14, 12) == 0)
-    quadrant, funct3 = insn & 0b11, _bits(insn, 15, 13)
+        return opcode in (0x6F, 0x67, 0x63) or (opcode == 0x73 and field(insn, 14, 12) == 0)
+    quadrant, funct3 = insn & 0b11, field(insn, 15, 13)
     if quadrant == 1 and funct3 in (0b101, 0b110, 0b111):        # c.j c.beqz c.bnez
         return True
-    if quadrant == 2 and funct3 == 0b100 and _bits(insn, 6, 2) == 0:  # c.jr c.jalr c.ebreak
+    if quadrant == 2 and funct3 == 0b100 and field(insn, 6, 2) == 0:  # c.jr c.jalr c.ebreak
         return True
     return False
 
@@ -117,24 +109,24 @@ def direct_target(insn: int, size: int, address: int) -> int | None:
     if size == 4:
         opcode = insn & 0x7F
         if opcode == 0x6F:
-            imm = (_bits(insn, 31, 31) << 20 | _bits(insn, 19, 12) << 12
-                   | _bits(insn, 20, 20) << 11 | _bits(insn, 30, 21) << 1)
-            return (address + _sext(imm, 21)) & mask
+            imm = (field(insn, 31, 31) << 20 | field(insn, 19, 12) << 12
+                   | field(insn, 20, 20) << 11 | field(insn, 30, 21) << 1)
+            return (address + sign_extend(imm, 21)) & mask
         if opcode == 0x63:
-            imm = (_bits(insn, 31, 31) << 12 | _bits(insn, 7, 7) << 11
-                   | _bits(insn, 30, 25) << 5 | _bits(insn, 11, 8) << 1)
-            return (address + _sext(imm, 13)) & mask
+            imm = (field(insn, 31, 31) << 12 | field(insn, 7, 7) << 11
+                   | field(insn, 30, 25) << 5 | field(insn, 11, 8) << 1)
+            return (address + sign_extend(imm, 13)) & mask
         return None
-    quadrant, funct3 = insn & 0b11, _bits(insn, 15, 13)
+    quadrant, funct3 = insn & 0b11, field(insn, 15, 13)
     if quadrant == 1 and funct3 == 0b101:
-        imm = (_bits(insn, 12, 12) << 11 | _bits(insn, 8, 8) << 10 | _bits(insn, 10, 9) << 8
-               | _bits(insn, 6, 6) << 7 | _bits(insn, 7, 7) << 6 | _bits(insn, 2, 2) << 5
-               | _bits(insn, 11, 11) << 4 | _bits(insn, 5, 3) << 1)
-        return (address + _sext(imm, 12)) & mask
+        imm = (field(insn, 12, 12) << 11 | field(insn, 8, 8) << 10 | field(insn, 10, 9) << 8
+               | field(insn, 6, 6) << 7 | field(insn, 7, 7) << 6 | field(insn, 2, 2) << 5
+               | field(insn, 11, 11) << 4 | field(insn, 5, 3) << 1)
+        return (address + sign_extend(imm, 12)) & mask
     if quadrant == 1 and funct3 in (0b110, 0b111):
-        imm = (_bits(insn, 12, 12) << 8 | _bits(insn, 6, 5) << 6 | _bits(insn, 2, 2) << 5
-               | _bits(insn, 11, 10) << 3 | _bits(insn, 4, 3) << 1)
-        return (address + _sext(imm, 9)) & mask
+        imm = (field(insn, 12, 12) << 8 | field(insn, 6, 5) << 6 | field(insn, 2, 2) << 5
+               | field(insn, 11, 10) << 3 | field(insn, 4, 3) << 1)
+        return (address + sign_extend(imm, 9)) & mask
     return None
 
 

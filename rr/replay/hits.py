@@ -21,7 +21,6 @@ from typing import Callable, Iterable
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
 from rr.monitor import mmu
-from rr.monitor.constants import PAGE_SIZE
 from rr.monitor.cpu import Cpu
 from rr.monitor.guest_memory import GuestMemory
 
@@ -103,8 +102,8 @@ class HitCollector:
         self._pieces = translate_watchpoints(cpu, watchpoints)
         for piece in self._pieces:
             self._handles.append(uc.hook_add(
-                _HOOK_TYPES[piece.watch.kind], self._on_memory, begin=max(0, piece.paddr - MAX_ACCESS + 1),
-                end=piece.paddr + piece.length - 1))
+                _HOOK_TYPES[piece.watch.kind], self._on_memory,
+                begin=max(0, piece.paddr - MAX_ACCESS + 1), end=piece.paddr + piece.length - 1))
         cpu.memory_hooks_set(bool(self._pieces))
         cpu.invalidate_caches()       # hooks do not apply to code translated before them
 
@@ -146,12 +145,9 @@ def translate_watchpoints(cpu: Cpu, watchpoints: Iterable[Watchpoint | WatchedPi
 def _physical_pieces(cpu: Cpu, watch: Watchpoint) -> list[WatchedPiece]:
     memory = GuestMemory(cpu)
     pieces = []
-    vaddr, end = watch.address, watch.address + watch.length
-    while vaddr < end:
-        length = min(end, (vaddr | (PAGE_SIZE - 1)) + 1) - vaddr
+    for vaddr, length in mmu.page_pieces(watch.address, watch.length):
         try:
             pieces.append(WatchedPiece(memory.translate(vaddr), vaddr, length, watch))
         except mmu.PageFault:
             pass                      # not mapped now: nothing can touch it through this mapping
-        vaddr += length
     return pieces

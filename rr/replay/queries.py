@@ -124,18 +124,12 @@ def write_at(timeline: Timeline, hit: Hit, watch: Watchpoint,
     timeline.seek(hit.icount, cancel=cancel)
     memory = timeline.board.memory
     pc = timeline.board.cpu.pc
-    old = _try_read(timeline, watch)
+    old = memory.try_read(watch.address, watch.length)
     try:
         bits, size = memory.fetch_instruction(pc)
         instruction: bytes | None = bits.to_bytes(size, "little")
     except PageFault:
         instruction = None
     timeline.seek(hit.icount + 1, cancel=cancel)
-    return Write(hit.icount, pc, hit.address, old, _try_read(timeline, watch), instruction)
-
-
-def _try_read(timeline: Timeline, watch: Watchpoint) -> bytes | None:
-    try:
-        return timeline.board.memory.read(watch.address, watch.length)
-    except PageFault:
-        return None
+    new = memory.try_read(watch.address, watch.length)
+    return Write(hit.icount, pc, hit.address, old, new, instruction)
