@@ -202,6 +202,13 @@ class Timeline:
         """Execute forward to ``target`` (None: the end), checkpointing at the spacing."""
         # While the guest waits for input, the run is given back when cancelled.
         self.loop.idle_poll = cancel.requested if cancel is not None else _never
+        try:
+            self._run_slices(target, stop, cancel)
+        finally:
+            self.loop.idle_poll = _never
+
+    def _run_slices(self, target: int | None, stop: Callable[[], bool],
+                    cancel: Cancellation | None) -> None:
         while not self.at_end and (target is None or self.position < target):
             newest = self.checkpoints.newest.icount
             if self.position >= newest + self.spacing:
