@@ -23,7 +23,7 @@ from rr.monitor.riscv import cause_name, priv_long_name, priv_name
 from rr.replay.hits import WatchKind
 from rr.replay.cancellation import Interrupted
 from rr.replay.queries import EVENTS_AROUND, Write, events_around
-from rr.repl.debugger import Debugger, Motion, PointKind
+from rr.repl.debugger import Debugger, Motion, PointKind, Reason
 from rr.repl.expressions import CSR_NAMES, GPR_NUMBERS, Evaluator, ExpressionError, parse_count, \
     parse_int
 from rr.repl.formatting import Fragment, Printer, address_fragments, hexdump_rows, table
@@ -153,15 +153,15 @@ class Repl:
 
     def report(self, motion: Motion) -> None:
         debugger = self.debugger
-        if motion.reason == "end":
+        if motion.reason is Reason.END:
             self.out.line(("mark", f"end of recorded history: {self.ending()}"))
-        elif motion.reason == "start":
+        elif motion.reason is Reason.START:
             self.out.line(("mark", "start of recorded history"))
-        elif motion.reason == "trap":
+        elif motion.reason is Reason.TRAP:
             scause = debugger.cpu.csr("scause")
             self.out.line(("mark", f"trap: {cause_name(scause)} (scause {scause:#x}), "
                                    "stopped at the handler"))
-        elif motion.reason == "breakpoint":
+        elif motion.reason is Reason.BREAKPOINT:
             stop = motion.stop
             self.out.line(("hit", f"Breakpoint {stop.number}"), ", ",
                           *self.where_fragments(stop.address))
@@ -169,7 +169,7 @@ class Repl:
                 # An interrupt taken here: the handler's first instruction is the next one.
                 self.out.line(("dim", "(an interrupt is taken at this point: the next instruction "
                                       "executed is the one at the breakpoint)"))
-        elif motion.reason == "watchpoint":
+        elif motion.reason is Reason.WATCHPOINT:
             stop, hit = motion.stop, motion.hit
             parts: list[Fragment] = [("hit", f"Watchpoint {stop.number}"),
                                      f" ({stop.access} {stop.spec}), the {hit.kind} below: "]
@@ -269,10 +269,10 @@ def _next(repl: Repl, args: list[str]) -> None:
 
 def _repeat(repl: Repl, count: int, move) -> None:
     """``move`` up to ``count`` times, stopping early at a hit or an edge of history."""
-    motion = Motion("step")
+    motion = Motion(Reason.STEP)
     for _ in range(count):
         motion = move()
-        if motion.reason != "step":
+        if motion.reason is not Reason.STEP:
             break
     repl.report(motion)
 

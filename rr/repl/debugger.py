@@ -33,6 +33,17 @@ MAX_FUNCTION_SCAN = 64 * 1024      # rnext sets breakpoints on every instruction
 MAX_TRAPS_STEPPED_OVER = 16
 
 
+class Reason(StrEnum):
+    """Why a movement stopped where it did."""
+
+    STEP = "step"                  # it did what was asked
+    BREAKPOINT = "breakpoint"
+    WATCHPOINT = "watchpoint"
+    END = "end"                    # the end of history came first
+    START = "start"                # the start of history came first
+    TRAP = "trap"                  # next stepped into an exception handler
+
+
 class PointKind(StrEnum):
     BREAKPOINT = "breakpoint"
     WATCHPOINT = "watchpoint"
@@ -59,7 +70,7 @@ class StopPoint:
 class Motion:
     """Where a movement ended and why."""
 
-    reason: str                # step, breakpoint, watchpoint, end, start, trap
+    reason: Reason
     hit: Hit | None = None
     stop: StopPoint | None = None
     values: tuple[bytes | None, bytes | None] | None = None    # a write: before, after
@@ -201,44 +212,44 @@ class Debugger:
     def _report(self, hit: Hit, stop: StopPoint) -> Motion:
         stop.hits += 1
         if stop.kind is PointKind.BREAKPOINT:
-            return Motion("breakpoint", hit, stop)
+            return Motion(Reason.BREAKPOINT, hit, stop)
         values = None
         if hit.kind is HitKind.WRITE:        # the watched range before and after the store
             write = queries.write_at(self.timeline, hit, stop.watchpoint, self.cancellation)
             self.timeline.seek(hit.icount, self.cancellation)
             values = write.old, write.new
-        return Motion("watchpoint", hit, stop, values)
+        return Motion(Reason.WATCHPOINT, hit, stop, values)
 
     # --- movement -----------------------------------------------------------------------
     def goto(self, icount: int) -> Motion:
         self.timeline.seek(icount, self.cancellation)
-        return Motion("end" if self.timeline.at_end else "step")
+        return Motion(Reason.END if self.timeline.at_end else Reason.STEP)
 
     def step(self, count: int = 1) -> Motion:
         before = self.position
         self.timeline.step(count, self.cancellation)
         if self.position == before and count:
-            return Motion("end")
-        return Motion("end" if self.timeline.at_end else "step")
+            return Motion(Reason.END)
+        return Motion(Reason.END if self.timeline.at_end else Reason.STEP)
 
     def reverse_step(self, count: int = 1) -> Motion:
         before = self.position
         self.timeline.reverse_step(count, self.cancellation)
-        return Motion("start" if self.position == before and count else "step")
+        return Motion(Reason.START if self.position == before and count else Reason.STEP)
 
     def cont(self) -> Motion:
-        return self._search(self.timeline.run_forward, "end")
+        return self._search(self.timeline.run_forward, Reason.END)
 
     def reverse_cont(self) -> Motion:
-        return self._search(self.timeline.run_backward, "start")
+        return self._search(self.timeline.run_backward, Reason.START)
 
-    def _search(self, run, edge: str) -> Motion:
+    def _search(self, run, edge: Reason) -> Motion:
         """Continue in one direction to the next user breakpoint or watchpoint, or ``edge``."""
         hit = run(*self._user_points(), cancel=self.cancellation)
         if hit is None:
             return Motion(edge)
         stop = self._user_stop(hit)
-        return self._report(hit, stop) if stop is not None else Motion("step", hit)
+        return self._report(hit, stop) if stop is not None else Motion(Reason.STEP, hit)
 
     def next(self) -> Motion:
         """One instruction in this frame: calls run to their return, interrupts are stepped over."""
@@ -251,16 +262,16 @@ class Debugger:
             return self._run_to(pc0 + insn.size, sp0)
         for _ in range(MAX_TRAPS_STEPPED_OVER):
             motion = self.step(1)
-            if motion.reason != "step" or not self._trapped(insn):
+            if motion.reason is not Reason.STEP or not self._trapped(insn):
                 return motion
             scause, sepc = self.cpu.csr("scause"), self.cpu.csr("sepc")
             if not scause & CAUSE_INTERRUPT:
-                return Motion("trap")          # an exception: stop in its handler
+                return Motion(Reason.TRAP)          # an exception: stop in its handler
             motion = self._run_to(sepc, sp0)   # through the handler, back to this frame
-            if motion.reason != "step" or sepc != pc0:
+            if motion.reason is not Reason.STEP or sepc != pc0:
                 return motion
             # The interrupt came before the instruction executed: now execute it.
-        return Motion("step")
+        return Motion(Reason.STEP)
 
     def finish(self) -> Motion:
         """Out of the function holding pc: forward to one of its return instructions with
@@ -303,9 +314,9 @@ class Debugger:
 
     def _run_to(self, address: int, sp: int) -> Motion:
         """Forward to ``address`` with this sp (a return address), or a user stop."""
-        return self._search_frame(self.timeline.run_forward, {address}, sp, "end")
+        return self._search_frame(self.timeline.run_forward, {address}, sp, Reason.END)
 
-    def _search_frame(self, run, targets: set[int], sp: int, edge: str) -> Motion:
+    def _search_frame(self, run, targets: set[int], sp: int, edge: Reason) -> Motion:
         """Run (one direction) to one of ``targets`` at stack pointer ``sp``, unless a user stop
         or ``edge`` of history comes first."""
         breakpoints, watchpoints = self._user_points()
@@ -320,7 +331,7 @@ class Debugger:
             if stop is not None and not arrived:
                 return self._report(hit, stop)
             if arrived:
-                return Motion("step")
+                return Motion(Reason.STEP)
             self.check()
 
     def _in_frame(self, targets: set[int], user_breakpoints: set[int], sp: int):
@@ -340,12 +351,12 @@ class Debugger:
         if function is not None and not function.size:
             function = None
         motion = self.reverse_step(1)
-        if motion.reason != "step" or self._same_frame(pc0, sp0, function):
+        if motion.reason is not Reason.STEP or self._same_frame(pc0, sp0, function):
             return motion
         targets = self._frame_instructions(function, pc0)
         if not targets:
             return motion
-        return self._search_frame(self.timeline.run_backward, targets, sp0, "start")
+        return self._search_frame(self.timeline.run_backward, targets, sp0, Reason.START)
 
     def _same_frame(self, pc0: int, sp0: int, function) -> bool:
         """After one step back from pc0: still in pc0's frame (or back out at its call)?"""
