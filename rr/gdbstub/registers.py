@@ -20,8 +20,9 @@ from typing import Callable
 
 from rr.monitor.board import Board
 from rr.monitor.constants import (CSR_FCSR, CSR_FFLAGS, CSR_FRM, CSR_MEDELEG, CSR_MIDELEG,
-                                  CSR_MIE, CSR_MIP, CSR_MISA, CSR_MSTATUS, CSR_TIME, FP_ALIAS,
-                                  FPR_NAMES, GPR_NAMES, REG_FP, SUPERVISOR_CSRS)
+                                  CSR_MIE, CSR_MIP, CSR_MISA, CSR_MSTATUS, CSR_SCOUNTEREN,
+                                  CSR_TIME, FP_ALIAS, FPR_NAMES, GPR_NAMES, REG_FP,
+                                  SUPERVISOR_CSRS)
 
 FEATURE_CPU = "org.gnu.gdb.riscv.cpu"
 FEATURE_FPU = "org.gnu.gdb.riscv.fpu"
@@ -40,6 +41,9 @@ FIRST_CSR_DWARF = 4096
 
 # gdb's riscv cpu feature (and QEMU's description of it) calls x8 fp, not s0.
 XREG_NAMES = tuple(FP_ALIAS if n == REG_FP else name for n, name in enumerate(GPR_NAMES))
+# The S-mode CSRs every debugger shows, and for gdb scounteren too (which counters
+# U-mode may read), after stvec as the privileged spec numbers them.
+GDB_SUPERVISOR_CSRS = (*SUPERVISOR_CSRS[:3], ("scounteren", CSR_SCOUNTEREN), *SUPERVISOR_CSRS[3:])
 _POINTER_TYPES = {"ra": "code_ptr", "sp": "data_ptr", "gp": "data_ptr", "tp": "data_ptr",
                   "fp": "data_ptr"}
 # lldb finds the pc, stack and frame pointers, return address and arguments by these
@@ -127,7 +131,7 @@ def _build() -> tuple[Register, ...]:
     # priv: the privilege mode, with the virtualisation bit (bit 2) clear: no H extension.
     regs.append(Register("priv", PRIV_REGNUM, 64, "int", FEATURE_VIRTUAL,
                          lambda board: board.cpu.priv, _set_priv))
-    regs += _csrs(SUPERVISOR_CSRS, 64, "uint64", FEATURE_CSR)
+    regs += _csrs(GDB_SUPERVISOR_CSRS, 64, "uint64", FEATURE_CSR)
     regs += _csrs(MACHINE_CSRS, 64, "uint64", FEATURE_CSR)
     regs.append(Register("time", FIRST_CSR_REGNUM + CSR_TIME, 64, "uint64", FEATURE_CSR, _time,
                          None, dwarf=FIRST_CSR_DWARF + CSR_TIME))

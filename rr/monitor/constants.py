@@ -102,9 +102,8 @@ CSR_MIP = 0x344
 # The S-mode CSRs a kernel developer reads, by name (as rr.monitor.cpu knows
 # them) and number, in the order the debuggers list them.
 SUPERVISOR_CSRS = (("sstatus", CSR_SSTATUS), ("sie", CSR_SIE), ("stvec", CSR_STVEC),
-                   ("scounteren", CSR_SCOUNTEREN), ("sscratch", CSR_SSCRATCH),
-                   ("sepc", CSR_SEPC), ("scause", CSR_SCAUSE), ("stval", CSR_STVAL),
-                   ("sip", CSR_SIP), ("satp", CSR_SATP))
+                   ("sscratch", CSR_SSCRATCH), ("sepc", CSR_SEPC), ("scause", CSR_SCAUSE),
+                   ("stval", CSR_STVAL), ("sip", CSR_SIP), ("satp", CSR_SATP))
 
 # --- mstatus / sstatus bits -------------------------------------------------
 SSTATUS_SIE = 1 << 1
