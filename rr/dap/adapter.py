@@ -42,8 +42,7 @@ from rr.dap.inline_scopes import InlineScopes
 from rr.dap.locals import LocalVariables, Machine
 from rr.dap.messages import CAPABILITIES, Outbox, Request, RequestError
 from rr.dap.source_lines import SourceLines
-from rr.monitor.exits import GuestExit
-from rr.replay.timeline import Interrupted
+from rr.replay.cancellation import Interrupted
 from rr.repl.commands import Quit, Repl
 from rr.repl.debugger import Debugger, Motion
 from rr.repl.expressions import ExpressionError
@@ -526,11 +525,9 @@ class DapAdapter:
             self._stopped("step")
 
     def _exit_status(self) -> int:
-        ended = self.debugger.timeline.ended_with
-        if isinstance(ended, GuestExit):
+        ended = self.debugger.timeline.ended
+        if ended is not None:
             return ended.status
-        if isinstance(ended, RrError):
-            return ended.exit_status
         reader = getattr(self.debugger.history, "reader", None)
         footer = reader.footer if reader is not None else None
         return footer.exit_status if footer is not None else 0
