@@ -165,7 +165,7 @@ class ReplayTarget:
         if not watchpoints:
             timeline.step(1, cancel)
             return None
-        collector = HitCollector(self.board.cpu, (), watchpoints, here - 1)
+        collector = HitCollector(self.board, (), watchpoints, here - 1)
         try:
             timeline.step(1, cancel)
         finally:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from rr.monitor import fdt
 from rr.monitor.board_config import BoardConfig, DiskConfig
+from rr.monitor.address_spaces import AddressSpaces
 from rr.monitor.bus import MmioBus
 from rr.monitor.clock import VirtualClock, make_clock
 from rr.monitor.constants import (
@@ -125,8 +126,9 @@ class Board:
             set_timer=self._sbi_set_timer, send_self_ipi=self.lines.set_software_pending,
             clear_self_ipi=self._clear_ipi, flush_tlb=self.cpu.flush_tlb,
             request_exit=self._sbi_exit, suspend=self._sbi_suspend))
+        self.address_spaces = AddressSpaces(self.cpu, self.memory)
         self.traps = TrapHandler(self.cpu, self.memory, self.sbi,
-                                 CounterEmulator(self.cpu, self.clock))
+                                 CounterEmulator(self.cpu, self.clock), self.address_spaces)
         self.bus = MmioBus(self.cpu)
         self.dtb = self.payload.dtb
         self.dtb_addr = dtb_address(config.ram_size, len(self.dtb))
@@ -179,6 +181,7 @@ class Board:
             cpu.set_csr(name, 0)
         cpu.set_csr("mideleg", MIDELEG_S_INTERRUPTS)
         cpu.set_csr("mstatus", MSTATUS_FS_DIRTY)
+        self.address_spaces.sync()          # a reboot keeps following address spaces
         cpu.set_x(10, 0)                    # a0: hart id
         cpu.set_x(11, self.dtb_addr)        # a1: device tree
         cpu.priv = PRIV_S
@@ -225,6 +228,11 @@ class Board:
     def _sbi_set_timer(self, ticks: int) -> None:
         self.timer.program(ticks, self.cpu.icount_in_hook())
         # A new deadline may fall inside the current run: let the loop re-plan.
+        self.replan()
+
+    def replan(self) -> None:
+        """From a hook: end the current run after this instruction; the run loop goes on
+        from there (a new timer deadline, or hooks that changed)."""
         self.replan_requested = True
         self.cpu.stop()
 

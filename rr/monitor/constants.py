@@ -99,6 +99,10 @@ CSR_MIDELEG = 0x303
 CSR_MIE = 0x304
 CSR_MIP = 0x344
 
+# sfence.vma rs1, rs2 (any registers): the bits that make it one
+INSN_SFENCE_VMA_MASK = 0xFE007FFF
+INSN_SFENCE_VMA = 0x12000073
+
 # The S-mode CSRs a kernel developer reads, by name (as rr.monitor.cpu knows
 # them) and number, in the order the debuggers list them.
 SUPERVISOR_CSRS = (("sstatus", CSR_SSTATUS), ("sie", CSR_SIE), ("stvec", CSR_STVEC),
@@ -112,6 +116,7 @@ SSTATUS_SPP = 1 << 8
 SSTATUS_SUM = 1 << 18
 SSTATUS_MXR = 1 << 19
 MSTATUS_FS = 3 << 13            # floating-point unit state; Off (0) makes the FP CSRs trap
+MSTATUS_TVM = 1 << 20           # trap virtual memory: S-mode satp accesses and sfence.vma trap
 
 # --- mip / sip bits ---------------------------------------------------------
 MIP_SSIP = 1 << 1

@@ -32,6 +32,9 @@ class GuestMemory:
         # (pc, satp) -> (paddr, instruction bytes, bits, length) of trapping
         # instructions; rdtime in a busy loop traps at the same pc over and over.
         self._fetch_cache: dict[tuple[int, int], tuple[int, bytes, int, int]] = {}
+        # satp can be read from the API in S-mode (the fast path of a trap) unless
+        # mstatus.TVM is set (docs/unicorn-facts.md, fact 22): rr.monitor.address_spaces says.
+        self.satp_readable_in_s = True
 
     def _check_ram(self, addr: int, size: int) -> None:
         if self.ram is not None and not self.ram.contains(addr, size):
@@ -50,7 +53,8 @@ class GuestMemory:
     def fetch_trapping_instruction(self, pc: int, priv: int) -> tuple[int, int]:
         """Like ``fetch_instruction``, cached per (pc, satp) and re-checked against memory."""
         cpu = self.cpu
-        satp = 0 if priv == PRIV_M else (cpu.reg(rc.UC_RISCV_REG_SATP) if priv == PRIV_S
+        direct = priv == PRIV_S and self.satp_readable_in_s
+        satp = 0 if priv == PRIV_M else (cpu.reg(rc.UC_RISCV_REG_SATP) if direct
                                         else cpu.csr("satp"))
         hit = self._fetch_cache.get((pc, satp))
         if hit is not None and cpu.read_phys_small(hit[0], hit[3]) == hit[1]:

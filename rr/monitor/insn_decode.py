@@ -236,6 +236,16 @@ def decode_mem_access(insn: int, length: int) -> MemAccess | None:
     raise ValueError(f"unsupported instruction length {length}")
 
 
+def effective_address(insn: int, length: int, read_reg: Callable[[int], int]) -> int | None:
+    """rs1 + offset of a load, store, AMO, LR or SC (None for any other instruction),
+    with the registers as they are before it executes."""
+    access = decode_mem_access(insn, length)
+    if access is None:
+        return None
+    base = read_reg(access.rs1) if access.rs1 else 0
+    return (base + access.offset) & MASK64
+
+
 def fault_address(insn: int, length: int, read_reg: Callable[[int], int],
                   page_mapped: Callable[[int], bool] | None = None) -> int | None:
     """The stval of a load/store/AMO fault raised by ``insn``, or None.
@@ -247,11 +257,11 @@ def fault_address(insn: int, length: int, read_reg: Callable[[int], int],
     loop forever).  Pass ``page_mapped(vaddr)`` (is the page of ``vaddr``
     accessible?) to get that refinement.
     """
-    access = decode_mem_access(insn, length)
-    if access is None:
+    address = effective_address(insn, length, read_reg)
+    if address is None:
         return None
-    base = read_reg(access.rs1) if access.rs1 else 0
-    address = (base + access.offset) & MASK64
+    access = decode_mem_access(insn, length)
+    assert access is not None
     if page_mapped is not None:
         next_page = (address | (PAGE_SIZE - 1)) + 1
         crosses = address + access.size > next_page

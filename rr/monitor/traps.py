@@ -7,6 +7,8 @@ cause as ``intno`` and pc already advanced by 4, and ebreak arrives at
 
 - ecall from S-mode: an SBI call, served in Python;
 - a time read (rdtime) that trapped: emulated from the guest clock;
+- a satp access or sfence.vma that trapped because the monitor set
+  mstatus.TVM to follow address-space changes: emulated (rr/monitor/address_spaces.py);
 - any other cause the board delegates: delivered to S-mode exactly as the
   hardware would (sepc, scause, stval, sstatus, privilege, stvec);
 - anything else: the run stops with a one-line diagnostic.
@@ -25,6 +27,7 @@ from rr.monitor.constants import (
     CAUSE_MISALIGNED_FETCH, CAUSE_USER_ECALL, DELEGATED_EXCEPTIONS,
     INSN_C_EBREAK, INSN_EBREAK, PRIV_M, PRIV_S, PRIV_U, SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP,
 )
+from rr.monitor.address_spaces import AddressSpaces
 from rr.monitor.counters import CounterEmulator
 from rr.monitor.cpu import Cpu
 from rr.monitor.guest_memory import GuestMemory
@@ -44,11 +47,14 @@ def _instructions(count: int) -> str:
 class TrapHandler:
     """Owns the trap hooks of one hart."""
 
-    def __init__(self, cpu: Cpu, memory: GuestMemory, sbi: Sbi, counters: CounterEmulator) -> None:
+    def __init__(self, cpu: Cpu, memory: GuestMemory, sbi: Sbi, counters: CounterEmulator,
+                 address_spaces: AddressSpaces | None = None) -> None:
         self.cpu = cpu
         self.memory = memory
         self.sbi = sbi
         self.counters = counters
+        self.address_spaces = address_spaces if address_spaces is not None \
+            else AddressSpaces(cpu, memory)
         # Set when a hook delivered an ebreak, so unicorn's UC_ERR_EXCEPTION
         # that follows means "resume", not "fail".
         self.breakpoint_delivered = False
@@ -114,6 +120,8 @@ class TrapHandler:
             self._fatal(CAUSE_ILLEGAL_INSTRUCTION, epc, priv, "the instruction cannot be read")
             return
         if priv != PRIV_M and self.counters.try_emulate(insn, length, epc, priv):
+            return
+        if self.address_spaces.try_emulate(insn, length, epc, priv):
             return
         if priv == PRIV_M:
             self._fatal(CAUSE_ILLEGAL_INSTRUCTION, epc, priv, "the hart is in M-mode")

@@ -215,8 +215,7 @@ class Debugger:
             return Motion(Reason.BREAKPOINT, hit, stop)
         values = None
         if hit.kind is HitKind.WRITE:        # the watched range before and after the store
-            write = queries.write_at(self.timeline, hit, stop.watchpoint, self.cancellation)
-            self.timeline.seek(hit.icount, self.cancellation)
+            write = queries.write_of(hit)
             values = write.old, write.new
         return Motion(Reason.WATCHPOINT, hit, stop, values)
 

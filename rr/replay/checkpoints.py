@@ -120,6 +120,7 @@ class CheckpointStack:
         base = board.ram.base
         forget_code(board.cpu, [(base + offset, size) for offset, size in page_runs(written)])
         board.cpu.restore_context(checkpoint.cpu)
+        board.address_spaces.sync()       # the context may have been saved while listened to
         board.cpu.icount = checkpoint.icount
         self.session.set_state(checkpoint.machine)
         board.cpu.flush_tlb()

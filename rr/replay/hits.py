@@ -2,27 +2,40 @@
 
 Hooks only note the instruction count of a hit (exact, from unicorn's
 counter) and may pause the run; the timeline then moves to that position by
-replaying to it, so nothing depends on where unicorn happened to stop.
+replaying to it, so nothing depends on where unicorn happened to stop. A
+write hook also notes what it saw (the pc, the instruction, the watched range
+before the store and the value stored), so the questions about writes need
+no seek per write.
 
-Watchpoints are given on virtual addresses, but unicorn reports *physical*
-addresses to memory hooks when paging is on. Each watched page is therefore
-translated through the page tables current when the search starts, the
-physical range is hooked, and hits are reported at the virtual address. A
-page unmapped at that moment cannot be watched; a mapping changed during
-the search is not followed.
+Watchpoints are given on virtual addresses (the default) or on physical ones.
+Unicorn reports *physical* addresses to memory hooks (docs/unicorn-facts.md,
+fact 17), so a virtual watch is hooked at its current physical translation
+and follows the guest's address spaces (docs/watchpoints.md):
+
+- it is translated again whenever the guest writes satp or runs sfence.vma
+  (rr/monitor/address_spaces.py makes those trap while a virtual watch is
+  set); the run then stops after that instruction, so the new hooks apply
+  from the next one;
+- a hook on the physical range fires for any mapping of that memory, so the
+  virtual address of the access is recomputed from the instruction (rs1 +
+  offset) and an access through another mapping (an alias) is not a hit;
+- while the address is unmapped nothing is hooked and nothing can hit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
 from rr.monitor import mmu
-from rr.monitor.cpu import Cpu
 from rr.monitor.guest_memory import GuestMemory
+from rr.monitor.insn_decode import effective_address
+
+if TYPE_CHECKING:
+    from rr.monitor.board import Board
 
 MAX_ACCESS = 16          # widest access that can overlap a watched range from below
 
@@ -33,6 +46,13 @@ class WatchKind(StrEnum):
     WRITE = "write"
     READ = "read"
     ACCESS = "access"            # either
+
+
+class WatchSpace(StrEnum):
+    """Which addresses a watchpoint names."""
+
+    VIRTUAL = "virtual"          # the address in whatever address space is current
+    PHYSICAL = "physical"        # the memory itself, through any mapping
 
 
 class HitKind(StrEnum):
@@ -52,9 +72,15 @@ class Watchpoint:
     address: int
     length: int = 1
     kind: WatchKind = WatchKind.WRITE
+    space: WatchSpace = WatchSpace.VIRTUAL
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", WatchKind(self.kind))     # "write" works too
+        object.__setattr__(self, "space", WatchSpace(self.space))
+
+    @property
+    def physical(self) -> bool:
+        return self.space is WatchSpace.PHYSICAL
 
     def catches(self, access: HitKind) -> bool:
         """Does a read or write ``access`` in the range stop here?"""
@@ -71,83 +97,167 @@ class WatchedPiece:
     watch: Watchpoint
 
 
+@dataclass(frozen=True)
+class Store:
+    """What a write hook saw, before the store."""
+
+    pc: int
+    instruction: bytes | None    # the instruction's bytes (None: unreadable)
+    old: bytes | None            # the watched range before and after (None: part unmapped)
+    new: bytes | None
+
+
 @dataclass(frozen=True, order=True)
 class Hit:
     icount: int          # the instruction that hit, before it executes
     kind: HitKind
     address: int         # the pc for a breakpoint, the data address for a watchpoint
     watch: Watchpoint | None = None
+    store: Store | None = field(default=None, compare=False)   # writes only
 
 
 class HitCollector:
     """Hooks for a set of breakpoints and watchpoints, noting hits after ``after``."""
 
-    def __init__(self, cpu: Cpu, breakpoints: Iterable[int],
-                 watchpoints: Iterable[Watchpoint | WatchedPiece],
+    def __init__(self, board: Board, breakpoints: Iterable[int],
+                 watchpoints: Iterable[Watchpoint],
                  after: int, on_hit: Callable[[Hit], None] | None = None,
                  condition: Callable[[Hit], bool] | None = None) -> None:
-        """Watchpoints are translated now; pieces from ``translate_watchpoints`` are used as given.
-
-        ``condition``: only hits it accepts count; it runs in the hook, with the
-        registers as they are at the hit (e.g. to require a stack pointer).
-        """
-        self.cpu = cpu
+        """``condition``: only hits it accepts count; it runs in the hook, with the
+        registers as they are at the hit (e.g. to require a stack pointer)."""
+        self.board = board
+        self.cpu = board.cpu
         self.after = after
         self.on_hit = on_hit
         self.condition = condition
         self.hits: list[Hit] = []
-        uc = cpu.uc
-        self._handles = [uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc)
-                         for pc in set(breakpoints)]
-        self._pieces = translate_watchpoints(cpu, watchpoints)
-        for piece in self._pieces:
-            self._handles.append(uc.hook_add(
-                _HOOK_TYPES[piece.watch.kind], self._on_memory,
-                begin=max(0, piece.paddr - MAX_ACCESS + 1), end=piece.paddr + piece.length - 1))
-        cpu.memory_hooks_set(bool(self._pieces))
-        cpu.invalidate_caches()       # hooks do not apply to code translated before them
+        self.watches = sorted(set(watchpoints))
+        uc = self.cpu.uc
+        self._code_handles = [uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc)
+                              for pc in set(breakpoints)]
+        self._memory_handles: list[int] = []
+        self._pieces: list[WatchedPiece] = []
+        self._place_watches()
+        self._follows = any(not watch.physical for watch in self.watches)
+        if self._follows:
+            board.address_spaces.listen(self._address_space_changed)
+        self.cpu.invalidate_caches()       # hooks do not apply to code translated before them
 
     def remove(self) -> None:
-        for handle in self._handles:
+        if self._follows:
+            self.board.address_spaces.unlisten(self._address_space_changed)
+            self._follows = False
+        for handle in self._code_handles + self._memory_handles:
             self.cpu.uc.hook_del(handle)
-        self._handles = []
+        self._code_handles, self._memory_handles = [], []
         self.cpu.memory_hooks_set(False)
         self.cpu.invalidate_caches()
 
+    # --- following the address space ----------------------------------------
+    def _place_watches(self) -> bool:
+        """Hook the watches where they are now; False when nothing moved."""
+        pieces = translate_watchpoints(self.board.memory, self.watches)
+        if pieces == self._pieces:
+            return False
+        uc = self.cpu.uc
+        for handle in self._memory_handles:
+            uc.hook_del(handle)
+        self._memory_handles = [
+            uc.hook_add(_HOOK_TYPES[piece.watch.kind], self._on_memory,
+                        begin=max(0, piece.paddr - MAX_ACCESS + 1),
+                        end=piece.paddr + piece.length - 1)
+            for piece in pieces]
+        self._pieces = pieces
+        self.cpu.memory_hooks_set(bool(pieces))
+        return True
+
+    def _address_space_changed(self) -> None:
+        """A satp write or sfence.vma was just emulated (in the trap hook, between
+        instructions): move the hooks, and end the run so they apply from the next one."""
+        if self._place_watches():
+            self.cpu.invalidate_caches()
+            self.board.replan()
+
+    # --- hooks --------------------------------------------------------------
     def _note(self, hit: Hit) -> None:
-        if hit.icount > self.after and (self.condition is None or self.condition(hit)):
+        if self.condition is None or self.condition(hit):
             self.hits.append(hit)
             if self.on_hit is not None:
                 self.on_hit(hit)
 
     def _on_code(self, _uc, address: int, _size: int, _user) -> None:
-        self._note(Hit(self.cpu.icount_in_hook(), HitKind.BREAKPOINT, address))
+        icount = self.cpu.icount_in_hook()
+        if icount > self.after:
+            self._note(Hit(icount, HitKind.BREAKPOINT, address))
 
-    def _on_memory(self, _uc, access: int, address: int, size: int, _value: int, _user) -> None:
+    def _on_memory(self, _uc, access: int, address: int, size: int, value: int, _user) -> None:
+        icount = self.cpu.icount_in_hook()
+        if icount <= self.after:
+            return
         kind = HitKind.WRITE if access == UC_MEM_WRITE else HitKind.READ
         for piece in self._pieces:
             overlaps = address < piece.paddr + piece.length and piece.paddr < address + size
-            if overlaps and piece.watch.catches(kind):
-                vaddr = piece.vaddr + max(0, address - piece.paddr)
-                self._note(Hit(self.cpu.icount_in_hook(), kind, vaddr, piece.watch))
-                return
+            if not overlaps or not piece.watch.catches(kind):
+                continue
+            if not piece.watch.physical and not self._through(piece, address):
+                continue                  # another mapping of the same memory
+            vaddr = piece.vaddr + max(0, address - piece.paddr)
+            store = self._store(piece.watch, address, size, value) \
+                if kind is HitKind.WRITE else None
+            self._note(Hit(icount, kind, vaddr, piece.watch, store))
+            return
+
+    def _through(self, piece: WatchedPiece, paddr: int) -> bool:
+        """Did the access at ``paddr`` use the piece's virtual address? (The page offsets
+        agree, so its virtual address must sit at the same distance from the piece's.)"""
+        memory = self.board.memory
+        cpu = self.cpu
+        try:
+            insn, length = memory.fetch_trapping_instruction(cpu.pc, cpu.priv)
+        except mmu.PageFault:
+            return True
+        vaddr = effective_address(insn, length, cpu.x)
+        return vaddr is None or vaddr - paddr == piece.vaddr - piece.paddr
+
+    def _store(self, watch: Watchpoint, paddr: int, size: int, value: int) -> Store:
+        """The watched range before and after the store of ``value`` at ``paddr``."""
+        cpu = self.cpu
+        pc = cpu.pc
+        try:
+            insn, length = self.board.memory.fetch_trapping_instruction(pc, cpu.priv)
+            instruction: bytes | None = insn.to_bytes(length, "little")
+        except mmu.PageFault:
+            instruction = None
+        pieces = [piece for piece in self._pieces if piece.watch == watch]
+        if sum(piece.length for piece in pieces) != watch.length:
+            return Store(pc, instruction, None, None)
+        old = bytearray(watch.length)
+        for piece in pieces:
+            start = piece.vaddr - watch.address          # a physical piece's vaddr is its paddr
+            old[start:start + piece.length] = cpu.read_phys(piece.paddr, piece.length)
+        new = bytearray(old)
+        stored = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        for piece in pieces:
+            start = piece.vaddr - watch.address
+            for i, byte in enumerate(stored):
+                offset = paddr + i - piece.paddr
+                if 0 <= offset < piece.length:
+                    new[start + offset] = byte
+        return Store(pc, instruction, bytes(old), bytes(new))
 
 
-def translate_watchpoints(cpu: Cpu, watchpoints: Iterable[Watchpoint | WatchedPiece]
+def translate_watchpoints(memory: GuestMemory, watchpoints: Iterable[Watchpoint]
                           ) -> list[WatchedPiece]:
-    """Watched ranges split at page boundaries, each piece translated with the current page tables."""
+    """Watched ranges split at page boundaries, each virtual piece translated with the
+    current page tables (a piece not mapped now is left out)."""
     pieces: list[WatchedPiece] = []
     for watch in watchpoints:
-        pieces.extend([watch] if isinstance(watch, WatchedPiece) else _physical_pieces(cpu, watch))
-    return pieces
-
-
-def _physical_pieces(cpu: Cpu, watch: Watchpoint) -> list[WatchedPiece]:
-    memory = GuestMemory(cpu)
-    pieces = []
-    for vaddr, length in mmu.page_pieces(watch.address, watch.length):
-        try:
-            pieces.append(WatchedPiece(memory.translate(vaddr), vaddr, length, watch))
-        except mmu.PageFault:
-            pass                      # not mapped now: nothing can touch it through this mapping
+        for vaddr, length in mmu.page_pieces(watch.address, watch.length):
+            if watch.physical:
+                pieces.append(WatchedPiece(vaddr, vaddr, length, watch))
+                continue
+            try:
+                pieces.append(WatchedPiece(memory.translate(vaddr), vaddr, length, watch))
+            except mmu.PageFault:
+                pass
     return pieces

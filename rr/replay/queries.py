@@ -12,11 +12,11 @@ the client (gdb's cached registers, the REPL's prompt). A query given a
 ``Interrupted`` wherever it got to; going back is then the client's call
 (the REPL goes back to where the command started).
 
-Watched ranges are ``Watchpoint``s on virtual addresses, translated with the
-page tables of the position a query starts from (rr.replay.hits). A
-watchpoint that follows its virtual address across address spaces, or that
-names one hart of several, is a richer Watchpoint and Hit: the queries pass
-them through and read values at the hit, so their signatures stay as they are.
+Watched ranges are ``Watchpoint``s on virtual addresses that follow the
+guest's address spaces, or on physical ones (``space``; rr.replay.hits,
+docs/watchpoints.md). The values of a write (the range before and after, the
+instruction) are what the write hook saw, so a query over many writes runs
+history once and seeks nowhere.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from rr.log.events import Event
-from rr.monitor.mmu import PageFault
 from rr.replay.cancellation import Cancellation
-from rr.replay.hits import Hit, Watchpoint, WatchKind
+from rr.replay.hits import Hit, Watchpoint, WatchKind, WatchSpace
 from rr.replay.timeline import Timeline
 
 
@@ -85,51 +84,33 @@ class Write:
 
 
 def last_write(timeline: Timeline, address: int, length: int,
-               cancel: Cancellation | None = None) -> Write | None:
+               cancel: Cancellation | None = None,
+               space: WatchSpace = WatchSpace.VIRTUAL) -> Write | None:
     """The last instruction before now that wrote any byte of the range."""
-    here = timeline.position
-    watch = Watchpoint(address, length, WatchKind.WRITE)
-    hit = timeline.last_hit(watchpoints=[watch], cancel=cancel)
-    if hit is None:
-        return None
-    write = write_at(timeline, hit, watch, cancel)
-    timeline.seek(here, cancel=cancel)
-    return write
+    hit = timeline.last_hit(watchpoints=[Watchpoint(address, length, WatchKind.WRITE, space)],
+                            cancel=cancel)
+    return None if hit is None else write_of(hit)
 
 
 def writes(timeline: Timeline, address: int, length: int,
-           cancel: Cancellation | None = None) -> list[Write]:
+           cancel: Cancellation | None = None,
+           space: WatchSpace = WatchSpace.VIRTUAL) -> list[Write]:
     """Every instruction that wrote the range over the whole of history (so far, for a
     live guest), in order, each once."""
-    here = timeline.position
-    watch = Watchpoint(address, length, WatchKind.WRITE)
-    hits = timeline.all_hits(watchpoints=[watch], cancel=cancel)
+    hits = timeline.all_hits(watchpoints=[Watchpoint(address, length, WatchKind.WRITE, space)],
+                             cancel=cancel)
     seen: set[int] = set()
     result = []
     for hit in hits:
-        if hit.icount in seen:
-            continue
-        seen.add(hit.icount)
-        if cancel is not None:
-            cancel.check(timeline.position)
-        result.append(write_at(timeline, hit, watch, cancel))
-    timeline.seek(here, cancel=cancel)
+        if hit.icount not in seen:
+            seen.add(hit.icount)
+            result.append(write_of(hit))
     return result
 
 
-def write_at(timeline: Timeline, hit: Hit, watch: Watchpoint,
-              cancel: Cancellation | None) -> Write:
-    """The write of ``hit`` (a hit of ``watch``), with the range read at the hit and just
-    after it; the timeline is left just after it."""
-    timeline.seek(hit.icount, cancel=cancel)
-    memory = timeline.board.memory
-    pc = timeline.board.cpu.pc
-    old = memory.try_read(watch.address, watch.length)
-    try:
-        bits, size = memory.fetch_instruction(pc)
-        instruction: bytes | None = bits.to_bytes(size, "little")
-    except PageFault:
-        instruction = None
-    timeline.seek(hit.icount + 1, cancel=cancel)
-    new = memory.try_read(watch.address, watch.length)
-    return Write(hit.icount, pc, hit.address, old, new, instruction)
+def write_of(hit: Hit) -> Write:
+    """The write of a watchpoint's write ``hit``, with the values its hook saw."""
+    store = hit.store
+    if store is None:
+        raise ValueError(f"the hit at instruction {hit.icount} is not a write")
+    return Write(hit.icount, store.pc, hit.address, store.old, store.new, store.instruction)

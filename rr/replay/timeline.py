@@ -9,8 +9,8 @@ target, so stepping back again from there is cheap.
 Searches (continue in either direction, the last hit before here) run
 history with hooks that only note where a breakpoint or watchpoint was hit;
 the timeline then moves to that exact position by replaying to it. Watched
-virtual addresses are translated once, with the page tables of the position
-a search starts from.
+virtual addresses follow the guest's address spaces as it runs
+(rr.replay.hits, docs/watchpoints.md).
 
 Every operation that executes takes an optional ``Cancellation``, checked at
 the end of each slice and while the guest idles (see rr.replay.cancellation).
@@ -25,7 +25,7 @@ from rr.replay.checkpoints import CheckpointStack
 from rr.replay.cancellation import Cancellation, Interrupted
 from rr.replay.divergence import Divergence
 from rr.replay.history_end import HistoryEnd
-from rr.replay.hits import Hit, HitCollector, WatchedPiece, Watchpoint, translate_watchpoints
+from rr.replay.hits import Hit, HitCollector, Watchpoint
 from rr.replay.session import HistorySession
 
 DEFAULT_SPACING = 10_000_000     # instructions between checkpoints on first execution
@@ -114,7 +114,7 @@ class Timeline:
         accepts count (see HitCollector).
         """
         after = self.position - 1 if include_current else self.position
-        collector = HitCollector(self.board.cpu, breakpoints, watchpoints, after,
+        collector = HitCollector(self.board, breakpoints, watchpoints, after,
                                  on_hit=lambda hit: self.loop.pause(), condition=condition)
         try:
             self._advance(self.end, stop=lambda: bool(collector.hits), cancel=cancel)
@@ -132,9 +132,8 @@ class Timeline:
                      condition: Callable[[Hit], bool] | None = None,
                      cancel: Cancellation | None = None) -> Hit | None:
         """Go back to the last hit before here; None (at the beginning) when there is none."""
-        hit = self._last_hit_before(self.position, set(breakpoints),
-                                    translate_watchpoints(self.board.cpu, watchpoints), condition,
-                                    cancel)
+        hit = self._last_hit_before(self.position, set(breakpoints), list(watchpoints),
+                                    condition, cancel)
         self.seek(hit.icount if hit is not None else self.begin, cancel)
         return hit
 
@@ -144,9 +143,7 @@ class Timeline:
                  cancel: Cancellation | None = None) -> Hit | None:
         """The last hit before here, as run_backward finds it; the position is kept."""
         here = self.position
-        hit = self._last_hit_before(here, set(breakpoints),
-                                    translate_watchpoints(self.board.cpu, watchpoints), condition,
-                                    cancel)
+        hit = self._last_hit_before(here, set(breakpoints), list(watchpoints), condition, cancel)
         self.seek(here, cancel)
         return hit
 
@@ -156,9 +153,8 @@ class Timeline:
         """Every hit over the whole of history (so far, for a live guest), in order; the
         position is kept."""
         here = self.position
-        pieces = translate_watchpoints(self.board.cpu, watchpoints)
         self.seek(self.begin, cancel)
-        collector = HitCollector(self.board.cpu, breakpoints, pieces, -1)
+        collector = HitCollector(self.board, breakpoints, watchpoints, -1)
         try:
             self._advance(self.known_end, cancel=cancel)
         finally:
@@ -168,7 +164,7 @@ class Timeline:
 
     # --- internals ----------------------------------------------------------
     def _last_hit_before(self, start: int, breakpoints: set[int],
-                         watchpoints: list[WatchedPiece],
+                         watchpoints: list[Watchpoint],
                          condition: Callable[[Hit], bool] | None = None,
                          cancel: Cancellation | None = None) -> Hit | None:
         high = start
@@ -177,7 +173,7 @@ class Timeline:
             checkpoint = self.checkpoints.at_or_before(high - 1, frontier_only=True)
             self.checkpoints.restore(checkpoint)
             self._dirty = False
-            collector = HitCollector(self.board.cpu, breakpoints, watchpoints,
+            collector = HitCollector(self.board, breakpoints, watchpoints,
                                      checkpoint.icount - 1, condition=condition)
             try:
                 self._advance(high, cancel=cancel)

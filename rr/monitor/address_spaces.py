@@ -1,0 +1,97 @@
+"""Noticing the guest change address space, for watchpoints on virtual addresses.
+
+A change of address space on RISC-V is a write to ``satp`` or an
+``sfence.vma`` (after which page-table edits must be seen); neither traps in
+unicorn, and its memory hooks see physical addresses only
+(docs/unicorn-facts.md, fact 17). The monitor plays M-mode, so it can set
+``mstatus.TVM``: then every S-mode access to ``satp`` and every
+``sfence.vma`` is an illegal instruction that reaches the trap hook (fact 22).
+``AddressSpaces`` sets TVM only while something listens, emulates those
+instructions exactly as the hart would (the CSR access with the privilege
+switched to M, where TVM does not apply; a TLB flush for sfence.vma), and
+then tells the listeners. The guest cannot see TVM (sstatus does not show
+it), and the trapped instruction counts as one instruction as it would have
+(tests/monitor/test_address_spaces.py), so a run with listeners is the same
+run as one without.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rr.monitor.constants import (
+    CSR_SATP, INSN_SFENCE_VMA, INSN_SFENCE_VMA_MASK, MSTATUS_TVM, PRIV_S,
+)
+from rr.monitor.cpu import Cpu
+from rr.monitor.guest_memory import GuestMemory
+from rr.monitor.riscv import field
+
+_OPCODE_SYSTEM = 0x73
+# funct3 of the Zicsr instructions: (writes from a register?, operation)
+_CSRRW, _CSRRS, _CSRRC, _CSRRWI, _CSRRSI, _CSRRCI = 1, 2, 3, 5, 6, 7
+
+Listener = Callable[[], None]
+
+
+class AddressSpaces:
+    """Tells listeners when the hart's address space may have changed."""
+
+    def __init__(self, cpu: Cpu, memory: GuestMemory) -> None:
+        self.cpu = cpu
+        self.memory = memory
+        self._listeners: list[Listener] = []
+        self.changes = 0              # satp writes and sfence.vma seen while listened to
+
+    @property
+    def listened(self) -> bool:
+        return bool(self._listeners)
+
+    def listen(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+        self.sync()
+
+    def unlisten(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+        self.sync()
+
+    def sync(self) -> None:
+        """Make mstatus.TVM say whether anyone listens (after a context restore too)."""
+        mstatus = self.cpu.csr("mstatus")
+        self.memory.satp_readable_in_s = not self._listeners
+        wanted = (mstatus | MSTATUS_TVM) if self._listeners else (mstatus & ~MSTATUS_TVM)
+        if wanted != mstatus:
+            self.cpu.set_csr("mstatus", wanted)
+
+    def try_emulate(self, insn: int, length: int, epc: int, priv: int) -> bool:
+        """Emulate a satp access or sfence.vma that trapped because of TVM; False for
+        anything else (or when TVM is off: then it was the guest's own illegal instruction)."""
+        if priv != PRIV_S or length != 4 or insn & 0x7F != _OPCODE_SYSTEM:
+            return False
+        if not self.cpu.csr("mstatus") & MSTATUS_TVM:
+            return False
+        if insn & INSN_SFENCE_VMA_MASK == INSN_SFENCE_VMA:
+            self.cpu.flush_tlb()
+        elif not self._satp_access(insn):
+            return False
+        self.cpu.pc = epc + length
+        self.changes += 1
+        for listener in list(self._listeners):
+            listener()
+        return True
+
+    def _satp_access(self, insn: int) -> bool:
+        """csrrw/csrrs/csrrc (and their immediate forms) on satp, emulated."""
+        funct3 = field(insn, 14, 12)
+        if field(insn, 31, 20) != CSR_SATP or funct3 in (0, 4):
+            return False
+        cpu = self.cpu
+        rd, source = field(insn, 11, 7), field(insn, 19, 15)
+        operand = source if funct3 >= _CSRRWI else cpu.x(source)
+        old = cpu.csr("satp")
+        op = funct3 & 3
+        if op == _CSRRW:
+            cpu.set_csr("satp", operand)
+        elif source:                  # csrrs/csrrc with x0 or 0 only read
+            cpu.set_csr("satp", old | operand if op == _CSRRS else old & ~operand)
+        cpu.set_x(rd, old)
+        return True
