@@ -21,7 +21,7 @@ from unicorn.unicorn_const import (UC_CTL_CONTEXT_CPU, UC_CTL_CONTEXT_MEMORY, UC
 
 from rr.monitor.constants import (
     CAUSE_ILLEGAL_INSTRUCTION, CAUSE_LOAD_PAGE_FAULT, CAUSE_USER_ECALL, INSN_C_EBREAK, INSN_EBREAK,
-    INSN_WFI, MIP_DELEGABLE, MIP_STIP, MSTATUS_FS, PRIV_M, PRIV_S, PRIV_U, PTE_A, PTE_D, PTE_R,
+    INSN_WFI, MIP_DELEGABLE, MIP_STIP, MSTATUS_FS, MSTATUS_TVM, PRIV_M, PRIV_S, PRIV_U, PTE_A, PTE_D, PTE_R,
     PTE_V, PTE_W, PTE_X, RAM_BASE, SATP_MODE_SHIFT, SATP_MODE_SV39, SATP_MODE_SV57, SSTATUS_SIE,
     UC_EMU_COUNTER_OFFSET, UNTIL_NEVER)
 from rr.monitor.insn_counter import counter_offset, handle_address
@@ -380,3 +380,33 @@ def test_fact_21_no_hypervisor_extension_and_no_stimecmp():
     seen = exceptions_seen(uc)
     run(uc, 1, RAM_BASE)
     assert seen == [(CAUSE_ILLEGAL_INSTRUCTION, RAM_BASE + 4)]
+
+
+# --- 22: trapping virtual memory --------------------------------------------------------
+
+CSRW_SATP_A0 = 0x1805_1073       # csrw satp, a0
+SFENCE_VMA = 0x1200_0073
+
+
+@pytest.mark.parametrize("insn", [CSRW_SATP_A0, csrr_a0(0x180), SFENCE_VMA],
+                         ids=["satp-write", "satp-read", "sfence.vma"])
+def test_fact_22_tvm_makes_satp_accesses_and_sfence_trap(insn):
+    uc = engine(words(insn, SPIN))
+    run(uc, 1, RAM_BASE)                            # TVM off: no trap
+    assert uc.reg_read(rc.UC_RISCV_REG_PC) == RAM_BASE + 4
+    mstatus = as_m(uc, lambda: uc.reg_read(rc.UC_RISCV_REG_MSTATUS))
+    as_m(uc, lambda: uc.reg_write(rc.UC_RISCV_REG_MSTATUS, mstatus | MSTATUS_TVM))
+    seen = exceptions_seen(uc)
+    run(uc, 1, RAM_BASE)
+    assert seen == [(CAUSE_ILLEGAL_INSTRUCTION, RAM_BASE + 4)]
+
+
+def test_fact_22_tvm_also_refuses_satp_to_the_api_in_s_mode():
+    uc = engine(words(SPIN))
+    satp = SATP_MODE_SV39 << SATP_MODE_SHIFT | 0x80100
+    as_m(uc, lambda: uc.reg_write(rc.UC_RISCV_REG_SATP, satp))
+    assert uc.reg_read(rc.UC_RISCV_REG_SATP) == satp          # S-mode, TVM off: readable
+    mstatus = as_m(uc, lambda: uc.reg_read(rc.UC_RISCV_REG_MSTATUS))
+    as_m(uc, lambda: uc.reg_write(rc.UC_RISCV_REG_MSTATUS, mstatus | MSTATUS_TVM))
+    assert uc.reg_read(rc.UC_RISCV_REG_SATP) != satp
+    assert as_m(uc, lambda: uc.reg_read(rc.UC_RISCV_REG_SATP)) == satp

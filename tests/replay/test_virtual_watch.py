@@ -1,0 +1,126 @@
+"""Watchpoints on virtual addresses follow the guest's address spaces (docs/watchpoints.md).
+
+guests/remap/remap.c maps one virtual page to two physical pages in turn,
+writes through each mapping and through the other addresses of the same
+memory, and turns paging off and on; its comment lists the stores a watch on
+the virtual word must see. Those are checked here for every way of asking
+(every write, forward and backward continue, the last write), against a
+physical watch on the same memory, and the runs with the watch set are the
+same runs as without (state digests at random positions).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from rr.replay import queries
+from rr.replay.hits import HitCollector, HitKind, WatchKind, WatchSpace, Watchpoint
+from rr.replay.timeline import Timeline
+
+from replay_helpers import (BIN, _cached, differences, elf_symbol, open_session,
+                            paging_recording, record, snapshot, straight_snapshots)
+
+REMAP_ELF = BIN / "remap.elf"
+WATCHED = 0x400000 + 0x10                 # WATCH_VA + WORD_OFFSET in remap.c
+# (old, new) of the stores marked HIT in remap.c, in order
+EXPECTED = [(0x11, 0x22), (0x0, 0x44), (0x66, 0x77), (0x55, 0x88)]
+# every store to page_a's word, through any address: .bss cleared by _start, then main's
+PAGE_A_STORES = [0x0, 0x11, 0x22, 0x33, 0x55, 0x88, 0x99]
+
+
+@pytest.fixture(scope="module")
+def remap(tmp_path_factory):
+    def make(trace):
+        rec = record(trace, REMAP_ELF)
+        assert rec.status == 0 and b"remap: page_a 0x99 page_b 0x77" in rec.stdout, rec.stdout
+        return rec
+    return _cached("remap", tmp_path_factory, make)
+
+
+@pytest.fixture
+def timeline(remap):
+    return Timeline(open_session(remap.trace), spacing=200)
+
+
+def word(value: int) -> bytes:
+    return value.to_bytes(8, "little")
+
+
+def function_range(name: str) -> range:
+    from elftools.elf.elffile import ELFFile
+    with open(REMAP_ELF, "rb") as f:
+        symbol = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name(name)[0]
+    return range(symbol["st_value"], symbol["st_value"] + symbol["st_size"])
+
+
+def test_every_write_through_the_virtual_address_and_no_other(timeline):
+    writes = queries.writes(timeline, WATCHED, 8)
+    assert [(w.old, w.new) for w in writes] == [(word(o), word(n)) for o, n in EXPECTED]
+    main = function_range("main")
+    assert all(w.pc in main and w.address == WATCHED for w in writes)
+    assert all(w.instruction is not None for w in writes)
+    assert timeline.position == 0                     # the query keeps the position
+
+
+def test_a_physical_watch_sees_every_store_to_the_memory(timeline):
+    page_a = elf_symbol(REMAP_ELF, "page_a") + 0x10
+    writes = queries.writes(timeline, page_a, 8, space=WatchSpace.PHYSICAL)
+    assert [w.new for w in writes] == [word(value) for value in PAGE_A_STORES]
+
+
+def test_continue_forward_and_backward_stop_on_the_same_stores(timeline, remap):
+    icounts = [w.icount for w in queries.writes(timeline, WATCHED, 8)]
+    watch = Watchpoint(WATCHED, 8, WatchKind.WRITE)
+    forward = []
+    while (hit := timeline.run_forward(watchpoints=[watch])) is not None:
+        assert hit.kind is HitKind.WRITE and timeline.position == hit.icount
+        forward.append(hit.icount)
+    assert forward == icounts
+    timeline.seek(remap.final_icount)
+    backward = []
+    while (hit := timeline.run_backward(watchpoints=[watch])) is not None:
+        backward.append(hit.icount)
+    assert backward == icounts[::-1]
+    timeline.seek(remap.final_icount)
+    last = queries.last_write(timeline, WATCHED, 8)
+    assert last is not None and (last.icount, last.old, last.new) == \
+        (icounts[-1], word(0x55), word(0x88))
+
+
+def test_a_read_watch_sees_no_stores(timeline):
+    assert timeline.all_hits(watchpoints=[Watchpoint(WATCHED, 8, WatchKind.READ)]) == []
+
+
+@pytest.mark.parametrize("guest", ["remap", "paging"])
+def test_runs_with_a_virtual_watch_are_the_same_runs(guest, remap, tmp_path_factory):
+    """A watch set makes satp accesses and sfence.vma trap and be emulated, and stops
+    the run after each: the states at random positions must not change."""
+    rec = remap if guest == "remap" else paging_recording(tmp_path_factory)
+    end = rec.final_icount
+    rng = random.Random(f"virtual-watch-{guest}")
+    positions = sorted(rng.sample(range(1, end), 25)) + [end]
+    expected = straight_snapshots(rec.trace, positions)
+    address = WATCHED if guest == "remap" else 0x7ff000 + 0xff0     # the user stack's top
+    watch = Watchpoint(address, 8, WatchKind.ACCESS)
+    session = open_session(rec.trace)
+    collector = HitCollector(session.board, (), [watch], -1)
+    try:
+        for position in positions:                # straight, with the watch set all along
+            session.loop.run(position)
+            state = snapshot(session.board)
+            assert state == expected[position], differences(state, expected[position])
+    finally:
+        collector.remove()
+    assert session.board.address_spaces.changes > 0
+    timeline = Timeline(open_session(rec.trace), spacing=max(100, end // 20))
+    rng.shuffle(positions)
+    for position in positions:                    # searches in both directions, then a seek
+        if rng.random() < 0.5:
+            timeline.run_forward(watchpoints=[watch])
+        else:
+            timeline.run_backward(watchpoints=[watch])
+        timeline.seek(position)
+        state = snapshot(timeline.board)
+        assert state == expected[position], differences(state, expected[position])
