@@ -173,3 +173,79 @@ def test_crash_found_backwards_with_the_repl(crash_trace):
                         r"0xffffffff -> 0x0$", out, re.M)     # PANIC_CPU_INVALID -> cpu 0
     assert len(writes) == 1, out
     assert re.search(r"^pc +0x[0-9a-f]+ <sysrq_handle_crash>", out, re.M), out
+
+
+def gdb_batch(trace: Path, commands: list[str]) -> str:
+    """gdb-multiarch in batch mode against `rrvm debug TRACE`: its output."""
+    proc = subprocess.Popen([*RRVM, "debug", str(trace), "--gdb", "0"], cwd=REPO,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(re.search(r"waiting for gdb on [\d.]+:(\d+)", proc.stderr.readline()).group(1))
+        args = [GDB, "-nx", "-batch", "-ex", "set confirm off", "-ex", "set pagination off",
+                "-ex", f"file {VMLINUX}", "-ex", f"target remote 127.0.0.1:{port}"]
+        for line in commands:
+            args += ["-ex", line]
+        gdb = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT)
+        proc.wait(TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return gdb.stdout + gdb.stderr
+
+
+@pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
+def test_watch_set_before_paging_catches_the_store_in_panic(crash_trace):
+    """`watch panic_cpu` at instruction 0 (the MMU still off, the address unmapped):
+    continue stops after panic()'s store, reverse-continue from the end before it."""
+    out = gdb_batch(crash_trace, ["watch panic_cpu", "continue", "bt 2", "p/x $pc",
+                                  "continue", "reverse-continue", "bt 2", "p/x $pc"])
+    # Unreadable when set (gdb's own value then), PANIC_CPU_INVALID -> cpu 0 at the store.
+    assert re.search(r"Hardware watchpoint 1: panic_cpu\s+Old value = <unreadable>\s+"
+                     r"New value = \{counter = 0\}", out), out
+    assert NO_HISTORY in out
+    assert re.search(r"Hardware watchpoint 1: panic_cpu\s+Old value = \{counter = 0\}\s+"
+                     r"New value = \{counter = -1\}", out), out
+    assert len(re.findall(r"#1 .*atomic_cmpxchg \(new=0, old=-1", out)) == 2, out
+    after, before = (int(pc, 16) for pc in re.findall(r"^\$\d+ = (0x[0-9a-f]+)$", out, re.M))
+    assert after - before == 4                     # the same sc.w, after it and before it
+
+
+def test_when_from_instruction_0_lists_the_store_in_panic(crash_trace):
+    proc = run_rrvm("repl", str(crash_trace), "--symbols", str(VMLINUX), "-c",
+                    "when panic_cpu 4", timeout=TIMEOUT)
+    out = proc.stdout.decode(errors="replace")
+    assert proc.returncode == 0, out + proc.stderr.decode(errors="replace")
+    assert re.search(r"^1 write to panic_cpu \(0xffffffff[0-9a-f]+, 4 bytes\)", out, re.M), out
+    assert re.search(r"^ +\d+ +0x[0-9a-f]+ +panic\+0x[0-9a-f]+ +panic_cpu +0xffffffff -> 0x0$",
+                     out, re.M), out
+
+
+def test_a_boot_with_a_virtual_watch_is_the_same_run(crash_trace):
+    """The watch makes every satp access and sfence.vma of the boot trap and be emulated:
+    the states at random positions and the recorded final state must not change."""
+    import random
+
+    from rr.log.trace_reader import TraceReader
+    from rr.monitor.state_digest import state_digest
+    from rr.replay.hits import HitCollector, WatchKind, Watchpoint
+    from rr.replay.replay_session import ReplaySession
+    from rr.repl.symbols import SymbolTable
+
+    panic_cpu = SymbolTable.from_elf(VMLINUX.read_bytes()).get("panic_cpu").address
+    positions = sorted(random.Random("linux-virtual-watch").sample(range(1, 63_000_000), 4))
+    digests = {}
+    for watched in (False, True):
+        session = ReplaySession(TraceReader(crash_trace), lambda data: None)
+        collector = HitCollector(session.board, (), [Watchpoint(panic_cpu, 4, WatchKind.ACCESS)],
+                                 -1) if watched else None
+        for position in positions:
+            session.loop.run(position)
+            digests.setdefault(position, set()).add(state_digest(session.board))
+        outcome = session.run()
+        assert outcome.verified                     # the recording's final state hash
+        if collector is not None:
+            assert session.board.address_spaces.changes > 100
+            assert collector.hits and all(hit.address == panic_cpu for hit in collector.hits)
+            collector.remove()
+    assert all(len(seen) == 1 for seen in digests.values()), digests
