@@ -19,6 +19,7 @@ from rr.gdbstub.constants import DEFAULT_WATCH_LENGTH, MAX_WATCH_LENGTH
 from rr.log.events import format_event
 from rr.monitor.riscv import disassemble_one
 from rr.replay import queries
+from rr.replay.hits import WatchSpace
 from rr.replay.timeline import Timeline
 
 
@@ -42,8 +43,9 @@ class ReplayMonitor:
             "events": (self._events, f"events [N]             N recorded events before and "
                                      f"after now (default {queries.EVENTS_AROUND})"),
             "info": (self._info, "info                   what the trace holds, and where we are"),
-            "last-write": (self._last_write, "last-write ADDR [LEN]  the last instruction before "
-                                             "now that wrote ADDR (virtual; LEN bytes, default 1)"),
+            "last-write": (self._last_write, "last-write [-p] ADDR [LEN]  the last instruction "
+                                             "before now that wrote ADDR (virtual, -p physical; "
+                                             "LEN bytes, default 1)"),
             "checkpoints": (self._checkpoints, "checkpoints            positions of the checkpoints"),
             "checkpoint": (self._checkpoint, "checkpoint             take a checkpoint here"),
             "help": (self._help, "help                   this list"),
@@ -108,15 +110,19 @@ class ReplayMonitor:
         return "\n".join(lines) + "\n"
 
     def _last_write(self, args: list[str]) -> str:
+        space = WatchSpace.VIRTUAL
+        if args and args[0] in ("-p", "--physical"):
+            space = WatchSpace.PHYSICAL
+            args = args[1:]
         if not 1 <= len(args) <= 2:
-            raise MonitorError("usage: monitor last-write ADDR [LEN]")
+            raise MonitorError("usage: monitor last-write [-p] ADDR [LEN]")
         address = _number(args[0], "address")
         length = _number(args[1], "length") if len(args) == 2 else DEFAULT_WATCH_LENGTH
         if not 1 <= length <= MAX_WATCH_LENGTH:
             raise MonitorError(f"length must be 1 to {MAX_WATCH_LENGTH}")
         here = self.timeline.position
-        write = queries.last_write(self.timeline, address, length)
-        what = f"{address:#x}" + (f" ({length} bytes)" if length > 1 else "")
+        write = queries.last_write(self.timeline, address, length, space=space)
+        what = ("physical " if space is WatchSpace.PHYSICAL else "") + f"{address:#x}" + (f" ({length} bytes)" if length > 1 else "")
         if write is None:
             return f"no write to {what} before instruction {here}\n"
         text = f": {disassemble_one(write.instruction, write.pc)}" \

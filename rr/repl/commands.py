@@ -20,7 +20,7 @@ from rr.monitor.constants import (GPR_NAMES, PAGE_SHIFT, SATP_ASID_MASK, SATP_AS
                                   SSTATUS_SUM)
 from rr.monitor.mmu import PageFault
 from rr.monitor.riscv import cause_name, priv_long_name, priv_name
-from rr.replay.hits import WatchKind
+from rr.replay.hits import WatchKind, WatchSpace
 from rr.replay.cancellation import Interrupted
 from rr.replay.queries import EVENTS_AROUND, Write, events_around
 from rr.repl.debugger import Debugger, Motion, PointKind, Reason
@@ -357,15 +357,23 @@ def _break(repl: Repl, args: list[str]) -> None:
     repl.out.line(f"Breakpoint {stop.number} at ", *repl.where_fragments(address))
 
 
-@command("watch", "w", usage="watch [-r|-a] ADDR|SYMBOL [LEN]", complete="symbols",
-         words=("-r", "-a"),
+_PHYSICAL_DETAILS = """
+Addresses are virtual: the access must use that address, in whatever
+address space is current when it happens (set before paging is on, across
+satp writes and page-table edits; accesses through other mappings of the
+same memory do not count). -p watches physical memory instead, through any
+mapping (docs/watchpoints.md)."""
+
+
+@command("watch", "w", usage="watch [-r|-a] [-p] ADDR|SYMBOL [LEN]", complete="symbols",
+         words=("-r", "-a", "-p"),
          summary="stop when memory is written (default), read (-r) or accessed (-a)",
          details="""
-LEN defaults to the symbol's size for a data symbol, else 8. Addresses are
-virtual, as the guest accesses them.""")
+LEN defaults to the symbol's size for a data symbol, else 8.""" + _PHYSICAL_DETAILS)
 def _watch(repl: Repl, args: list[str]) -> None:
-    usage = "watch [-r|-a] ADDR|SYMBOL [LEN]"
+    usage = "watch [-r|-a] [-p] ADDR|SYMBOL [LEN]"
     access = WatchKind.WRITE
+    space = WatchSpace.VIRTUAL
     while args and args[0].startswith("-") and not args[0][1:2].isdigit():
         flag = args.pop(0)
         if flag in ("-r", "--read"):
@@ -374,14 +382,28 @@ def _watch(repl: Repl, args: list[str]) -> None:
             access = WatchKind.ACCESS
         elif flag in ("-w", "--write"):
             access = WatchKind.WRITE
+        elif flag in ("-p", "--physical"):
+            space = WatchSpace.PHYSICAL
         else:
             raise CommandError(f"unknown option {flag!r}; usage: {usage}")
     if not 1 <= len(args) <= 2:
         raise CommandError(f"usage: {usage}")
     address, length = _range(repl, args, default=8)
-    stop = repl.debugger.add_watchpoint(address, length, access, args[0])
-    repl.out.line(f"Watchpoint {stop.number} ({access}) on ", *repl.where_fragments(address),
+    stop = repl.debugger.add_watchpoint(address, length, access, args[0], space)
+    physical = " physical" if space is WatchSpace.PHYSICAL else ""
+    repl.out.line(f"Watchpoint {stop.number} ({access}{physical}) on ",
+                  *repl.where_fragments(address),
                   f", {length} byte{'s' if length != 1 else ''}")
+
+
+def _space(args: list[str], usage: str) -> WatchSpace:
+    """Take a leading -p (physical addresses) off ``args``."""
+    if args and args[0] in ("-p", "--physical"):
+        args.pop(0)
+        return WatchSpace.PHYSICAL
+    if args and args[0].startswith("-") and not args[0][1:2].isdigit():
+        raise CommandError(f"unknown option {args[0]!r}; usage: {usage}")
+    return WatchSpace.VIRTUAL
 
 
 def _range(repl: Repl, args: list[str], default: int) -> tuple[int, int]:
@@ -423,7 +445,8 @@ def _breakpoint_rows(repl: Repl) -> None:
     rows: list[list[Fragment]] = [[("head", "num"), ("head", "type"), ("head", "address"),
                                    ("head", "what"), ("head", "hits")]]
     for stop in stops:
-        kind = "breakpoint" if stop.kind is PointKind.BREAKPOINT else f"{stop.access} watch"
+        kind = "breakpoint" if stop.kind is PointKind.BREAKPOINT else f"{stop.access} watch" \
+            + (" (physical)" if stop.space is WatchSpace.PHYSICAL else "")
         what = repl.label(stop.address) or stop.spec
         if stop.kind is PointKind.WATCHPOINT:
             what += f" ({stop.length} byte{'s' if stop.length != 1 else ''})"
@@ -725,16 +748,17 @@ def _type(repl: Repl, args: list[str]) -> None:
                   "console")
 
 
-@command("when", usage="when ADDR|SYMBOL [LEN]", complete="symbols",
+@command("when", usage="when [-p] ADDR|SYMBOL [LEN]", complete="symbols", words=("-p",),
          summary="every write to memory over the whole trace: icount, pc, old -> new",
          details="""
-Replays the whole trace with a write watchpoint, then visits each write to
-read the value before and after it. The position is kept. LEN defaults to
-the symbol's size for a data symbol, else 8.""")
+Replays the whole trace once with a write watchpoint; its hook notes the
+value before and after each write. The position is kept. LEN defaults to
+the symbol's size for a data symbol, else 8.""" + _PHYSICAL_DETAILS)
 def _when(repl: Repl, args: list[str]) -> None:
-    repl.need(args, 1, 2, "when ADDR|SYMBOL [LEN]")
+    space = _space(args, "when [-p] ADDR|SYMBOL [LEN]")
+    repl.need(args, 1, 2, "when [-p] ADDR|SYMBOL [LEN]")
     address, length = _range(repl, args, default=8)
-    writes = repl.debugger.writes(address, length)
+    writes = repl.debugger.writes(address, length, space)
     label = repl.label(address)
     where = f"{label} ({address:#x}, " if label else f"{address:#x} ("
     repl.out.line(f"{len(writes)} write{'s' if len(writes) != 1 else ''} to {where}"
@@ -743,12 +767,15 @@ def _when(repl: Repl, args: list[str]) -> None:
     _write_table(repl, writes, address, length)
 
 
-@command("last-write", "lw", "lastwrite", usage="last-write ADDR|SYMBOL [LEN]", complete="symbols",
-         summary="the last instruction before now that wrote memory, with the values")
+@command("last-write", "lw", "lastwrite", usage="last-write [-p] ADDR|SYMBOL [LEN]",
+         complete="symbols", words=("-p",),
+         summary="the last instruction before now that wrote memory, with the values",
+         details=_PHYSICAL_DETAILS)
 def _last_write(repl: Repl, args: list[str]) -> None:
-    repl.need(args, 1, 2, "last-write ADDR|SYMBOL [LEN]")
+    space = _space(args, "last-write [-p] ADDR|SYMBOL [LEN]")
+    repl.need(args, 1, 2, "last-write [-p] ADDR|SYMBOL [LEN]")
     address, length = _range(repl, args, default=8)
-    write = repl.debugger.last_write(address, length)
+    write = repl.debugger.last_write(address, length, space)
     name = repl.label(address) or f"{address:#x}"
     if write is None:
         repl.out.line(f"nothing wrote {name} before instruction {repl.debugger.position}")

@@ -18,7 +18,7 @@ from rr.errors import RrError
 from rr.log.events import Event
 from rr.monitor.constants import CAUSE_INTERRUPT, INSN_SRET, PRIV_U, REG_SP
 from rr.monitor.mmu import PageFault
-from rr.replay.hits import Hit, HitKind, Watchpoint, WatchKind
+from rr.replay.hits import Hit, HitKind, Watchpoint, WatchKind, WatchSpace
 from rr.replay import queries
 from rr.replay.cancellation import INTERRUPTED, Cancellation
 from rr.replay.queries import Write
@@ -60,10 +60,11 @@ class StopPoint:
     length: int = 1
     access: WatchKind = WatchKind.WRITE      # watchpoints: which accesses stop
     hits: int = 0
+    space: WatchSpace = WatchSpace.VIRTUAL   # watchpoints: which addresses
 
     @property
     def watchpoint(self) -> Watchpoint:
-        return Watchpoint(self.address, self.length, self.access)
+        return Watchpoint(self.address, self.length, self.access, self.space)
 
 
 @dataclass
@@ -177,9 +178,9 @@ class Debugger:
         return self._add(StopPoint(self._next_number, PointKind.BREAKPOINT, address, spec))
 
     def add_watchpoint(self, address: int, length: int, access: WatchKind,
-                       spec: str) -> StopPoint:
+                       spec: str, space: WatchSpace = WatchSpace.VIRTUAL) -> StopPoint:
         return self._add(StopPoint(self._next_number, PointKind.WATCHPOINT, address, spec,
-                                   length, access))
+                                   length, access, space=space))
 
     def _add(self, stop: StopPoint) -> StopPoint:
         self.stops[stop.number] = stop
@@ -388,12 +389,14 @@ class Debugger:
         return sites
 
     # --- questions about history --------------------------------------------------------
-    def writes(self, address: int, length: int) -> list[Write]:
+    def writes(self, address: int, length: int,
+               space: WatchSpace = WatchSpace.VIRTUAL) -> list[Write]:
         """Every instruction that wrote the range over the whole trace; the position is kept."""
-        return queries.writes(self.timeline, address, length, self.cancellation)
+        return queries.writes(self.timeline, address, length, self.cancellation, space)
 
-    def last_write(self, address: int, length: int) -> Write | None:
-        return queries.last_write(self.timeline, address, length, self.cancellation)
+    def last_write(self, address: int, length: int,
+                   space: WatchSpace = WatchSpace.VIRTUAL) -> Write | None:
+        return queries.last_write(self.timeline, address, length, self.cancellation, space)
 
     def trap_entries(self) -> set[int]:
         stvec = self.cpu.csr("stvec")

@@ -224,12 +224,13 @@ def test_info_and_help(demo):
     assert re.search(r"^exit +fail, code 1, exit status 1$", out, re.M)
     assert "now          instruction 0" in out
     for usage in ("step [N]", "rstep [N]", "next [N]", "rnext [N]", "continue", "rcontinue",
-                  "goto ICOUNT", "break ADDR|SYMBOL", "watch [-r|-a] ADDR|SYMBOL [LEN]",
+                  "goto ICOUNT", "break ADDR|SYMBOL", "watch [-r|-a] [-p] ADDR|SYMBOL [LEN]",
                   "delete [N]", "regs", "csrs", "mem ADDR [LEN]", "disas [ADDR] [N]", "where",
-                  "events", "console", "when ADDR|SYMBOL [LEN]", "last-write ADDR|SYMBOL [LEN]",
+                  "events", "console", "when [-p] ADDR|SYMBOL [LEN]",
+                  "last-write [-p] ADDR|SYMBOL [LEN]",
                   "info", "help [CMD]", "quit"):
         assert re.search(rf"^{re.escape(usage)}", out, re.M), usage
-    assert "when ADDR|SYMBOL [LEN]\n  every write to memory" in out
+    assert "when [-p] ADDR|SYMBOL [LEN]\n  every write to memory" in out
     assert "rnext [N]\n  back one instruction" in out and "aliases: rn, rni, reverse-nexti" in out
 
 
@@ -267,7 +268,8 @@ BAD_COMMANDS = [
     ("info frob", "info: unknown info topic 'frob' (known: breakpoints, symbol)"),
     ("help frob", "help: no command 'frob'; `help` lists them"),
     ("when shared_list 0", "when: a length of 0 bytes watches nothing"),
-    ("last-write", "last-write: usage: last-write ADDR|SYMBOL [LEN]"),
+    ("last-write", "last-write: usage: last-write [-p] ADDR|SYMBOL [LEN]"),
+    ("when -q shared_list", "when: unknown option '-q'; usage: when [-p] ADDR|SYMBOL [LEN]"),
     ("continue now", "continue: usage: continue"),
     ("print $nope", "print: unknown register '$nope'"),
     ("console later", "console: usage: console [all]"),

@@ -12,6 +12,7 @@ same runs as without (state digests at random positions).
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -124,3 +125,16 @@ def test_runs_with_a_virtual_watch_are_the_same_runs(guest, remap, tmp_path_fact
         timeline.seek(position)
         state = snapshot(timeline.board)
         assert state == expected[position], differences(state, expected[position])
+
+
+def test_the_repl_watches_virtual_and_physical_addresses(remap):
+    from repl_helpers import checked_c
+
+    page_a = elf_symbol(REMAP_ELF, "page_a") + 0x10
+    out = checked_c(remap.trace, f"when {WATCHED:#x} 8; when -p {page_a:#x} 8; "
+                                 f"watch -p {page_a:#x} 8; info watchpoints; continue; "
+                                 f"goto end; last-write {WATCHED:#x} 8")
+    assert f"4 writes to {WATCHED:#x} (8 bytes) in the trace:" in out, out
+    assert f"7 writes to page_a+0x10 ({page_a:#x}, 8 bytes) in the trace:" in out, out
+    assert re.search(r"^1 +write watch \(physical\) +", out, re.M), out
+    assert re.search(r"0x55 -> 0x88", out), out
