@@ -259,7 +259,7 @@ BAD_COMMANDS = [
     ("rstep 1 2", "rstep: usage: rstep [N]"),
     ("break", "break: usage: break ADDR|SYMBOL (e.g. break list_push, break 0x80200818)"),
     ("break nosuch", "break: no symbol named 'nosuch'"),
-    ("watch -q x", "watch: unknown option '-q'; usage: watch [-r|-a] ADDR|SYMBOL [LEN]"),
+    ("watch -q x", "watch: unknown option '-q'; usage: watch [-r|-a] [-p] ADDR|SYMBOL [LEN]"),
     ("delete 42", "delete: no breakpoint or watchpoint 42 (set: none)"),
     ("mem", "mem: usage: mem ADDR [LEN]"),
     ("x shared_list+", "mem: cannot read the address 'shared_list+'"),

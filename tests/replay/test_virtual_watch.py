@@ -20,6 +20,7 @@ from rr.replay import queries
 from rr.replay.hits import HitCollector, HitKind, WatchKind, WatchSpace, Watchpoint
 from rr.replay.timeline import Timeline
 
+from conftest import run_rrvm
 from replay_helpers import (BIN, _cached, differences, elf_symbol, open_session,
                             paging_recording, record, snapshot, straight_snapshots)
 
@@ -128,13 +129,14 @@ def test_runs_with_a_virtual_watch_are_the_same_runs(guest, remap, tmp_path_fact
 
 
 def test_the_repl_watches_virtual_and_physical_addresses(remap):
-    from repl_helpers import checked_c
-
     page_a = elf_symbol(REMAP_ELF, "page_a") + 0x10
-    out = checked_c(remap.trace, f"when {WATCHED:#x} 8; when -p {page_a:#x} 8; "
-                                 f"watch -p {page_a:#x} 8; info watchpoints; continue; "
-                                 f"goto end; last-write {WATCHED:#x} 8")
+    proc = run_rrvm("repl", str(remap.trace), "-c",
+                    f"when {WATCHED:#x} 8; when -p {page_a:#x} 8; watch -p {page_a:#x} 8; "
+                    f"info watchpoints; continue; goto end; last-write {WATCHED:#x} 8")
+    out = proc.stdout.decode(errors="replace")
+    assert proc.returncode == 0, out + proc.stderr.decode(errors="replace")
     assert f"4 writes to {WATCHED:#x} (8 bytes) in the trace:" in out, out
     assert f"7 writes to page_a+0x10 ({page_a:#x}, 8 bytes) in the trace:" in out, out
-    assert re.search(r"^1 +write watch \(physical\) +", out, re.M), out
+    assert re.search(r"^ *1 +write watch \(physical\) +0x", out, re.M), out
+    assert "Watchpoint 1 (write 0x80202010), the write below" in out
     assert re.search(r"0x55 -> 0x88", out), out
