@@ -175,31 +175,13 @@ def test_crash_found_backwards_with_the_repl(crash_trace):
     assert re.search(r"^pc +0x[0-9a-f]+ <sysrq_handle_crash>", out, re.M), out
 
 
-def gdb_batch(trace: Path, commands: list[str]) -> str:
-    """gdb-multiarch in batch mode against `rrvm debug TRACE`: its output."""
-    proc = subprocess.Popen([*RRVM, "debug", str(trace), "--gdb", "0"], cwd=REPO,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        port = int(re.search(r"waiting for gdb on [\d.]+:(\d+)", proc.stderr.readline()).group(1))
-        args = [GDB, "-nx", "-batch", "-ex", "set confirm off", "-ex", "set pagination off",
-                "-ex", f"file {VMLINUX}", "-ex", f"target remote 127.0.0.1:{port}"]
-        for line in commands:
-            args += ["-ex", line]
-        gdb = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT)
-        proc.wait(TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return gdb.stdout + gdb.stderr
-
-
 @pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
 def test_watch_set_before_paging_catches_the_store_in_panic(crash_trace):
     """`watch panic_cpu` at instruction 0 (the MMU still off, the address unmapped):
     continue stops after panic()'s store, reverse-continue from the end before it."""
-    out = gdb_batch(crash_trace, ["watch panic_cpu", "continue", "bt 2", "p/x $pc",
-                                  "continue", "reverse-continue", "bt 2", "p/x $pc"])
+    gdb = _gdb_on(crash_trace, ["watch panic_cpu", "continue", "bt 2", "p/x $pc",
+                                "continue", "reverse-continue", "bt 2", "p/x $pc"])
+    out = gdb.stdout + gdb.stderr
     # Unreadable when set (gdb's own value then), PANIC_CPU_INVALID -> cpu 0 at the store.
     assert re.search(r"Hardware watchpoint 1: panic_cpu\s+Old value = <unreadable>\s+"
                      r"New value = \{counter = 0\}", out), out
