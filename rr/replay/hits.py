@@ -229,7 +229,10 @@ class HitCollector:
         except mmu.PageFault:
             instruction = None
         pieces = [piece for piece in self._pieces if piece.watch == watch]
-        if sum(piece.length for piece in pieces) != watch.length:
+        ram = self.board.ram
+        if sum(piece.length for piece in pieces) != watch.length or \
+                not all(ram.contains(piece.paddr, piece.length) for piece in pieces):
+            # part unmapped, or device registers: reading those would run their callbacks
             return Store(pc, instruction, None, None)
         old = bytearray(watch.length)
         for piece in pieces:

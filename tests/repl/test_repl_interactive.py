@@ -143,7 +143,7 @@ def test_bad_commands_give_one_line_and_the_prompt(demo, tmp_path):
     for line, message in (("frobnicate", "unknown command 'frobnicate'; `help` lists the commands"),
                           ("goto nowhere", "goto: 'nowhere': not a valid instruction count"),
                           ("x 0x10 16", "0x10: not readable ("),
-                          ("watch", "watch: usage: watch [-r|-a] ADDR|SYMBOL [LEN]")):
+                          ("watch", "watch: usage: watch [-r|-a] [-p] ADDR|SYMBOL [LEN]")):
         out = command(child, line, re.escape(message))
         assert "Traceback" not in out
         assert child.match.group(1) == "0"
