@@ -11,8 +11,8 @@ instructions exactly as the hart would (the CSR access with the privilege
 switched to M, where TVM does not apply; a TLB flush for sfence.vma), and
 then tells the listeners. The guest cannot see TVM (sstatus does not show
 it), and the trapped instruction counts as one instruction as it would have
-(tests/monitor/test_address_spaces.py), so a run with listeners is the same
-run as one without.
+(docs/unicorn-facts.md, fact 22; tests/replay/test_virtual_watch.py), so a
+run with listeners is the same run as one without.
 """
 
 from __future__ import annotations
