@@ -30,34 +30,54 @@ _OPCODE_SYSTEM = 0x73
 # funct3 of the Zicsr instructions: (writes from a register?, operation)
 _CSRRW, _CSRRS, _CSRRC, _CSRRWI, _CSRRSI, _CSRRCI = 1, 2, 3, 5, 6, 7
 
-Listener = Callable[[], None]
+# Called in the trap hook after each change; True when the listener must rearrange
+# its hooks, which it may only do between runs (its ``settle`` callback).
+Listener = Callable[[], bool]
 
 
 class AddressSpaces:
     """Tells listeners when the hart's address space may have changed."""
 
-    def __init__(self, cpu: Cpu, memory: GuestMemory) -> None:
+    def __init__(self, cpu: Cpu, memory: GuestMemory,
+                 stop: Callable[[], None] | None = None) -> None:
         self.cpu = cpu
         self.memory = memory
+        self._stop = stop if stop is not None else cpu.stop
         self._listeners: list[Listener] = []
+        self._settles: dict[Listener, Callable[[], None]] = {}
+        self._unsettled: list[Listener] = []
         self.changes = 0              # satp writes and sfence.vma seen while listened to
 
     @property
     def listened(self) -> bool:
         return bool(self._listeners)
 
-    def listen(self, listener: Listener) -> None:
+    def listen(self, listener: Listener, settle: Callable[[], None]) -> None:
+        """``listener`` runs in the trap hook after each change; when it returns True
+        the run stops after this instruction and ``settle`` runs before the next one
+        (hooks must not be added, removed or code flushed inside a hook: the native
+        engine recounts the current block after the hook returns)."""
         self._listeners.append(listener)
+        self._settles[listener] = settle
         self.sync()
 
     def unlisten(self, listener: Listener) -> None:
         self._listeners.remove(listener)
+        self._settles.pop(listener, None)
+        if listener in self._unsettled:
+            self._unsettled.remove(listener)
         self.sync()
+
+    def settle(self) -> None:
+        """Between runs (the run loop calls it before each): let the listeners that
+        asked rearrange their hooks."""
+        while self._unsettled:
+            self._settles[self._unsettled.pop(0)]()
 
     def sync(self) -> None:
         """Make mstatus.TVM say whether anyone listens (after a context restore too)."""
         mstatus = self.cpu.csr("mstatus")
-        self.memory.satp_readable_in_s = not self._listeners
+        self.memory.known_satp = self.cpu.csr("satp") if self._listeners else None
         wanted = (mstatus | MSTATUS_TVM) if self._listeners else (mstatus & ~MSTATUS_TVM)
         if wanted != mstatus:
             self.cpu.set_csr("mstatus", wanted)
@@ -75,8 +95,10 @@ class AddressSpaces:
             return False
         self.cpu.pc = epc + length
         self.changes += 1
-        for listener in list(self._listeners):
-            listener()
+        moved = [listener for listener in self._listeners if listener()]
+        if moved:
+            self._unsettled.extend(moved)
+            self._stop()                # the new hooks apply from the next instruction
         return True
 
     def _satp_access(self, insn: int) -> bool:
@@ -94,4 +116,5 @@ class AddressSpaces:
         elif source:                  # csrrs/csrrc with x0 or 0 only read
             cpu.set_csr("satp", old | operand if op == _CSRRS else old & ~operand)
         cpu.set_x(rd, old)
+        self.memory.known_satp = cpu.csr("satp")
         return True

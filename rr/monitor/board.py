@@ -126,7 +126,7 @@ class Board:
             set_timer=self._sbi_set_timer, send_self_ipi=self.lines.set_software_pending,
             clear_self_ipi=self._clear_ipi, flush_tlb=self.cpu.flush_tlb,
             request_exit=self._sbi_exit, suspend=self._sbi_suspend))
-        self.address_spaces = AddressSpaces(self.cpu, self.memory)
+        self.address_spaces = AddressSpaces(self.cpu, self.memory, self.replan)
         self.traps = TrapHandler(self.cpu, self.memory, self.sbi,
                                  CounterEmulator(self.cpu, self.clock), self.address_spaces)
         self.bus = MmioBus(self.cpu)

@@ -32,9 +32,11 @@ class GuestMemory:
         # (pc, satp) -> (paddr, instruction bytes, bits, length) of trapping
         # instructions; rdtime in a busy loop traps at the same pc over and over.
         self._fetch_cache: dict[tuple[int, int], tuple[int, bytes, int, int]] = {}
-        # satp can be read from the API in S-mode (the fast path of a trap) unless
-        # mstatus.TVM is set (docs/unicorn-facts.md, fact 22): rr.monitor.address_spaces says.
-        self.satp_readable_in_s = True
+        # satp as rr.monitor.address_spaces knows it while it traps every satp access
+        # (None: read it). Then the API cannot read it in S-mode (docs/unicorn-facts.md,
+        # fact 22), and a memory hook must not switch the privilege to read it: that
+        # changes the MMU mode under the access (it crashed the native engine).
+        self.known_satp: int | None = None
 
     def _check_ram(self, addr: int, size: int) -> None:
         if self.ram is not None and not self.ram.contains(addr, size):
@@ -53,9 +55,12 @@ class GuestMemory:
     def fetch_trapping_instruction(self, pc: int, priv: int) -> tuple[int, int]:
         """Like ``fetch_instruction``, cached per (pc, satp) and re-checked against memory."""
         cpu = self.cpu
-        direct = priv == PRIV_S and self.satp_readable_in_s
-        satp = 0 if priv == PRIV_M else (cpu.reg(rc.UC_RISCV_REG_SATP) if direct
-                                        else cpu.csr("satp"))
+        if priv == PRIV_M:
+            satp = 0
+        elif self.known_satp is not None:
+            satp = self.known_satp
+        else:
+            satp = cpu.reg(rc.UC_RISCV_REG_SATP) if priv == PRIV_S else cpu.csr("satp")
         hit = self._fetch_cache.get((pc, satp))
         if hit is not None and cpu.read_phys_small(hit[0], hit[3]) == hit[1]:
             return hit[2], hit[3]

@@ -82,6 +82,7 @@ class RunLoop:
             if stop_at is not None and icount >= stop_at:
                 return None
             target = self._chunk_end(icount, stop_at)
+            board.address_spaces.settle()   # watch hooks moved by the last run's satp writes
             stop = cpu.run(target - icount)
             device_fault = board.bus.take_fault()
             if device_fault is not None:    # raised before the access completed (bus.py)

@@ -135,48 +135,55 @@ class HitCollector:
         uc = self.cpu.uc
         self._code_handles = [uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc)
                               for pc in set(breakpoints)]
-        self._memory_handles: list[int] = []
+        self._hooked: dict[tuple[int, int, int], int] = {}    # (type, begin, end) -> handle
         self._pieces: list[WatchedPiece] = []
-        self._place_watches()
+        self._moved_to: list[WatchedPiece] | None = None
+        self._place(translate_watchpoints(board.memory, self.watches))
         self._follows = any(not watch.physical for watch in self.watches)
         if self._follows:
-            board.address_spaces.listen(self._address_space_changed)
+            board.address_spaces.listen(self._address_space_changed, self._settle)
         self.cpu.invalidate_caches()       # hooks do not apply to code translated before them
 
     def remove(self) -> None:
         if self._follows:
             self.board.address_spaces.unlisten(self._address_space_changed)
             self._follows = False
-        for handle in self._code_handles + self._memory_handles:
+        for handle in self._code_handles + list(self._hooked.values()):
             self.cpu.uc.hook_del(handle)
-        self._code_handles, self._memory_handles = [], []
+        self._code_handles, self._hooked = [], {}
         self.cpu.memory_hooks_set(False)
         self.cpu.invalidate_caches()
 
     # --- following the address space ----------------------------------------
-    def _place_watches(self) -> bool:
-        """Hook the watches where they are now; False when nothing moved."""
-        pieces = translate_watchpoints(self.board.memory, self.watches)
-        if pieces == self._pieces:
-            return False
+    def _place(self, pieces: list[WatchedPiece]) -> None:
+        """Hook the watches at ``pieces`` (outside any run). Hooks of ranges the watches
+        left stay until ``remove`` (deleting hooks between runs crashed the native
+        engine); ``_on_memory`` only counts accesses to the current pieces."""
         uc = self.cpu.uc
-        for handle in self._memory_handles:
-            uc.hook_del(handle)
-        self._memory_handles = [
-            uc.hook_add(_HOOK_TYPES[piece.watch.kind], self._on_memory,
-                        begin=max(0, piece.paddr - MAX_ACCESS + 1),
-                        end=piece.paddr + piece.length - 1)
-            for piece in pieces]
+        for piece in pieces:
+            key = (_HOOK_TYPES[piece.watch.kind], max(0, piece.paddr - MAX_ACCESS + 1),
+                   piece.paddr + piece.length - 1)
+            if key not in self._hooked:
+                self._hooked[key] = uc.hook_add(key[0], self._on_memory, begin=key[1],
+                                                end=key[2])
         self._pieces = pieces
-        self.cpu.memory_hooks_set(bool(pieces))
+        self.cpu.memory_hooks_set(bool(self._hooked))
+
+    def _address_space_changed(self) -> bool:
+        """A satp write or sfence.vma was just emulated (in the trap hook, between
+        instructions): True when the watches moved, so the run stops and ``_settle``
+        moves the hooks before the next instruction."""
+        pieces = translate_watchpoints(self.board.memory, self.watches)
+        if pieces == (self._pieces if self._moved_to is None else self._moved_to):
+            return False
+        self._moved_to = pieces
         return True
 
-    def _address_space_changed(self) -> None:
-        """A satp write or sfence.vma was just emulated (in the trap hook, between
-        instructions): move the hooks, and end the run so they apply from the next one."""
-        if self._place_watches():
-            self.cpu.invalidate_caches()
-            self.board.replan()
+    def _settle(self) -> None:
+        if self._moved_to is not None:
+            self._place(self._moved_to)
+            self._moved_to = None
+            self.cpu.invalidate_caches()       # hooks do not apply to code translated before
 
     # --- hooks --------------------------------------------------------------
     def _note(self, hit: Hit) -> None:
