@@ -12,15 +12,13 @@ when a frame would be below the one it called, or when memory cannot be read.
 from __future__ import annotations
 
 import bisect
-import io
 from dataclasses import dataclass
 from typing import Callable
 
 from elftools.common.exceptions import DWARFError, ELFError
 from elftools.dwarf.callframe import FDE, RegisterRule
-from elftools.elf.elffile import ELFFile
 
-from rr.repl.symbols import ELF_MAGIC
+from rr.dap.dwarf_info import dwarf_of
 
 MAX_FRAMES = 64
 REG_RA, REG_SP = 1, 2
@@ -44,10 +42,10 @@ class CallFrameInfo:
     @classmethod
     def from_elf(cls, data: bytes) -> "CallFrameInfo":
         """The ELF's call frame information; empty without an ELF or CFI."""
-        if not data.startswith(ELF_MAGIC):
+        dwarf = dwarf_of(data)
+        if dwarf is None:
             return cls([])
         try:
-            dwarf = ELFFile(io.BytesIO(data)).get_dwarf_info()
             entries = dwarf.CFI_entries() if dwarf.has_CFI() else \
                 dwarf.EH_CFI_entries() if dwarf.has_EH_CFI() else []
             return cls([entry for entry in entries if isinstance(entry, FDE)])

@@ -10,13 +10,11 @@ pc's own line, each outer one at the line of the call it inlined.
 from __future__ import annotations
 
 import bisect
-import io
 from dataclasses import dataclass
 
 from elftools.common.exceptions import DWARFError, ELFError
-from elftools.elf.elffile import ELFFile
 
-from rr.repl.symbols import ELF_MAGIC
+from rr.dap.dwarf_info import dwarf_of
 
 
 @dataclass(frozen=True)
@@ -38,14 +36,7 @@ class InlineScopes:
 
     @classmethod
     def from_elf(cls, data: bytes) -> "InlineScopes":
-        dwarf = None
-        if data.startswith(ELF_MAGIC):
-            try:
-                elf = ELFFile(io.BytesIO(data))
-                dwarf = elf.get_dwarf_info() if elf.has_dwarf_info() else None
-            except (ELFError, DWARFError, ValueError, KeyError, AttributeError):
-                dwarf = None
-        return cls(dwarf)
+        return cls(dwarf_of(data))
 
     def at(self, address: int) -> list[InlinedCall]:
         """The inlined calls holding ``address``, outermost first."""

@@ -11,17 +11,15 @@ the pc, shows as "<optimized out>", as gdb says.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Callable
 
-from elftools.common.exceptions import DWARFError, ELFError
+from elftools.common.exceptions import DWARFError
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 from elftools.dwarf.locationlists import LocationEntry, LocationExpr, LocationParser
-from elftools.elf.elffile import ELFFile
 
+from rr.dap.dwarf_info import DWARF_ERRORS, dwarf_of
 from rr.dap.inline_scopes import code_ranges
-from rr.repl.symbols import ELF_MAGIC
 
 OPTIMIZED_OUT = "<optimized out>"
 MASK64 = (1 << 64) - 1
@@ -49,14 +47,11 @@ class Machine:
 
 class LocalVariables:
     def __init__(self, data: bytes) -> None:
-        self._dwarf = None
-        if data.startswith(ELF_MAGIC):
+        self._dwarf = dwarf_of(data)
+        if self._dwarf is not None:
             try:
-                elf = ELFFile(io.BytesIO(data))
-                if elf.has_dwarf_info():
-                    self._dwarf = elf.get_dwarf_info()
-                    self._locations = LocationParser(self._dwarf.location_lists())
-            except (ELFError, DWARFError, ValueError):
+                self._locations = LocationParser(self._dwarf.location_lists())
+            except DWARF_ERRORS:
                 self._dwarf = None
 
     def at(self, pc: int, machine: Machine) -> list[Local]:

@@ -10,14 +10,12 @@ line at or after it that has code, as gdb places a breakpoint.
 from __future__ import annotations
 
 import bisect
-import io
 import os
 from dataclasses import dataclass
 
 from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 
-from rr.repl.symbols import ELF_MAGIC
+from rr.dap.dwarf_info import dwarf_of
 
 
 @dataclass(frozen=True, order=True)
@@ -95,14 +93,7 @@ class SourceLines:
     @classmethod
     def from_elf(cls, data: bytes, source_root: str) -> "SourceLines":
         """The line tables of an ELF; empty when there is no ELF or no DWARF."""
-        dwarf = None
-        if data.startswith(ELF_MAGIC):
-            try:
-                elf = ELFFile(io.BytesIO(data))
-                dwarf = elf.get_dwarf_info() if elf.has_dwarf_info() else None
-            except (ELFError, ValueError, KeyError, IndexError, AttributeError):
-                dwarf = None
-        return cls(dwarf, source_root)
+        return cls(dwarf_of(data), source_root)
 
     def __bool__(self) -> bool:
         return self._dwarf is not None
