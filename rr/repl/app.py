@@ -22,7 +22,6 @@ from rr.commands.broken_pipe import silence_stdout
 from rr.log.trace_reader import TraceReader
 from rr.monitor.board import settle_payload
 from rr.monitor.inputs import HostInputs
-from rr.monitor.loader import read_file
 from rr.printable import printable
 from rr.record.recording import Recording
 from rr.replay.live_session import LiveSession
@@ -30,12 +29,10 @@ from rr.repl.commands import Quit, Repl
 from rr.repl.debugger import Debugger
 from rr.repl.formatting import Printer, colour_wanted
 from rr.repl.history import History, LiveHistory, TraceHistory
-from rr.repl.symbols import ELF_MAGIC, SymbolTable
+from rr.repl.symbols import SymbolTable, load_symbols
 from rr.repl.typed_console import TypedConsole
 
 HISTORY_ENV = "RRVM_HISTORY"
-# Largest --symbols ELF read (a vmlinux with debug information is a few hundred MiB).
-MAX_SYMBOLS_FILE = 2 << 30
 
 
 def history_path() -> Path:
@@ -44,19 +41,6 @@ def history_path() -> Path:
         return Path(explicit)
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "rrvm" / "repl_history"
-
-
-def load_symbols(data: bytes, name: str, symbols_path: str | None) -> tuple[SymbolTable, str]:
-    """The symbol table (from --symbols, else from the guest image ``data`` if an ELF) and a
-    phrase saying where it came from."""
-    if symbols_path:
-        data = read_file(symbols_path, "--symbols", MAX_SYMBOLS_FILE)   # a FIFO is refused
-        table = SymbolTable.from_elf(data, symbols_path)
-        return table, f"{len(table)} symbols from {symbols_path}"
-    if data.startswith(ELF_MAGIC):
-        table = SymbolTable.from_elf(data, name)
-        return table, f"{len(table)} symbols from {name}"
-    return SymbolTable(), f"no symbols ({name} is not an ELF; use --symbols ELF)"
 
 
 @contextmanager

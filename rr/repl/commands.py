@@ -22,7 +22,7 @@ from rr.monitor.mmu import PageFault
 from rr.monitor.riscv import cause_name, priv_long_name, priv_name
 from rr.replay.hits import WatchKind, WatchSpace
 from rr.replay.cancellation import Interrupted
-from rr.replay.queries import EVENTS_AROUND, Write, events_around
+from rr.replay.queries import EVENTS_AROUND, Write, events_around, value_changes
 from rr.repl.debugger import Debugger, Motion, PointKind, Reason
 from rr.repl.expressions import CSR_NAMES, GPR_NUMBERS, Evaluator, ExpressionError, parse_count, \
     parse_int
@@ -209,31 +209,6 @@ class Repl:
             raise CommandError(f"usage: {usage}")
 
 
-def value_changes(base: int, length: int, address: int, old: bytes | None,
-                  new: bytes | None) -> list[tuple[int, str, str]]:
-    """(address, before, after) of each changed word of the range; the written word if none."""
-    if old is None or new is None:
-        show = lambda data: "?" if data is None else f"{int.from_bytes(data, 'little'):#x}"  # noqa: E731
-        return [(base, show(old), show(new))]
-    if length in (1, 2, 4, 8):
-        unit = length
-    else:
-        unit = 8 if length % 8 == 0 else 1
-    pieces = []
-    written = None
-    for offset in range(0, length, unit):
-        before = int.from_bytes(old[offset:offset + unit], "little")
-        after = int.from_bytes(new[offset:offset + unit], "little")
-        if base + offset <= address < base + offset + unit:
-            written = (base + offset, f"{before:#x}", f"{after:#x}")
-        if before != after:
-            pieces.append((base + offset, f"{before:#x}", f"{after:#x}"))
-    if not pieces:
-        pieces = [written or (base, f"{int.from_bytes(old[:unit], 'little'):#x}",
-                              f"{int.from_bytes(new[:unit], 'little'):#x}")]
-    return pieces
-
-
 # ======================================================================================
 # Movement
 # ======================================================================================
@@ -408,16 +383,7 @@ def _space(args: list[str], usage: str) -> WatchSpace:
 
 def _range(repl: Repl, args: list[str], default: int) -> tuple[int, int]:
     """ADDR|SYMBOL [LEN]: a plain data symbol defaults to its own size."""
-    address = repl.address(args[0])
-    if len(args) > 1:
-        length = parse_count(args[1], "length")
-        if length == 0:
-            raise CommandError("a length of 0 bytes watches nothing")
-    else:
-        symbol = repl.debugger.symbols.get(args[0])
-        length = symbol.size if symbol is not None and symbol.kind == "object" and symbol.size \
-            else default
-    return address, length
+    return repl.evaluator.span(args[0], args[1] if len(args) > 1 else None, default)
 
 
 @command("delete", "d", usage="delete [N]",

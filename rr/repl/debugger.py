@@ -24,7 +24,7 @@ from rr.replay.cancellation import INTERRUPTED, Cancellation
 from rr.replay.queries import Write
 from rr.replay.timeline import Timeline
 from rr.repl.history import History
-from rr.repl.expressions import CSR_NAMES, GPR_NUMBERS
+from rr.repl.expressions import register_reader
 from rr.repl.instructions import (Instruction, boundaries, decode, decode_at, find_word,
                                   is_control_transfer)
 from rr.repl.symbols import SymbolTable
@@ -97,6 +97,7 @@ class Debugger:
         history.attach(self.timeline, self.cancellation)
         self.board = self.session.board
         self.cpu = self.board.cpu
+        self._read_register = register_reader(self.cpu)
         self.stops: dict[int, StopPoint] = {}
         self._next_number = 1
         self._sret_sites: set[int] | None = None
@@ -132,15 +133,7 @@ class Debugger:
         return queries.recorded_events(self.timeline)
 
     def register(self, name: str) -> int:
-        if name == "pc":
-            return self.cpu.pc
-        if name == "priv":
-            return self.cpu.priv
-        if name in GPR_NUMBERS:
-            return self.cpu.x(GPR_NUMBERS[name])
-        if name in CSR_NAMES:
-            return self.cpu.csr(name)
-        raise KeyError(name)
+        return self._read_register(name)
 
     def read(self, address: int, size: int) -> bytes:
         """Guest virtual memory as the hart sees it now; raises PageFault."""

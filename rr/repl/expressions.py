@@ -3,15 +3,29 @@
 An address expression is terms joined by + and -; a term is a number
 (decimal, or hex with 0x), a guest symbol, or a register ($sp, $a0, $pc,
 $sepc; a bare register name works too when no symbol has that name).
+
+This is the one evaluator of every client that takes addresses as text: the
+REPL's commands, gdb's `monitor` commands (rr/gdbstub/monitor.py) and the
+Debug Adapter's `evaluate` (through the REPL). A client builds one with
+
+    evaluator = Evaluator(symbols, register_reader(board.cpu))
+
+and calls ``evaluator.address(text)`` for an address, or
+``evaluator.span(address_text, length_text, default)`` for ADDR [LEN] (a
+data symbol's length defaults to its size). Whatever cannot be read raises
+ExpressionError, whose message is the one-line error to show.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rr.monitor.constants import FP_ALIAS, GPR_NAMES, REG_FP, SUPERVISOR_CSRS
 from rr.repl.symbols import SymbolTable
+
+if TYPE_CHECKING:
+    from rr.monitor.cpu import Cpu
 
 # Every name a general register answers to: ABI names, x0..x31 and fp.
 GPR_NUMBERS = {name: n for n, name in enumerate(GPR_NAMES)}
@@ -44,6 +58,22 @@ def parse_count(text: str, what: str = "count") -> int:
     return value
 
 
+def register_reader(cpu: "Cpu") -> Callable[[str], int]:
+    """Reads the registers expressions name ($pc, $priv, general registers by any name, the
+    S-mode CSRs) from the hart as it is when called; KeyError for any other name."""
+    def read(name: str) -> int:
+        if name == "pc":
+            return cpu.pc
+        if name == "priv":
+            return cpu.priv
+        if name in GPR_NUMBERS:
+            return cpu.x(GPR_NUMBERS[name])
+        if name in CSR_NAMES:
+            return cpu.csr(name)
+        raise KeyError(name)
+    return read
+
+
 class Evaluator:
     """Evaluates address expressions against the symbols and the current registers."""
 
@@ -67,6 +97,19 @@ class Evaluator:
             total = total - value if sign == "-" else total + value
             position = match.end()
         return total & ((1 << 64) - 1)
+
+    def span(self, address_text: str, length_text: str | None, default: int) -> tuple[int, int]:
+        """ADDR [LEN] as (address, length): without LEN a data symbol (``panic_cpu``) spans
+        its own size, anything else ``default`` bytes."""
+        address = self.address(address_text)
+        if length_text is not None:
+            length = parse_count(length_text, "length")
+            if length == 0:
+                raise ExpressionError("a length of 0 bytes watches nothing")
+            return address, length
+        symbol = self.symbols.get(address_text.strip())
+        sized = symbol is not None and symbol.kind == "object" and symbol.size
+        return address, symbol.size if sized else default
 
     def term(self, term: str) -> int:
         if term[0].isdigit():

@@ -19,8 +19,11 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from rr.errors import RrError
+from rr.monitor.loader import read_file
 
 ELF_MAGIC = b"\x7fELF"
+# Largest --symbols ELF read (a vmlinux with debug information is a few hundred MiB).
+MAX_SYMBOLS_FILE = 2 << 30
 _KINDS = {"STT_FUNC": "function", "STT_OBJECT": "object", "STT_NOTYPE": "label"}
 
 
@@ -158,6 +161,19 @@ class SymbolTable:
             if start <= a < end:
                 return start <= b < end
         return False
+
+
+def load_symbols(data: bytes, name: str, symbols_path: str | None) -> tuple[SymbolTable, str]:
+    """The symbol table (from --symbols, else from the guest image ``data`` if an ELF) and a
+    phrase saying where it came from."""
+    if symbols_path:
+        data = read_file(symbols_path, "--symbols", MAX_SYMBOLS_FILE)   # a FIFO is refused
+        table = SymbolTable.from_elf(data, symbols_path)
+        return table, f"{len(table)} symbols from {symbols_path}"
+    if data.startswith(ELF_MAGIC):
+        table = SymbolTable.from_elf(data, name)
+        return table, f"{len(table)} symbols from {name}"
+    return SymbolTable(), f"no symbols ({name} is not an ELF; use --symbols ELF)"
 
 
 def _preference(symbol: Symbol) -> tuple:

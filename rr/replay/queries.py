@@ -114,3 +114,28 @@ def write_of(hit: Hit) -> Write:
     if store is None:
         raise ValueError(f"the hit at instruction {hit.icount} is not a write")
     return Write(hit.icount, store.pc, hit.address, store.old, store.new, store.instruction)
+
+
+def value_changes(base: int, length: int, address: int, old: bytes | None,
+                  new: bytes | None) -> list[tuple[int, str, str]]:
+    """(address, before, after) of each changed word of the range; the written word if none."""
+    if old is None or new is None:
+        show = lambda data: "?" if data is None else f"{int.from_bytes(data, 'little'):#x}"  # noqa: E731
+        return [(base, show(old), show(new))]
+    if length in (1, 2, 4, 8):
+        unit = length
+    else:
+        unit = 8 if length % 8 == 0 else 1
+    pieces = []
+    written = None
+    for offset in range(0, length, unit):
+        before = int.from_bytes(old[offset:offset + unit], "little")
+        after = int.from_bytes(new[offset:offset + unit], "little")
+        if base + offset <= address < base + offset + unit:
+            written = (base + offset, f"{before:#x}", f"{after:#x}")
+        if before != after:
+            pieces.append((base + offset, f"{before:#x}", f"{after:#x}"))
+    if not pieces:
+        pieces = [written or (base, f"{int.from_bytes(old[:unit], 'little'):#x}",
+                              f"{int.from_bytes(new[:unit], 'little'):#x}")]
+    return pieces
