@@ -184,6 +184,17 @@ def test_wait_without_gdb_is_one_error_line():
     assert_one_error(run_rrvm("run", "--wait"), "--wait", "needs --gdb PORT", status=1)
 
 
+def test_symbols_without_gdb_is_one_error_line(tmp_path):
+    assert_one_error(run_rrvm("run", "--symbols", str(REPO / "guests" / "bin" / "demo.elf")),
+                     "--symbols", "needs --gdb PORT", status=1)
+    trace, text = tmp_path / "hello.rr", tmp_path / "not-an-elf"
+    assert run_rrvm("record", str(REPO / "guests" / "bin" / "hello.elf"), "-o",
+                    str(trace)).returncode == 0
+    text.write_text("hello\n")
+    assert_one_error(run_rrvm("debug", str(trace), "--gdb", "0", "--symbols", str(text)),
+                     f"{text}: not an ELF file", status=1)
+
+
 def test_max_insns_with_gdb_is_one_error_line():
     assert_one_error(run_rrvm("run", "--gdb", "0", "--max-insns", "10"),
                      "--max-insns cannot be combined with --gdb", status=1)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from rr.commands.gdb_options import add_gdb_arguments, open_listener, protocol_trace, stub_log
+from rr.commands.gdb_options import (add_gdb_arguments, gdb_symbols, open_listener,
+                                     protocol_trace, stub_log)
+from rr.printable import printable
 
 HELP = "replay a trace under gdb, with reverse execution (gdb-multiarch: target remote :PORT)"
 
@@ -30,13 +32,16 @@ def run(args: argparse.Namespace) -> int:
     from rr.replay.trace_summary import brief
 
     reader = TraceReader(args.trace)
+    image = reader.header.image
+    symbols = gdb_symbols(args, reader.image_bytes() or b"",
+                          f"the embedded {printable(image.name)}" if image else "no image")
     listener = open_listener(args)
     try:
         timeline = Timeline(ReplaySession(reader, HostConsoleOutput()))
     except BaseException:
         listener.close()
         raise
-    target = ReplayTarget(timeline, lambda: brief(reader), log=stub_log)
+    target = ReplayTarget(timeline, lambda: brief(reader), log=stub_log, symbols=symbols)
     stub_log(f"waiting for gdb on {listener.address}:{listener.port}")
     listener.serve(GdbServer(target, stub_log), stub_log, protocol_trace(args))
     return 0

@@ -1,4 +1,4 @@
-"""The options every command that serves gdb shares: port, address, protocol log."""
+"""The options every command that serves gdb shares: port, address, protocol log, symbols."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rr.gdbstub.constants import DEFAULT_ADDRESS, MAX_PORT
 
 if TYPE_CHECKING:
     from rr.gdbstub.listener import GdbListener
+    from rr.repl.symbols import SymbolTable
 
 
 class GdbOptionError(RrError):
@@ -25,6 +26,15 @@ def add_gdb_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
                         help=f"address to listen on (default {DEFAULT_ADDRESS}: this machine only)")
     parser.add_argument("--debug-protocol", action="store_true",
                         help="log every gdb packet to stderr")
+    parser.add_argument("--symbols", metavar="ELF",
+                        help="with --gdb: guest symbols for the addresses monitor commands take "
+                             "and show (default: the guest image, if an ELF)")
+
+
+def gdb_symbols(args: argparse.Namespace, image: bytes, name: str) -> "SymbolTable":
+    """The symbols of --symbols, else of the guest ``image`` when it is an ELF."""
+    from rr.repl.symbols import load_symbols
+    return load_symbols(image, name, args.symbols)[0]
 
 
 def stub_log(text: str) -> None:

@@ -14,7 +14,7 @@ import argparse
 
 from rr.commands.board_options import board_config, boot_payload
 from rr.commands.console_run import host_console, report_exit, run_live
-from rr.commands.gdb_options import open_listener, protocol_trace, stub_log
+from rr.commands.gdb_options import gdb_symbols, open_listener, protocol_trace, stub_log
 from rr.errors import RrError
 
 
@@ -29,6 +29,9 @@ def run_maybe_under_gdb(args: argparse.Namespace, record_to: str | None) -> int:
     if args.gdb is None:
         if args.wait:
             raise RrError("--wait holds the guest for gdb: it needs --gdb PORT")
+        if args.symbols:
+            raise RrError("--symbols names addresses in gdb's monitor commands: it needs "
+                          "--gdb PORT")
         return run_live(args, record_to)
     return debug_live(args, record_to)
 
@@ -47,6 +50,7 @@ def debug_live(args: argparse.Namespace, record_to: str | None) -> int:
         raise RrError("--max-insns cannot be combined with --gdb (gdb decides where to stop)")
     config = board_config(args)
     payload = settle_payload(config, boot_payload(args))
+    symbols = gdb_symbols(args, payload.image.raw, args.image or "the demo guest")
     listener = open_listener(args)
     try:
         recording = Recording(record_to, config, payload, args.command_line) if record_to else None
@@ -58,7 +62,7 @@ def debug_live(args: argparse.Namespace, record_to: str | None) -> int:
                               recording)
         try:
             timeline = Timeline(session)
-            target = LiveTarget(timeline, session, log=stub_log)
+            target = LiveTarget(timeline, session, log=stub_log, symbols=symbols)
             held = " (the guest holds at its first instruction)" if args.wait else ""
             stub_log(f"waiting for gdb on {listener.address}:{listener.port}{held}")
             end = listener.serve(GdbServer(target, stub_log), stub_log, protocol_trace(args),

@@ -29,6 +29,7 @@ from rr.monitor.mmu import PageFault
 from rr.replay.live_session import LiveSession
 from rr.replay.cancellation import Cancellation, Interrupted
 from rr.replay.timeline import Timeline
+from rr.repl.symbols import SymbolTable
 
 RECORDING_REASON = ("rrvm is recording this guest to a trace, which could not replay a change "
                     "made by the debugger; use rrvm run --gdb to change registers or memory")
@@ -36,8 +37,9 @@ RECORDING_REASON = ("rrvm is recording this guest to a trace, which could not re
 
 class LiveTarget(ReplayTarget):
     def __init__(self, timeline: Timeline, session: LiveSession,
-                 log: Callable[[str], None] = lambda text: None) -> None:
-        super().__init__(timeline, self._summary, log)
+                 log: Callable[[str], None] = lambda text: None,
+                 symbols: SymbolTable | None = None) -> None:
+        super().__init__(timeline, self._summary, log, symbols)
         self.session = session
         self.recording = session.recording is not None
 

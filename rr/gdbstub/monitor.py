@@ -3,7 +3,9 @@
 Each command returns its output as text (errors included: gdb shows it
 either way, and a typo should not look like a protocol failure). Positions
 are instruction counts, the same numbers `rrvm replay --to` and `rrvm dump`
-use.
+use. Addresses are the REPL's expressions (rr.repl.expressions: numbers,
+symbols, $registers, sums such as `$sp+16`), evaluated against the
+registers where the replay is now; gdb passes the text through untouched.
 
 `monitor seek` moves the replay behind gdb's back: gdb keeps showing its
 cached registers and frame until it next stops, so the output says how to
@@ -20,7 +22,13 @@ from rr.log.events import format_event
 from rr.monitor.riscv import disassemble_one
 from rr.replay import queries
 from rr.replay.hits import WatchSpace
+from rr.replay.queries import Write, value_changes
 from rr.replay.timeline import Timeline
+from rr.repl.expressions import Evaluator, ExpressionError, parse_count, register_reader
+from rr.repl.symbols import SymbolTable
+
+LAST_WRITE_USAGE = "last-write [-p] ADDR [LEN]"
+WHEN_USAGE = "when [-p] ADDR [LEN]"
 
 
 class MonitorError(Exception):
@@ -31,21 +39,28 @@ class ReplayMonitor:
     """The command set of a replay; ``run`` takes one line as the user typed it after `monitor`.
 
     ``summary`` gives `monitor info` its first lines: what history this is (a
-    trace, or a live guest's recording so far).
+    trace, or a live guest's recording so far). ``symbols`` name addresses in
+    expressions and in the output.
     """
 
-    def __init__(self, timeline: Timeline, summary: Callable[[], list[str]]) -> None:
+    def __init__(self, timeline: Timeline, summary: Callable[[], list[str]],
+                 symbols: SymbolTable | None = None) -> None:
         self.timeline = timeline
         self.summary = summary
+        self.symbols = symbols if symbols is not None else SymbolTable()
+        self.evaluator = Evaluator(self.symbols, register_reader(timeline.board.cpu))
         self._commands: dict[str, tuple[Callable[[list[str]], str], str]] = {
             "icount": (self._icount, "icount                 the current instruction count"),
             "seek": (self._seek, "seek N                 go to instruction count N"),
             "events": (self._events, f"events [N]             N recorded events before and "
                                      f"after now (default {queries.EVENTS_AROUND})"),
             "info": (self._info, "info                   what the trace holds, and where we are"),
-            "last-write": (self._last_write, "last-write [-p] ADDR [LEN]  the last instruction "
+            "last-write": (self._last_write, f"{LAST_WRITE_USAGE}  the last instruction "
                                              "before now that wrote ADDR (virtual, -p physical; "
-                                             "LEN bytes, default 1)"),
+                                             "LEN bytes: a data symbol's size, else "
+                                             f"{DEFAULT_WATCH_LENGTH})"),
+            "when": (self._when, f"{WHEN_USAGE}       every instruction in history that wrote "
+                                 "ADDR, with the values before and after"),
             "checkpoints": (self._checkpoints, "checkpoints            positions of the checkpoints"),
             "checkpoint": (self._checkpoint, "checkpoint             take a checkpoint here"),
             "help": (self._help, "help                   this list"),
@@ -64,7 +79,7 @@ class ReplayMonitor:
             return f"rrvm: unknown monitor command '{name}'; 'monitor help' lists them\n"
         try:
             return command[0](args)
-        except MonitorError as exc:
+        except (MonitorError, ExpressionError) as exc:
             return f"rrvm: {name}: {exc}\n"
 
     # --- commands -------------------------------------------------------------
@@ -80,7 +95,7 @@ class ReplayMonitor:
     def _seek(self, args: list[str]) -> str:
         if len(args) != 1:
             raise MonitorError("usage: monitor seek N")
-        target = _number(args[0], "instruction count")
+        target = parse_count(args[0], "instruction count")
         reached = self.timeline.seek(target)
         note = "" if reached == target else f" (history ends at {reached})"
         return (f"now at instruction {reached}{note}, pc {self.timeline.board.cpu.pc:#x}\n"
@@ -89,7 +104,7 @@ class ReplayMonitor:
     def _events(self, args: list[str]) -> str:
         if len(args) > 1:
             raise MonitorError("usage: monitor events [N]")
-        count = _number(args[0], "event count") if args else queries.EVENTS_AROUND
+        count = parse_count(args[0], "event count") if args else queries.EVENTS_AROUND
         events = queries.recorded_events(self.timeline)
         window = queries.events_around(events, self.timeline.position, count)
         lines = [format_event(event) for event in window.before]
@@ -110,25 +125,58 @@ class ReplayMonitor:
         return "\n".join(lines) + "\n"
 
     def _last_write(self, args: list[str]) -> str:
+        space, address, length = self._watched(args, LAST_WRITE_USAGE)
+        here = self.timeline.position
+        write = queries.last_write(self.timeline, address, length, space=space)
+        what = self._range_words(space, address, length)
+        if write is None:
+            return f"no write to {what} before instruction {here}\n"
+        return f"last write to {what} before instruction {here}: {self._write_words(write)}\n"
+
+    def _when(self, args: list[str]) -> str:
+        space, address, length = self._watched(args, WHEN_USAGE)
+        writes = queries.writes(self.timeline, address, length, space=space)
+        count = f"{len(writes)} write{'s' if len(writes) != 1 else ''}"
+        lines = [f"{count} to {self._range_words(space, address, length)} in history"
+                 + (":" if writes else "")]
+        for write in writes:
+            changes = ", ".join(
+                f"{self.symbols.describe(at) or f'{at:#x}'} {before} -> {after}"
+                for at, before, after in value_changes(address, length, write.address,
+                                                       write.old, write.new))
+            lines.append(f"  {self._write_words(write)}: {changes}")
+        return "\n".join(lines) + "\n"
+
+    def _watched(self, args: list[str], usage: str) -> tuple[WatchSpace, int, int]:
+        """[-p] ADDR [LEN] of last-write and when."""
         space = WatchSpace.VIRTUAL
         if args and args[0] in ("-p", "--physical"):
             space = WatchSpace.PHYSICAL
             args = args[1:]
         if not 1 <= len(args) <= 2:
-            raise MonitorError("usage: monitor last-write [-p] ADDR [LEN]")
-        address = _number(args[0], "address")
-        length = _number(args[1], "length") if len(args) == 2 else DEFAULT_WATCH_LENGTH
+            raise MonitorError(f"usage: monitor {usage}")
+        address, length = self.evaluator.span(args[0], args[1] if len(args) == 2 else None,
+                                               DEFAULT_WATCH_LENGTH)
         if not 1 <= length <= MAX_WATCH_LENGTH:
             raise MonitorError(f"length must be 1 to {MAX_WATCH_LENGTH}")
-        here = self.timeline.position
-        write = queries.last_write(self.timeline, address, length, space=space)
-        what = ("physical " if space is WatchSpace.PHYSICAL else "") + f"{address:#x}" + (f" ({length} bytes)" if length > 1 else "")
-        if write is None:
-            return f"no write to {what} before instruction {here}\n"
-        text = f": {disassemble_one(write.instruction, write.pc)}" \
+        return space, address, length
+
+    def _range_words(self, space: WatchSpace, address: int, length: int) -> str:
+        """'physical 0x80201000 (8 bytes)', 'panic_cpu (0xffffffff80c0a1f8, 4 bytes)'."""
+        prefix = "physical " if space is WatchSpace.PHYSICAL else ""
+        name = self.symbols.describe(address) if space is WatchSpace.VIRTUAL else ""
+        size = f"{length} bytes" if length > 1 else ""
+        if name:
+            return f"{prefix}{name} ({address:#x}" + (f", {size})" if size else ")")
+        return f"{prefix}{address:#x}" + (f" ({size})" if size else "")
+
+    def _write_words(self, write: Write) -> str:
+        """'instruction 1234, pc 0x80200024 <clear_bss+0x8>: sd zero, 0(t0) (wrote at 0x...)'."""
+        name = self.symbols.describe(write.pc)
+        where = f"pc {write.pc:#x}" + (f" <{name}>" if name else "")
+        code = f": {disassemble_one(write.instruction, write.pc)}" \
             if write.instruction is not None else ""
-        return (f"last write to {what} before instruction {here}: instruction {write.icount}, "
-                f"pc {write.pc:#x}{text} (wrote at {write.address:#x})\n")
+        return f"instruction {write.icount}, {where}{code} (wrote at {write.address:#x})"
 
     def _checkpoints(self, args: list[str]) -> str:
         _no_arguments(args)
@@ -143,16 +191,6 @@ class ReplayMonitor:
             raise MonitorError("not possible at the end of history (step back first)")
         checkpoint = self.timeline.checkpoints.take()
         return f"checkpoint at instruction {checkpoint.icount}\n"
-
-
-def _number(text: str, what: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise MonitorError(f"{what} '{text}' is not a number (decimal, or hex with 0x)") from None
-    if value < 0:
-        raise MonitorError(f"{what} must not be negative")
-    return value
 
 
 def _no_arguments(args: list[str]) -> None:

@@ -32,6 +32,7 @@ from rr.gdbstub.target import Direction, MemoryFault, ReadOnly, Resume, Stop, St
 from rr.replay.hits import Hit, HitCollector, HitKind, Watchpoint
 from rr.replay.cancellation import Cancellation, Interrupted
 from rr.replay.timeline import Timeline
+from rr.repl.symbols import SymbolTable
 
 READ_ONLY_REASON = ("rrvm is replaying a recording, which is read-only: changing registers "
                     "or memory would make the replay leave recorded history")
@@ -41,12 +42,14 @@ class ReplayTarget:
     """A DebugTarget over a Timeline: where gdb's resumes stop, and read-only state."""
 
     def __init__(self, timeline: Timeline, summary: Callable[[], list[str]],
-                 log: Callable[[str], None] = lambda text: None) -> None:
-        """``summary``: what this history is, for `monitor info` (see trace_summary.brief)."""
+                 log: Callable[[str], None] = lambda text: None,
+                 symbols: SymbolTable | None = None) -> None:
+        """``summary``: what this history is, for `monitor info` (see trace_summary.brief);
+        ``symbols``: the guest's, for the addresses monitor commands take and show."""
         self.timeline = timeline
         self.board = timeline.board
         self.log = log
-        self.monitor_commands = ReplayMonitor(timeline, summary)
+        self.monitor_commands = ReplayMonitor(timeline, summary, symbols)
         self._end_reported = False
 
     # --- state ----------------------------------------------------------------

@@ -7,12 +7,13 @@ assert on the text gdb prints (monitor output goes to its stderr).
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from gdb_helpers import (BIN, GDB, SOURCE_TRAP_UNWINDER, DebugServer, icount_of, pc_values,
-                         record, run_gdb)
+from gdb_helpers import (BIN, GDB, REPO, RRVM, SOURCE_TRAP_UNWINDER, TIMEOUT, DebugServer,
+                         icount_of, pc_values, record, run_gdb)
 from rr.gdbstub.registers import FEATURE_CSR, REGISTERS
 from rr.gdbstub.replay_target import READ_ONLY_REASON
 from rr.log.trace_reader import TraceReader
@@ -239,3 +240,46 @@ def test_backtrace_through_the_trap_frame(timer_trace):
     assert int(match.group(1), 16) == sepc == pc_values(out, "INTERRUPTED")[0]
     saved_sp = re.search(r"^\$2 = (0x[0-9a-f]+)$", out, re.M).group(1)
     assert re.search(rf"^\$3 = {saved_sp}$", out, re.M)        # the trap frame's sp
+
+
+def test_monitor_commands_take_the_repl_expressions(demo_crash_trace):
+    """`monitor last-write` and `monitor when` read registers, symbols and sums as the REPL
+    does (gdb passes the text through): each expression gives what its value, formatted by
+    gdb's own `eval`, gives; `when` lists the writes the REPL lists; a bad expression gets the
+    REPL's one-line error."""
+    pairs = [("monitor last-write $sp+8 8", 'eval "monitor last-write %#lx 8", $sp+8'),
+             ("monitor last-write $a0", 'eval "monitor last-write %#lx", $a0'),
+             ("monitor last-write shared_list",
+              'eval "monitor last-write %#lx %d", &shared_list, sizeof(shared_list)')]
+    commands = ["break list_push", "continue", "continue", "delete"]
+    commands += [command for pair in pairs for command in pair]
+    commands += ["monitor when shared_list+8 8", "monitor last-write no_such_symbol 8",
+                 "monitor when $sp+", "monitor last-write $xyz", "monitor when shared_list 0"]
+    with DebugServer(demo_crash_trace) as server:
+        gdb = run_gdb("demo.elf", server.port, commands)
+    lines = gdb.stderr.splitlines()          # gdb prints monitor output on stderr, in order
+    last_writes = [line for line in lines if line.startswith("last write to ")]
+    assert len(last_writes) == 2 * len(pairs), gdb.output
+    for expression, value in zip(last_writes[::2], last_writes[1::2]):
+        assert re.match(r"last write to \S+ \(0x[0-9a-f]+(, \d+ bytes)?\) before instruction "
+                        r"\d+: instruction \d+, pc 0x[0-9a-f]+ <\w+\+0x[0-9a-f]+>: ",
+                        expression), expression
+        assert expression == value
+    assert last_writes[4].startswith("last write to shared_list (0x80202000, 16 bytes)")
+    # shared_list.count: zeroed with .bss, then the first push makes it 1 (demo/demo.c).
+    start = next(n for n, line in enumerate(lines) if " in history" in line)
+    assert re.match(r"\d+ writes to shared_list\+0x8 \(0x80202008, 8 bytes\) in history:$",
+                    lines[start]), lines[start:start + 3]
+    assert re.search(r"<_start\+0x[0-9a-f]+>: .*: shared_list\+0x8 0x0 -> 0x0$", lines[start + 1])
+    assert re.search(r"<list_push\+0x[0-9a-f]+>: .*: shared_list\+0x8 0x0 -> 0x1$",
+                     lines[start + 2])
+    icounts = re.findall(r"^  instruction (\d+),", gdb.stderr, re.M)
+    assert len(icounts) == int(lines[start].split()[0])
+    repl = subprocess.run([*RRVM, "repl", str(demo_crash_trace), "-c", "when shared_list+8 8"],
+                          cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+    assert icounts == re.findall(r"^ +(?:=> +)?(\d+) +0x", repl.stdout, re.M)
+    assert [line for line in lines if line.startswith("rrvm: ")] == [
+        "rrvm: last-write: no symbol named 'no_such_symbol'",
+        "rrvm: when: cannot read the address '$sp+'",
+        "rrvm: last-write: unknown register '$xyz'",
+        "rrvm: when: a length of 0 bytes watches nothing"]

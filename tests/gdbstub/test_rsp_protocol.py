@@ -360,11 +360,12 @@ def test_monitor_commands(server):
                      "checkpoint", "help"):
             assert name in help_text
         assert "unknown monitor command" in gdb.monitor("frobnicate")
-        assert "not a number" in gdb.monitor("seek lots")
+        assert gdb.monitor("seek lots") == \
+            "rrvm: seek: 'lots': not a valid instruction count (examples: 1000, 0x3e8)\n"
         # The boot code zeroes .bss: the last write to the boot stack's bottom is in that loop.
         gdb.monitor("seek 9000")
         last = gdb.monitor("last-write 0x80201000 8")
-        assert re.search(r"instruction \d+, pc 0x80200024: sd zero, 0\(t0\)", last), last
+        assert re.search(r"instruction \d+, pc 0x80200024 <_start\+0x24>: sd zero, 0\(t0\)", last), last
         assert icount_of(gdb.monitor("icount")) == 9000           # the position is kept
         assert gdb.request("qRcmd,zz") == "E01"
 
