@@ -23,6 +23,7 @@ from rr.gdbstub.gdb import TRAP_UNWINDER
 LINUX = Path(os.environ.get("RRVM_CACHE", Path.home() / ".cache" / "rrvm")) / "linux"
 IMAGE, INITRD, DISK, VMLINUX = (LINUX / name for name in
                                 ("Image", "initramfs.cpio.gz", "disk.img", "vmlinux"))
+GDB_SCRIPTS = LINUX / "vmlinux-gdb.py"      # the kernel's own gdb helpers, beside vmlinux
 GDB = shutil.which("gdb-multiarch")
 QEMU = shutil.which("qemu-system-riscv64")
 TIMEOUT = 180
@@ -106,10 +107,10 @@ def crash_trace(tmp_path_factory) -> Path:
     return trace
 
 
-def _gdb_on(trace: Path, commands: list[str],
-            setup: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    """gdb-multiarch in batch mode with vmlinux, on `rrvm debug TRACE`."""
-    proc = subprocess.Popen([*RRVM, "debug", str(trace), "--gdb", "0"], cwd=REPO,
+def _gdb_on(trace: Path, commands: list[str], setup: tuple[str, ...] = (),
+            debug_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """gdb-multiarch in batch mode with vmlinux, on `rrvm debug TRACE [DEBUG_ARGS]`."""
+    proc = subprocess.Popen([*RRVM, "debug", str(trace), "--gdb", "0", *debug_args], cwd=REPO,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -231,3 +232,54 @@ def test_a_boot_with_a_virtual_watch_is_the_same_run(crash_trace):
             assert collector.hits and all(hit.address == panic_cpu for hit in collector.hits)
             collector.remove()
     assert all(len(seen) == 1 for seen in digests.values()), digests
+
+
+@pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
+def test_monitor_commands_name_kernel_symbols(crash_trace):
+    """`rrvm debug --symbols vmlinux`: monitor commands take the kernel's symbols, as the
+    REPL does; the one write to panic_cpu is panic()'s claim of it."""
+    gdb = _gdb_on(crash_trace, ["monitor when panic_cpu", "monitor seek 63000000",
+                                "monitor last-write panic_cpu", "monitor when panic_cpux"],
+                  debug_args=("--symbols", str(VMLINUX)))
+    out = gdb.stderr
+    assert re.search(r"^1 write to panic_cpu \(0xffffffff[0-9a-f]+, 4 bytes\) in history:$",
+                     out, re.M), gdb.stdout + out
+    store = re.search(r"^  instruction (\d+), pc 0x[0-9a-f]+ <panic\+0x[0-9a-f]+>: .*: "
+                      r"panic_cpu 0xffffffff -> 0x0$", out, re.M)
+    assert store, out
+    assert re.search(rf"^last write to panic_cpu \(.*\) before instruction 63000000: "
+                     rf"instruction {store.group(1)}, ", out, re.M), out
+    assert "rrvm: when: no symbol named 'panic_cpux'" in out
+
+
+@pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
+def test_the_kernels_gdb_helpers_read_the_replay(crash_trace):
+    """Linux's own gdb scripts (CONFIG_GDB_SCRIPTS, loaded by gdb beside vmlinux) walk the
+    kernel's data structures through the stub's memory reads: lx-dmesg prints the log the
+    recorded console showed, lx-ps the tasks, init among them."""
+    assert GDB_SCRIPTS.is_file(), \
+        f"no {GDB_SCRIPTS}: the Linux build predates this tree's guests/linux (rerun build.sh)"
+    console = subprocess.run([*RRVM, "replay", str(crash_trace)], cwd=REPO,
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    console_lines = console.stdout.decode(errors="replace").replace("\r", "").splitlines()
+    gdb = _gdb_on(crash_trace, ["break panic", "continue", "lx-dmesg", "lx-ps"],
+                  setup=(f"add-auto-load-safe-path {LINUX}",))
+    out = gdb.stdout
+    assert "Python Exception" not in gdb.stderr, gdb.stderr
+    logged = [re.sub(r"^\[ *\d+\.\d{6}\] ", "", line)
+              for line in out.splitlines() if re.match(r"^\[ *\d+\.\d{6}\] ", line)]
+    assert logged[0].startswith("Linux version 6.1"), out
+    assert logged[-1] == "sysrq: Trigger a crash"          # panic() has printed nothing yet
+    # Every console line up to the crash trigger, in order (the log also keeps lines below
+    # the console's level).
+    shown = console_lines[:console_lines.index("sysrq: Trigger a crash") + 1]
+    kernel = [line for line in shown if not line.startswith("rrvm init: ")]
+    assert len(kernel) > 50
+    position = 0
+    for line in kernel:
+        assert line in logged[position:], line
+        position = logged.index(line, position) + 1
+    tasks = {int(pid): comm for pid, comm in re.findall(r"^0x[0-9a-f]+ +(\d+) +(\S+)$", out,
+                                                        re.M)}
+    assert tasks.get(0) == "swapper" and tasks.get(1) == "init", out
+    assert "kthreadd" in tasks.values()

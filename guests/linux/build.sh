@@ -7,6 +7,7 @@
 #
 # Outputs, outside the repository, in ${RRVM_CACHE:-$HOME/.cache/rrvm}/linux/:
 #   Image  vmlinux  initramfs.cpio.gz  disk.img  config  stamp
+#   vmlinux-gdb.py  scripts/gdb/linux/*.py   (the kernel's gdb helpers)
 # Work trees (kernel source, object tree) go to .../linux/work/.
 # JOBS (default: number of cores) sets make -j.
 set -euo pipefail
@@ -56,7 +57,8 @@ stamp_text() {
 up_to_date() {
 	local f
 	[ -f "$OUT/stamp" ] || return 1
-	for f in Image vmlinux initramfs.cpio.gz disk.img; do
+	for f in Image vmlinux initramfs.cpio.gz disk.img vmlinux-gdb.py \
+		scripts/gdb/linux/constants.py; do
 		[ -f "$OUT/$f" ] || return 1
 	done
 	[ "$(cat "$OUT/stamp")" = "$(stamp_text)" ]
@@ -103,9 +105,11 @@ done <"$HERE/rrvm.config"
 [ $lost -eq 0 ] || { log "the fragment did not apply; see $WORK/config.log"; exit 1; }
 
 # 3. Kernel.
-log "building Image and vmlinux with -j$JOBS (log: $WORK/kernel.log)"
+# scripts_gdb: vmlinux-gdb.py and scripts/gdb/linux/ (symlinks into the
+# source tree plus the generated constants.py) for CONFIG_GDB_SCRIPTS.
+log "building Image, vmlinux and the gdb scripts with -j$JOBS (log: $WORK/kernel.log)"
 kstart=$(date +%s)
-"${KMAKE[@]}" -C "$SRC" O="$OBJ" -j"$JOBS" Image vmlinux >"$WORK/kernel.log" 2>&1 ||
+"${KMAKE[@]}" -C "$SRC" O="$OBJ" -j"$JOBS" Image vmlinux scripts_gdb >"$WORK/kernel.log" 2>&1 ||
 	{ tail -n 30 "$WORK/kernel.log" >&2; exit 1; }
 log "kernel built in $(( $(date +%s) - kstart )) s"
 
@@ -132,5 +136,12 @@ truncate -s 1M "$WORK/disk.img"
 cp "$OBJ/arch/riscv/boot/Image" "$OBJ/vmlinux" "$WORK/initramfs.cpio.gz" \
 	"$WORK/disk.img" "$OUT/"
 cp "$OBJ/.config" "$OUT/config"
+# The gdb helpers as plain files (the object tree holds symlinks into the
+# source tree): gdb loads vmlinux-gdb.py beside vmlinux, which imports
+# scripts/gdb/linux/ relative to itself.
+rm -rf "$OUT/scripts"
+mkdir -p "$OUT/scripts/gdb/linux"
+cp -L "$OBJ/scripts/gdb/linux/"*.py "$OUT/scripts/gdb/linux/"
+cp -L "$OBJ/vmlinux-gdb.py" "$OUT/"
 stamp_text >"$OUT/stamp"
 log "done in $(( $(date +%s) - start )) s: $OUT/{Image,vmlinux,initramfs.cpio.gz,disk.img}"
