@@ -46,6 +46,19 @@ async function launch(dc, extra) {
   return init.body;
 }
 
+function sleep(ms) {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+// Start a movement, pause it after ``ms`` milliseconds; the stopped event it caused.
+async function pauseAfter(dc, request, ms) {
+  const stopped = dc.waitForEvent('stopped');
+  await request;
+  await sleep(ms);
+  await dc.pauseRequest({ threadId: 1 });
+  return (await stopped).body;
+}
+
 const scenarios = {
   // A breakpoint by source line, the stack there, then a step back and a step forward.
   async breakpoint(dc) {
@@ -109,6 +122,22 @@ const scenarios = {
     const before = await top(dc);
     await dc.disconnectRequest({});
     return { output: output.join(''), end, exitCode, last, back, before };
+  },
+  // A long guest run live: a continue paused while it runs, then a reverse continue
+  // (towards a breakpoint history never reached) paused too, then one left to finish.
+  async pause(dc) {
+    const stops = [];
+    dc.on('stopped', event => stops.push(event.body.reason));
+    await launch(dc, { program: config.image });
+    const ran = await pauseAfter(dc, dc.configurationDoneRequest(), config.runFor);
+    const paused = await top(dc);
+    const set = await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'poweroff' }] });
+    const back = await pauseAfter(dc, dc.reverseContinueRequest({ threadId: 1 }), config.backFor);
+    const pausedBack = await top(dc);
+    const start = await stopAfter(dc, dc.reverseContinueRequest({ threadId: 1 }));
+    const first = await top(dc);
+    await dc.disconnectRequest({});
+    return { ran, paused, set: set.body.breakpoints, back, pausedBack, start, first, stops };
   },
   // To the end of history (the crash), then back to the last write to shared_list.
   async watch(dc) {

@@ -46,11 +46,11 @@ def demo_trace(tmp_path_factory) -> Path:
     return trace
 
 
-def scenario(name: str, trace: Path, port: int | None = None) -> dict:
+def scenario(name: str, trace: Path, port: int | None = None, **extra) -> dict:
     config = {"scenario": name, "python": sys.executable, "repo": str(REPO),
               "trace": str(trace), "sourceRoot": str(REPO / "guests"),
               "source": str(SOURCE), "line": LINE, "function": FUNCTION,
-              "image": str(DEMO.parent / "hello.elf")}
+              "image": str(DEMO.parent / "hello.elf"), **extra}
     if port is not None:
         config["port"] = port
     done = subprocess.run(["node", str(HERE / "scenario.js"), json.dumps(config)], cwd=HERE,
@@ -222,3 +222,23 @@ def test_a_live_guest_prints_exits_and_can_go_back(demo_trace):
     assert result["end"]["reason"] == "end of history"
     assert result["back"]["reason"] == "step"
     assert result["before"]["icount"] == result["last"]["icount"] - 1
+
+
+def test_pause_stops_a_continue_and_a_reverse_continue_where_they_got_to(demo_trace):
+    """compute.elf runs 500 M instructions live: a continue paused after 2 s stops inside its
+    loop; a reverse continue towards a breakpoint history never reached (poweroff), paused
+    after a tenth of that, stops between the start and where it began (searching back is
+    about as fast as running); each pause sends one stopped event, reason pause."""
+    result = scenario("pause", demo_trace, image=str(DEMO.parent / "compute.elf"),
+                      runFor=2000, backFor=200)
+    ran, paused = result["ran"], result["paused"]
+    assert ran["reason"] == "pause" and ran["text"].startswith("interrupted"), ran
+    assert paused["name"].startswith("compute_loop") and paused["icount"] > 1_000_000
+    assert result["set"][0]["verified"]
+    back, paused_back = result["back"], result["pausedBack"]
+    assert back["reason"] == "pause", back
+    assert 0 < paused_back["icount"] < paused["icount"]
+    assert f"instruction {paused_back['icount']}" in back["description"]
+    # Nothing was missed: going on backwards reaches the start without a hit.
+    assert result["start"]["reason"] == "start of history" and result["first"]["icount"] == 0
+    assert result["stops"] == ["pause", "pause", "start of history"]
