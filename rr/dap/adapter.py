@@ -36,8 +36,9 @@ from rr.errors import RrError
 from rr.gdbstub.registers import (FEATURE_CPU, FEATURE_CSR, FEATURE_FPU, FEATURE_VIRTUAL,
                                   REGISTERS, Register)
 from rr.gdbstub.replay_target import ReplayTarget
+from rr.gdbstub.gdb.trap_frames import TrapFrames
 from rr.gdbstub.target import MemoryFault
-from rr.dap.call_stack import CallFrameInfo, Frame
+from rr.dap.call_stack import NO_TRAP_FRAMES, CallFrameInfo, Frame
 from rr.dap.inline_scopes import InlineScopes
 from rr.dap.locals import LocalVariables, Machine
 from rr.dap.messages import CAPABILITIES, Outbox, Request, RequestError
@@ -49,6 +50,7 @@ from rr.repl.expressions import ExpressionError
 from rr.repl.formatting import Printer
 from rr.repl.history import History
 from rr.repl.instructions import decode_at, listing
+from rr.repl.symbols import SymbolTable
 
 THREAD_ID = 1
 MAX_LINE_STEPS = 20_000          # a line step gives up (stops) after this many instructions
@@ -92,6 +94,7 @@ class DapAdapter:
         self.repl_output = io.StringIO()
         self.lines = SourceLines(None, ".")
         self.call_frames = CallFrameInfo([])
+        self.trap_frames = NO_TRAP_FRAMES
         self.inline_scopes = InlineScopes(None)
         self.local_variables = LocalVariables(b"")
         self.launch: Launch | None = None
@@ -160,6 +163,7 @@ class DapAdapter:
         image = Path(args.symbols).read_bytes() if args.symbols else self._image_bytes(history)
         self.lines = SourceLines.from_elf(image, self.launch.source_root)
         self.call_frames = CallFrameInfo.from_elf(image)
+        self.trap_frames = TrapFrames(lambda name: _address_of(symbols, name))
         self.inline_scopes = InlineScopes.from_elf(image)
         self.local_variables = LocalVariables(image)
         lines = "source lines from DWARF" if self.lines else "no source lines"
@@ -213,7 +217,8 @@ class DapAdapter:
         debugger = self._debugger()
         cpu = debugger.cpu
         registers = {number: cpu.x(number) for number in range(1, 32)}
-        frames = self.call_frames.unwind(cpu.pc, registers, self._read_word)
+        frames = self.call_frames.unwind(cpu.pc, registers, self._read_exactly,
+                                         cpu.csr("sepc"), self.trap_frames)
         first = request.int("startFrame", 0)
         shown = [entry for frame in frames for entry in self._source_frames(frame)]
         levels = request.int("levels", 0) or len(shown)
@@ -247,10 +252,6 @@ class DapAdapter:
             place = (path, call.call_line)
         shown.append(_frame_entry(name, pc, place))
         return shown
-
-    def _read_word(self, address: int) -> int | None:
-        data = self._read_exactly(address, 8)
-        return int.from_bytes(data, "little") if data is not None else None
 
     def _on_scopes(self, request: Request) -> dict:
         self._debugger()
@@ -633,6 +634,11 @@ class DapAdapter:
         if debugger.position != start:
             self.pending = lambda: self._stopped("goto")
         return {"result": text, "variablesReference": 0}
+
+
+def _address_of(symbols: SymbolTable, name: str) -> int | None:
+    symbol = symbols.get(name)
+    return symbol.address if symbol is not None else None
 
 
 def _frame_entry(name: str, pc: int, place: tuple[str, int] | None) -> dict:

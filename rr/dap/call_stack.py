@@ -4,9 +4,13 @@ Each frame's rule row (at its pc; at pc - 1 for a caller, whose pc is a
 return address just past the call) gives the canonical frame address (CFA)
 from a register plus an offset, and where the caller's registers were
 saved relative to it. The caller's pc is the saved ra (or ra itself in a
-leaf that never saved it), its sp the CFA. The walk stops where there is no
-rule (assembly without CFI, such as a trap entry), at a null return address,
-when a frame would be below the one it called, or when memory cannot be read.
+leaf that never saved it), its sp the CFA. Where there is no rule because
+the frame is a trap's (the assembly that saved the interrupted registers),
+the walk goes on into the interrupted code at its sepc with the registers
+the trap saved, as gdb's `bt` does with rrvm's unwinder: both read trap
+frames through rr/gdbstub/gdb/trap_frames.py. The walk stops where there is
+no rule otherwise, at a null return address, when a frame would be below
+the one it called, or when memory cannot be read.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from elftools.common.exceptions import DWARFError, ELFError
 from elftools.dwarf.callframe import FDE, RegisterRule
 
 from rr.dap.dwarf_info import dwarf_of
+from rr.gdbstub.gdb.trap_frames import REGISTER_NAMES, TrapFrames
 
 MAX_FRAMES = 64
 REG_RA, REG_SP = 1, 2
@@ -31,6 +36,9 @@ class Frame:
     pc: int              # where this frame executes (a caller's: its return address)
     sp: int
     caller: bool         # a return address: its source line is that of pc - 1 (the call)
+
+
+NO_TRAP_FRAMES = TrapFrames(lambda name: None)
 
 
 class CallFrameInfo:
@@ -81,16 +89,29 @@ class CallFrameInfo:
         return (registers[row["cfa"].reg] + row["cfa"].offset) & MASK64
 
     def unwind(self, pc: int, registers: dict[int, int],
-               read_word: Callable[[int], int | None]) -> list[Frame]:
+               read: Callable[[int, int], bytes | None], sepc: int = 0,
+               traps: TrapFrames = NO_TRAP_FRAMES) -> list[Frame]:
         """Frames from the innermost (``pc`` with ``registers``: DWARF number -> value)
-        outwards; ``read_word`` gives the 8 bytes at an address, or None."""
+        outwards; ``read`` gives memory, or None; ``sepc`` is the hart's now, for a stop at
+        the first instruction of a trap entry; ``traps`` knows the guest's trap frames."""
+        def read_word(address: int) -> int | None:
+            data = read(address, WORD)
+            return int.from_bytes(data, "little") if data is not None and len(data) == WORD \
+                else None
+
         regs = dict(registers)
         frames = [Frame(pc, regs.get(REG_SP, 0), caller=False)]
         while len(frames) < MAX_FRAMES:
             frame = frames[-1]
             row = self._row(frame.pc - 1 if frame.caller else frame.pc)
             if row is None or row["cfa"].expr is not None or row["cfa"].reg not in regs:
-                break
+                code = traps.interrupted(frame.pc, len(frames) == 1,
+                                         _register_reader(regs, sepc), read)
+                if code is None or not code.pc:
+                    break
+                regs = dict(code.registers)
+                frames.append(Frame(code.pc, regs.get(REG_SP, 0), caller=False))
+                continue
             cfa = (regs[row["cfa"].reg] + row["cfa"].offset) & MASK64
             caller = dict(regs)
             for number, rule in row.items():
@@ -109,6 +130,13 @@ class CallFrameInfo:
             regs = caller
             frames.append(Frame(ra, cfa, caller=True))
         return frames
+
+
+def _register_reader(regs: dict[int, int], sepc: int) -> Callable[[str], int]:
+    """A frame's registers by the names trap_frames uses (x0..x31 and sepc)."""
+    def register(name: str) -> int:
+        return sepc if name == "sepc" else regs.get(REGISTER_NAMES.index(name), 0)
+    return register
 
 
 def _apply(number: int, rule: RegisterRule, cfa: int, regs: dict[int, int],

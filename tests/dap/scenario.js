@@ -123,6 +123,35 @@ const scenarios = {
     await dc.disconnectRequest({});
     return { output: output.join(''), end, exitCode, last, back, before };
   },
+  // The call stack and locals (members expanded) at the first stop at a function
+  // breakpoint, or at a line's if the configuration names a line.
+  async stack(dc) {
+    await launch(dc);
+    if (config.line) {
+      await dc.setBreakpointsRequest({ source: { path: config.source },
+                                       breakpoints: [{ line: config.line }] });
+    } else {
+      await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: config.function }] });
+    }
+    const hit = await stopAfter(dc, dc.configurationDoneRequest());
+    const stack = (await dc.stackTraceRequest({ threadId: 1 })).body.stackFrames
+      .map(f => ({ name: f.name, line: f.line, pc: f.instructionPointerReference }));
+    const scopes = (await dc.scopesRequest({ frameId: 0 })).body.scopes;
+    const localsScope = scopes.find(scope => scope.name === 'Locals');
+    const locals = [];
+    for (const v of (await dc.variablesRequest({ variablesReference:
+                                                 localsScope.variablesReference })).body.variables) {
+      const local = { name: v.name, value: v.value, type: v.type,
+                      memoryReference: v.memoryReference };
+      if (v.variablesReference) {
+        local.members = (await dc.variablesRequest({ variablesReference: v.variablesReference }))
+          .body.variables.map(m => ({ name: m.name, value: m.value, type: m.type }));
+      }
+      locals.push(local);
+    }
+    await dc.disconnectRequest({});
+    return { hit, stack, locals };
+  },
   // A long guest run live: a continue paused while it runs, then a reverse continue
   // (towards a breakpoint history never reached) paused too, then one left to finish.
   async pause(dc) {

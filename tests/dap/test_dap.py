@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gdbstub"))
-from gdb_helpers import DebugServer, run_gdb  # noqa: E402  (gdb's side of the comparison)
+from gdb_helpers import (SOURCE_TRAP_UNWINDER, DebugServer,  # noqa: E402  (gdb's side)
+                         run_gdb)
 
 from rr.log.trace_reader import TraceReader
 from rr.replay.hits import Watchpoint
@@ -71,19 +72,18 @@ def gdb_line(location: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2), 16)
 
 
-def gdb_backtrace(trace: Path, commands: list[str]
+def gdb_backtrace(trace: Path, commands: list[str], elf: Path = DEMO
                   ) -> tuple[list[tuple[str, int]], list[tuple[str, str]]]:
     """(function, line) of each frame of gdb-multiarch's `bt` against `rrvm debug`, and
-    each `name = value` line it printed (integers in hex)."""
+    each `name = value` line it printed."""
     if shutil.which("gdb-multiarch") is None:
         pytest.skip("needs gdb-multiarch as the unwinding oracle")
     with DebugServer(trace) as server:
-        out = run_gdb(DEMO.name, server.port, [*commands, "kill"]).stdout
+        out = run_gdb(elf, server.port, [*commands, "kill"]).stdout
     frames = re.findall(r"^#\d+ +(?:0x[0-9a-f]+ in )?(\w+) \(.*\) at [\w/.]+:(\d+)$", out,
                         re.M)
-    assert frames, out
     # gdb names the symbol a pointer points into (`0x... <node_pool>`); the adapter does not.
-    values = [(name, f"{int(value):#x}" if value.isdigit() else re.sub(r" <\w+.*>$", "", value))
+    values = [(name, re.sub(r" <[A-Za-z_][\w.]*(\+\d+)?>$", "", value))
               for name, value in re.findall(r"^(\w+) = (.*)$", out, re.M)]
     return [(name, int(line)) for name, line in frames], values
 
@@ -242,3 +242,21 @@ def test_pause_stops_a_continue_and_a_reverse_continue_where_they_got_to(demo_tr
     # Nothing was missed: going on backwards reaches the start without a hit.
     assert result["start"]["reason"] == "start of history" and result["first"]["icount"] == 0
     assert result["stops"] == ["pause", "pause", "start of history"]
+
+
+def test_the_stack_goes_through_a_trap_frame_as_gdbs_does(demo_trace):
+    """At the first timer interrupt's C handler: trap_handler, the trap entry, then the
+    interrupted code at its sepc and its callers, as gdb-multiarch's `bt` with rrvm's trap
+    unwinder has them (both read trap frames through rr/gdbstub/gdb/trap_frames.py)."""
+    result = scenario("stack", demo_trace, function="trap_handler", line=0)
+    stack = [(frame["name"].split("+")[0], frame["line"]) for frame in result["stack"]]
+    frames, _ = gdb_backtrace(demo_trace, [SOURCE_TRAP_UNWINDER, "break trap_handler",
+                                           "continue", "bt"])
+    assert stack[:2] == [("trap_handler", stack[0][1]), ("trap_entry", 61)], stack
+    assert len(stack) > 3 and stack[-1][0] == "task_entry", stack
+    assert [name for name, _ in stack] == [name for name, _ in frames]
+    # gdb gives the interrupted frame the line of sepc - 1, as for a return address; the
+    # adapter that of sepc, where the interrupted instruction is.
+    interrupted = result["stack"][2]
+    assert stack[2][1] == gdb_line(f"*{interrupted['pc']}")[0]
+    assert stack[:2] + stack[3:] == frames[:2] + frames[3:]
