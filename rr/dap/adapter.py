@@ -40,7 +40,8 @@ from rr.gdbstub.gdb.trap_frames import TrapFrames
 from rr.gdbstub.target import MemoryFault
 from rr.dap.call_stack import NO_TRAP_FRAMES, CallFrameInfo, Frame
 from rr.dap.inline_scopes import InlineScopes
-from rr.dap.locals import LocalVariables, Machine
+from rr.dap.dwarf_types import TypedValue
+from rr.dap.locals import Local, LocalVariables, Machine
 from rr.dap.messages import CAPABILITIES, Outbox, Request, RequestError
 from rr.dap.source_lines import SourceLines
 from rr.replay.cancellation import Interrupted
@@ -60,6 +61,7 @@ ACCESS_OF_TYPE = {"write": "write", "read": "read", "readWrite": "access"}
 GOTO_ICOUNT = "gotoIcount"       # the custom time-travel request: {"icount": N}
 
 LOCALS_REFERENCE = 4
+FIRST_MEMBERS_REFERENCE = 100    # members of locals: references from here, until the next stop
 # Scopes: variablesReference -> (name, the registers it shows).
 _SCOPES = {
     1: ("Registers", (FEATURE_CPU,)),
@@ -108,6 +110,7 @@ class DapAdapter:
         self._data_stops: list[int] = []
         self._data_names: dict[str, str] = {}    # dataId -> what dataBreakpointInfo was asked
         self._exit_reported = False
+        self._expansions: dict[int, TypedValue] = {}     # reference -> what it expands
 
     # --- dispatch --------------------------------------------------------------------
     def handle(self, request: Request) -> dict:
@@ -267,8 +270,21 @@ class DapAdapter:
         registers = {number: cpu.x(number) for number in range(32)}
         machine = Machine(registers.get, self.call_frames.cfa(cpu.pc, registers),
                           self._read_exactly)
-        return [{"name": local.name, "value": local.value, "variablesReference": 0}
+        return [self._local_variable(local)
                 for local in self.local_variables.at(cpu.pc, machine)]
+
+    def _local_variable(self, local: Local) -> dict:
+        """A local (or a member of one); one with members gets a reference to expand it,
+        valid until the machine next moves."""
+        reference = 0
+        if local.typed is not None:
+            reference = FIRST_MEMBERS_REFERENCE + len(self._expansions)
+            self._expansions[reference] = local.typed
+        variable = {"name": local.name, "value": local.value, "type": local.type,
+                    "variablesReference": reference}
+        if local.typed is not None and local.typed.address is not None:
+            variable["memoryReference"] = f"{local.typed.address:#x}"
+        return variable
 
     def _read_exactly(self, address: int, length: int) -> bytes | None:
         try:
@@ -282,6 +298,10 @@ class DapAdapter:
         ref = request.int("variablesReference")
         if ref == LOCALS_REFERENCE:
             return {"variables": self._locals()}
+        if ref in self._expansions:
+            return {"variables": [self._local_variable(member) for member in
+                                  self.local_variables.members(self._expansions[ref],
+                                                               self._read_exactly)]}
         if ref not in _SCOPES:
             raise RequestError(f"no variables under reference {ref}")
         _, features = _SCOPES[ref]
@@ -535,6 +555,7 @@ class DapAdapter:
 
     def _stopped(self, reason: str, text: str = "", hits: list[int] | None = None) -> None:
         debugger = self.debugger
+        self._expansions.clear()           # the values they showed are gone
         body = {"reason": reason, "threadId": THREAD_ID, "allThreadsStopped": True,
                 "description": f"{reason} at instruction {debugger.position}"}
         if text:

@@ -4,8 +4,9 @@ For the innermost function (and the calls inlined into it) holding the pc,
 each parameter and variable whose location covers the pc is evaluated: a
 register (DW_OP_regN), a computed value (DW_OP_stack_value), or memory at an
 address computed from registers, the frame's CFA (DW_OP_call_frame_cfa,
-the usual frame base) or a constant. Values are shown as raw hex of the
-variable's byte size; a location this evaluator does not know, or none at
+the usual frame base) or a constant. Values are shown by their DWARF type
+as gdb prints them (dwarf_types.py); structs, arrays and pointers to structs
+have members to expand. A location this evaluator does not know, or none at
 the pc, shows as "<optimized out>", as gdb says.
 """
 
@@ -19,20 +20,23 @@ from elftools.dwarf.dwarf_expr import DWARFExprParser
 from elftools.dwarf.locationlists import LocationEntry, LocationExpr, LocationParser
 
 from rr.dap.dwarf_info import DWARF_ERRORS, dwarf_of
+from rr.dap.dwarf_types import (MAX_VALUE_BYTES, POINTER_SIZE, TypedValue, byte_size,
+                                expandable, format_value, members, type_name, type_of,
+                                value_of_integer)
 from rr.dap.inline_scopes import code_ranges
 
 OPTIMIZED_OUT = "<optimized out>"
 MASK64 = (1 << 64) - 1
 _SCOPES = ("DW_TAG_subprogram", "DW_TAG_inlined_subroutine", "DW_TAG_lexical_block")
 _VARIABLES = ("DW_TAG_formal_parameter", "DW_TAG_variable")
-_QUALIFIERS = ("DW_TAG_typedef", "DW_TAG_const_type", "DW_TAG_volatile_type",
-               "DW_TAG_restrict_type", "DW_TAG_atomic_type")
 
 
 @dataclass(frozen=True)
 class Local:
     name: str
-    value: str
+    value: str                       # as gdb prints it
+    type: str = ""                   # the C type's name
+    typed: TypedValue | None = None  # set when it has members to expand (``members``)
 
 
 class Machine:
@@ -78,6 +82,14 @@ class LocalVariables:
             return [self._dwarf.get_CU_at(offset)]
         return self._dwarf.iter_CUs()
 
+    def members(self, typed: TypedValue, read: Callable[[int, int], bytes | None]
+                ) -> list[Local]:
+        """The members of a struct, union or array, or of the struct a pointer points at."""
+        try:
+            return [_shown(name, part, read) for name, part in members(typed, read)]
+        except DWARF_ERRORS:
+            return []
+
     def _scope_locals(self, unit, scope, pc: int, machine: Machine,
                       parser: DWARFExprParser) -> list[Local]:
         found = []
@@ -88,12 +100,17 @@ class LocalVariables:
             if "DW_AT_name" not in named.attributes:
                 continue
             name = named.attributes["DW_AT_name"].value.decode("utf-8", "replace")
-            size = _byte_size(named)
-            found.append(Local(name, self._value(unit, die, pc, machine, parser, size)))
+            kind = type_of(named)
+            typed = self._value(unit, die, pc, machine, parser, kind)
+            if isinstance(typed, str):
+                found.append(Local(name, typed, type_name(kind)))
+            else:
+                found.append(_shown(name, typed, machine.read))
         return found
 
     def _value(self, unit, die, pc: int, machine: Machine, parser: DWARFExprParser,
-               size: int) -> str:
+               kind) -> TypedValue | str:
+        """The variable's value, or the text saying why there is none."""
         attribute = die.attributes.get("DW_AT_location")
         if attribute is None:
             return OPTIMIZED_OUT
@@ -112,10 +129,22 @@ class LocalVariables:
                     break
         if expression is None:
             return OPTIMIZED_OUT
-        value = _evaluate(parser.parse_expr(expression), machine, size)
-        if value is None:
+        place = _evaluate(parser.parse_expr(expression), machine)
+        if place is None:
             return OPTIMIZED_OUT
-        return f"{value & ((1 << (8 * size)) - 1):#x}"
+        in_memory, number = place
+        size = min(byte_size(kind), MAX_VALUE_BYTES)
+        if not in_memory:
+            return value_of_integer(kind, number) if size <= POINTER_SIZE else OPTIMIZED_OUT
+        data = machine.read(number, size)
+        if data is None or len(data) != size:
+            return f"<error: Cannot access memory at address {number:#x}>"
+        return TypedValue(kind, data, number)
+
+
+def _shown(name: str, typed: TypedValue, read: Callable[[int, int], bytes | None]) -> Local:
+    return Local(name, format_value(typed, read), type_name(typed.type),
+                 typed if expandable(typed) else None)
 
 
 def _scope_chain(dwarf, unit, die, pc: int) -> list:
@@ -138,22 +167,9 @@ def _origin(die):
     return die
 
 
-def _byte_size(die) -> int:
-    kind = die
-    for _ in range(8):
-        if "DW_AT_type" not in kind.attributes:
-            return 8
-        kind = kind.get_DIE_from_attribute("DW_AT_type")
-        if kind.tag == "DW_TAG_pointer_type":
-            return 8
-        if kind.tag not in _QUALIFIERS and "DW_AT_byte_size" in kind.attributes:
-            return min(8, kind.attributes["DW_AT_byte_size"].value)
-    return 8
-
-
-def _evaluate(ops, machine: Machine, size: int) -> int | None:
-    """A location expression's value (read from memory unless it is a register or a
-    stack value); None for what it cannot evaluate."""
+def _evaluate(ops, machine: Machine) -> tuple[bool, int] | None:
+    """Where a location expression puts the variable: (True, its address) in memory, or
+    (False, its value) in a register or computed; None for what it cannot evaluate."""
     stack: list[int] = []
     in_register: int | None = None
     is_value = False
@@ -188,9 +204,8 @@ def _evaluate(ops, machine: Machine, size: int) -> int | None:
             is_value = True
         else:
             return None                          # pieces, entry values, arithmetic: unknown
-    if in_register is not None or (not stack and in_register is None and not is_value):
-        return in_register
-    if is_value:
-        return stack[-1]
-    data = machine.read(stack[-1], size)
-    return int.from_bytes(data, "little") if data is not None and len(data) == size else None
+    if in_register is not None:
+        return False, in_register
+    if not stack:
+        return None
+    return (not is_value), stack[-1]

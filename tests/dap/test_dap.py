@@ -31,6 +31,16 @@ SOURCE = REPO / "guests" / "demo" / "demo.c"
 LINE = 79                 # shared_list.head = n;  in list_push
 FUNCTION = "payload_checksum"   # called from list_push, line 77
 TIMEOUT = 60
+TYPES = HERE / "guest" / "types.c"     # locals of every kind of C type
+GUESTS = REPO / "guests"
+CROSS_GCC = "riscv64-unknown-elf-gcc"
+# The flags guests/Makefile builds our guests with (warnings aside: the locals are unused).
+GUEST_CFLAGS = ("-march=rv64imac_zicsr_zifencei", "-mabi=lp64", "-mcmodel=medany", "-g", "-O2",
+                "-std=gnu11", "-ffreestanding", "-fno-builtin",
+                "-fno-tree-loop-distribute-patterns", "-fno-stack-protector", "-fno-pic",
+                "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-Icommon")
+GUEST_LDFLAGS = ("-nostdlib", "-static", "-T", "common/link.ld", "-Wl,--build-id=none",
+                 "-Wl,--no-warn-rwx-segments", "-lgcc")
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or not (HERE / "node_modules" / "@vscode").is_dir(),
@@ -260,3 +270,55 @@ def test_the_stack_goes_through_a_trap_frame_as_gdbs_does(demo_trace):
     interrupted = result["stack"][2]
     assert stack[2][1] == gdb_line(f"*{interrupted['pc']}")[0]
     assert stack[:2] + stack[3:] == frames[:2] + frames[3:]
+
+
+@pytest.fixture(scope="module")
+def types_trace(tmp_path_factory) -> tuple[Path, Path]:
+    """tests/dap/guest/types.c built as our guests are, and a recording of it."""
+    if shutil.which(CROSS_GCC) is None:
+        pytest.skip(f"{CROSS_GCC} is not installed")
+    where = tmp_path_factory.mktemp("types")
+    elf, trace = where / "types.elf", where / "types.rr"
+    subprocess.run([CROSS_GCC, *GUEST_CFLAGS, "-o", str(elf), "common/start.S", "common/trap.S",
+                    "common/lib.c", str(TYPES), *GUEST_LDFLAGS], cwd=GUESTS, check=True,
+                   capture_output=True, timeout=TIMEOUT)
+    subprocess.run([sys.executable, "-m", "rr", "record", str(elf), "-o", str(trace)],
+                   cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT,
+                   check=True)
+    return elf, trace
+
+
+def test_locals_are_shown_by_their_dwarf_types(types_trace):
+    """Every local of show() (tests/dap/guest/types.c) as gdb-multiarch prints it (`info
+    locals`, `whatis`), and with the values its source gives them; the struct, its pointer
+    and the arrays have members."""
+    elf, trace = types_trace
+    line = next(n for n, text in enumerate(TYPES.read_text().splitlines(), 1)
+                if "seen();" in text)
+    result = scenario("stack", trace, source=str(TYPES), line=line)
+    locals_ = {local["name"]: local for local in result["locals"]}
+    names = list(locals_)
+    commands = [f"break types.c:{line}", "continue", "info locals"]
+    commands += [f"whatis {name}" for name in names]
+    _, printed = gdb_backtrace(trace, commands, elf)
+    values, types = printed[:len(names)], [value for _, value in printed[len(names):]]
+    assert [(name, local["value"]) for name, local in locals_.items()] == values
+    assert [local["type"] for local in locals_.values()] == types
+    expected = {"sc": "-5 '\\373'", "letter": "114 'r'", "newline": "10 '\\n'",
+                "s": "-300", "us": "65000", "i": "-123456", "u": "4000000000",
+                "l": "-5000000000", "ul": "18000000000000000000", "yes": "true",
+                "c": "GREEN", "odd": "7", "zeros": "{4, 0 <repeats 11 times>}",
+                "word": "\"rrvm\", '\\000' <repeats 11 times>"}
+    for name, value in expected.items():
+        assert locals_[name]["value"] == value, name
+    assert re.fullmatch(r'0x[0-9a-f]+ "hello"', locals_["text"]["value"])
+    point = [("x", "-7"), ("tag", "122 'z'"), ("ok", "true"), ("c", "BLUE"),
+             ("name", None), ("pair", "{-1, 2}")]
+    for holder in ("p", "at"):
+        members = [(m["name"], m["value"]) for m in locals_[holder]["members"]]
+        assert [(n, v if want is not None else None) for (n, v), (_, want)
+                in zip(members, point)] == point, holder
+        assert re.fullmatch(r'0x[0-9a-f]+ "origin"', members[4][1])
+    assert locals_["at"]["value"] == locals_["p"]["memoryReference"]
+    assert [m["value"] for m in locals_["zeros"]["members"]] == ["4"] + ["0"] * 11
+    assert "members" not in locals_["i"]
