@@ -386,12 +386,13 @@ def _with_repeats(texts: list[str]) -> list[str]:
 def _char_array(data: bytes) -> str:
     """gdb's text for a char array: a string; the NUL ending it is not shown, and a run of
     REPEAT_THRESHOLD or more NULs after it is shown as a repeat."""
-    text = data[:MAX_STRING].rstrip(b"\0")
-    padding = len(data[:MAX_STRING]) - len(text) - (1 if len(text) < len(data) else 0)
+    text = data.rstrip(b"\0")
+    padding = max(0, len(data) - len(text) - 1)
+    shown = _quoted(text[:MAX_STRING]) + ("..." if len(text) > MAX_STRING else "")
     if padding >= REPEAT_THRESHOLD:
         tail = f"'\\000' <repeats {padding} times>"
-        return f"{_quoted(text)}, {tail}" if text else tail
-    return _quoted(text + b"\0" * padding)
+        return f"{shown}, {tail}" if text else tail
+    return _quoted(text[:MAX_STRING] + b"\0" * padding) if len(text) <= MAX_STRING else shown
 
 
 class ArrayRow:

@@ -111,6 +111,11 @@ class LocalVariables:
     def _value(self, unit, die, pc: int, machine: Machine, parser: DWARFExprParser,
                kind) -> TypedValue | str:
         """The variable's value, or the text saying why there is none."""
+        constant = die.attributes.get("DW_AT_const_value")
+        if constant is not None:                   # folded by the compiler: no location
+            if isinstance(constant.value, int):
+                return value_of_integer(kind, constant.value)
+            return TypedValue(kind, bytes(constant.value))
         attribute = die.attributes.get("DW_AT_location")
         if attribute is None:
             return OPTIMIZED_OUT

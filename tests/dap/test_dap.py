@@ -308,7 +308,8 @@ def test_locals_are_shown_by_their_dwarf_types(types_trace):
                 "s": "-300", "us": "65000", "i": "-123456", "u": "4000000000",
                 "l": "-5000000000", "ul": "18000000000000000000", "yes": "true",
                 "c": "GREEN", "odd": "7", "zeros": "{4, 0 <repeats 11 times>}",
-                "word": "\"rrvm\", '\\000' <repeats 11 times>"}
+                "word": "\"rrvm\", '\\000' <repeats 11 times>", "folded": "42",
+                "empty": "'\\000' <repeats 299 times>"}
     for name, value in expected.items():
         assert locals_[name]["value"] == value, name
     assert re.fullmatch(r'0x[0-9a-f]+ "hello"', locals_["text"]["value"])

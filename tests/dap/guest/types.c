@@ -1,7 +1,8 @@
 /* types: locals of every kind of C type, for tests/dap/test_dap.py. show()
  * fills them (volatile: they live in its stack frame) and calls seen() on the
  * line marked LOCALS SET; the test stops there and compares what rrvm dap
- * shows with gdb-multiarch's `info locals` and the values below. */
+ * shows with gdb-multiarch's `info locals` and the values below. Built by
+ * the test with guests/common, as guests/Makefile builds our guests. */
 #include "lib.h"
 
 enum colour { RED, GREEN = 5, BLUE };
@@ -38,7 +39,9 @@ __attribute__((noinline)) void show(void)
 	const char *volatile text = "hello";
 	volatile int zeros[12] = { 4 };
 	volatile char word[16] = "rrvm";
+	volatile char empty[300] = "";	/* longer than gdb's 200 print elements */
 	struct point *volatile at = (struct point *)&p;
+	const int folded = 42;		/* no storage: DWARF gives its value */
 	seen();	/* LOCALS SET */
 }
 
