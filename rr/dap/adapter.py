@@ -61,7 +61,8 @@ ACCESS_OF_TYPE = {"write": "write", "read": "read", "readWrite": "access"}
 GOTO_ICOUNT = "gotoIcount"       # the custom time-travel request: {"icount": N}
 
 LOCALS_REFERENCE = 4
-FIRST_MEMBERS_REFERENCE = 100    # members of locals: references from here, until the next stop
+FRAME_LOCALS_REFERENCE = 1000   # + N: the locals of frame N (N > 0) of the last stackTrace
+FIRST_MEMBERS_REFERENCE = 1 << 20    # members of locals: references from here, until the next stop
 # Scopes: variablesReference -> (name, the registers it shows).
 _SCOPES = {
     1: ("Registers", (FEATURE_CPU,)),
@@ -111,6 +112,8 @@ class DapAdapter:
         self._data_names: dict[str, str] = {}    # dataId -> what dataBreakpointInfo was asked
         self._exit_reported = False
         self._expansions: dict[int, TypedValue] = {}     # reference -> what it expands
+        # The machine frame of each entry of the last stack, and its depth of inlining.
+        self._frames: list[tuple[Frame, int]] = []
 
     # --- dispatch --------------------------------------------------------------------
     def handle(self, request: Request) -> dict:
@@ -223,18 +226,22 @@ class DapAdapter:
         frames = self.call_frames.unwind(cpu.pc, registers, self._read_exactly,
                                          cpu.csr("sepc"), self.trap_frames)
         first = request.int("startFrame", 0)
-        shown = [entry for frame in frames for entry in self._source_frames(frame)]
+        shown = [(entry, frame, inlined) for frame in frames
+                 for entry, inlined in self._source_frames(frame)]
         levels = request.int("levels", 0) or len(shown)
-        for index, entry in enumerate(shown):
+        for index, (entry, _, _) in enumerate(shown):
             entry["id"] = index
-        return {"stackFrames": shown[first:first + levels], "totalFrames": len(shown)}
+        self._frames = [(frame, inlined) for _, frame, inlined in shown]
+        return {"stackFrames": [entry for entry, _, _ in shown[first:first + levels]],
+                "totalFrames": len(shown)}
 
-    def _source_frames(self, frame: Frame) -> list[dict]:
+    def _source_frames(self, frame: Frame) -> list[tuple[dict, int]]:
         """The frames the source shows for one machine frame: one per inlined call, the
         innermost at the pc's line, each outer one at the line that called the inner one
-        (in the file its own code is in), then the function itself."""
+        (in the file its own code is in), then the function itself; each with its depth
+        of inlining (the function 0, a call inlined into it 1, ...)."""
         pc = frame.pc
-        code = pc - 1 if frame.caller else pc      # a return address: the call's line
+        code = frame.code                          # a return address: the call's line
         row = self.lines.at(code)
         found = self.debugger.symbols.locate(code)
         if found is None:
@@ -247,31 +254,41 @@ class DapAdapter:
         shown = []
         for level in range(len(calls) - 1, -1, -1):
             call = calls[level]
-            shown.append(_frame_entry(call.name, pc, place))
+            shown.append((_frame_entry(call.name, pc, place), level + 1))
             caller = calls[level - 1].start if level else \
                 found[0].address if found is not None else None
             caller_row = self.lines.at(caller) if caller is not None else None
             path = caller_row.path if caller_row is not None else place[0] if place else ""
             place = (path, call.call_line)
-        shown.append(_frame_entry(name, pc, place))
+        shown.append((_frame_entry(name, pc, place), 0))
         return shown
 
     def _on_scopes(self, request: Request) -> dict:
         self._debugger()
+        frame_id = request.int("frameId", 0)
         scopes = [{"name": name, "variablesReference": ref, "expensive": False,
                    "presentationHint": "registers"} for ref, (name, _) in _SCOPES.items()]
-        if request.int("frameId", 0) == 0:        # locals: the innermost machine frame only
-            scopes.insert(0, {"name": "Locals", "variablesReference": LOCALS_REFERENCE,
+        if frame_id == 0 or 0 < frame_id < len(self._frames):
+            reference = LOCALS_REFERENCE if frame_id == 0 else FRAME_LOCALS_REFERENCE + frame_id
+            scopes.insert(0, {"name": "Locals", "variablesReference": reference,
                               "expensive": False, "presentationHint": "locals"})
         return {"scopes": scopes}
 
-    def _locals(self) -> list[dict]:
-        cpu = self.debugger.cpu
-        registers = {number: cpu.x(number) for number in range(32)}
-        machine = Machine(registers.get, self.call_frames.cfa(cpu.pc, registers),
+    def _locals(self, frame_id: int) -> list[dict]:
+        """The locals of a frame the last stackTrace listed (0: the hart's pc, always),
+        from the registers unwinding found for it."""
+        if frame_id == 0:
+            cpu = self.debugger.cpu
+            frame = Frame(cpu.pc, cpu.x(2), caller=False,
+                          registers={number: cpu.x(number) for number in range(32)})
+            inlined = None
+        else:
+            frame, inlined = self._frames[frame_id]
+        registers = frame.registers
+        machine = Machine(registers.get, self.call_frames.cfa(frame.code, registers),
                           self._read_exactly)
         return [self._local_variable(local)
-                for local in self.local_variables.at(cpu.pc, machine)]
+                for local in self.local_variables.at(frame.code, machine, inlined)]
 
     def _local_variable(self, local: Local) -> dict:
         """A local (or a member of one); one with members gets a reference to expand it,
@@ -297,7 +314,9 @@ class DapAdapter:
         debugger = self._debugger()
         ref = request.int("variablesReference")
         if ref == LOCALS_REFERENCE:
-            return {"variables": self._locals()}
+            return {"variables": self._locals(0)}
+        if 0 < ref - FRAME_LOCALS_REFERENCE < len(self._frames):
+            return {"variables": self._locals(ref - FRAME_LOCALS_REFERENCE)}
         if ref in self._expansions:
             return {"variables": [self._local_variable(member) for member in
                                   self.local_variables.members(self._expansions[ref],
@@ -556,6 +575,7 @@ class DapAdapter:
     def _stopped(self, reason: str, text: str = "", hits: list[int] | None = None) -> None:
         debugger = self.debugger
         self._expansions.clear()           # the values they showed are gone
+        self._frames = []
         body = {"reason": reason, "threadId": THREAD_ID, "allThreadsStopped": True,
                 "description": f"{reason} at instruction {debugger.position}"}
         if text:

@@ -16,7 +16,7 @@ the one it called, or when memory cannot be read.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from elftools.common.exceptions import DWARFError, ELFError
@@ -36,6 +36,14 @@ class Frame:
     pc: int              # where this frame executes (a caller's: its return address)
     sp: int
     caller: bool         # a return address: its source line is that of pc - 1 (the call)
+    # Its registers by DWARF number, as far as unwinding knows them (a caller's
+    # caller-saved ones are the callee's, as gdb assumes).
+    registers: dict[int, int] = field(default_factory=dict, compare=False)
+
+    @property
+    def code(self) -> int:
+        """The address its source line, scopes and variables are looked up at."""
+        return self.pc - 1 if self.caller else self.pc
 
 
 NO_TRAP_FRAMES = TrapFrames(lambda name: None)
@@ -100,17 +108,17 @@ class CallFrameInfo:
                 else None
 
         regs = dict(registers)
-        frames = [Frame(pc, regs.get(REG_SP, 0), caller=False)]
+        frames = [Frame(pc, regs.get(REG_SP, 0), caller=False, registers=regs)]
         while len(frames) < MAX_FRAMES:
             frame = frames[-1]
-            row = self._row(frame.pc - 1 if frame.caller else frame.pc)
+            row = self._row(frame.code)
             if row is None or row["cfa"].expr is not None or row["cfa"].reg not in regs:
                 code = traps.interrupted(frame.pc, len(frames) == 1,
                                          _register_reader(regs, sepc), read)
                 if code is None or not code.pc:
                     break
                 regs = dict(code.registers)
-                frames.append(Frame(code.pc, regs.get(REG_SP, 0), caller=False))
+                frames.append(Frame(code.pc, regs.get(REG_SP, 0), caller=False, registers=regs))
                 continue
             cfa = (regs[row["cfa"].reg] + row["cfa"].offset) & MASK64
             caller = dict(regs)
@@ -128,7 +136,7 @@ class CallFrameInfo:
             if not ra or cfa < frame.sp or (ra, cfa) == (frame.pc, frame.sp):
                 break
             regs = caller
-            frames.append(Frame(ra, cfa, caller=True))
+            frames.append(Frame(ra, cfa, caller=True, registers=regs))
         return frames
 
 

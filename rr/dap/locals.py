@@ -58,14 +58,17 @@ class LocalVariables:
             except DWARF_ERRORS:
                 self._dwarf = None
 
-    def at(self, pc: int, machine: Machine) -> list[Local]:
-        """The variables in scope at ``pc``, innermost scope first."""
+    def at(self, pc: int, machine: Machine, inlined: int | None = None) -> list[Local]:
+        """The variables in scope at ``pc``, innermost scope first, of one function: the
+        one the pc's code belongs to (``inlined`` 0), a call inlined into it (1), a call
+        inlined into that (2)... and by default the innermost, as gdb shows them frame
+        by frame."""
         if self._dwarf is None:
             return []
         try:
             for unit in self._units_for(pc):
                 top = unit.get_top_DIE()
-                chain = _scope_chain(self._dwarf, unit, top, pc)
+                chain = _function_scopes(_scope_chain(self._dwarf, unit, top, pc), inlined)
                 if chain:
                     parser = DWARFExprParser(unit.structs)
                     return [local for scope in reversed(chain)
@@ -150,6 +153,19 @@ class LocalVariables:
 def _shown(name: str, typed: TypedValue, read: Callable[[int, int], bytes | None]) -> Local:
     return Local(name, format_value(typed, read), type_name(typed.type),
                  typed if expandable(typed) else None)
+
+
+def _function_scopes(chain: list, inlined: int | None) -> list:
+    """The part of a scope chain that belongs to one function (its blocks, not the calls
+    inlined into it): the ``inlined``-th, counting the subprogram as 0; None: the last."""
+    starts = [n for n, scope in enumerate(chain) if scope.tag != "DW_TAG_lexical_block"]
+    if not starts:
+        return []
+    index = len(starts) - 1 if inlined is None else inlined
+    if not 0 <= index < len(starts):
+        return []
+    end = starts[index + 1] if index + 1 < len(starts) else len(chain)
+    return chain[starts[index]:end]
 
 
 def _scope_chain(dwarf, unit, die, pc: int) -> list:

@@ -149,8 +149,18 @@ const scenarios = {
       }
       locals.push(local);
     }
+    // Every frame's locals, as [name, value] pairs (null: the frame has no Locals scope).
+    const frameLocals = [];
+    const frames = (await dc.stackTraceRequest({ threadId: 1 })).body.stackFrames;
+    for (const frame of frames) {
+      const scope = (await dc.scopesRequest({ frameId: frame.id })).body.scopes
+        .find(s => s.name === 'Locals');
+      frameLocals.push(scope ? (await dc.variablesRequest({ variablesReference:
+                                                            scope.variablesReference }))
+        .body.variables.map(v => [v.name, v.value]) : null);
+    }
     await dc.disconnectRequest({});
-    return { hit, stack, locals };
+    return { hit, stack, locals, frameLocals };
   },
   // A long guest run live: a continue paused while it runs, then a reverse continue
   // (towards a breakpoint history never reached) paused too, then one left to finish.

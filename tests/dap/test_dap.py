@@ -254,7 +254,7 @@ def test_pause_stops_a_continue_and_a_reverse_continue_where_they_got_to(demo_tr
     assert result["stops"] == ["pause", "pause", "start of history"]
 
 
-def test_the_stack_goes_through_a_trap_frame_as_gdbs_does(demo_trace):
+def test_the_stack_goes_through_a_trap_frame_as_gdbs_does(demo_trace, tmp_path):
     """At the first timer interrupt's C handler: trap_handler, the trap entry, then the
     interrupted code at its sepc and its callers, as gdb-multiarch's `bt` with rrvm's trap
     unwinder has them (both read trap frames through rr/gdbstub/gdb/trap_frames.py)."""
@@ -270,6 +270,51 @@ def test_the_stack_goes_through_a_trap_frame_as_gdbs_does(demo_trace):
     interrupted = result["stack"][2]
     assert stack[2][1] == gdb_line(f"*{interrupted['pc']}")[0]
     assert stack[:2] + stack[3:] == frames[:2] + frames[3:]
+    # The interrupted frame's variables, from the registers the trap saved, are those gdb
+    # shows stepped back to the state before the trap was taken (the innermost frame there).
+    back = tmp_path / "back.gdb"
+    back.write_text("break trap_handler\ncontinue\ndelete\nset $rrsepc = $sepc\n"
+                    "while $pc != $rrsepc\n  reverse-stepi\nend\n")
+    [before] = gdb_frame_locals(demo_trace, [f"source {back}"], frames=1)
+    assert sorted(map(tuple, result["frameLocals"][2])) == sorted(before)
+    assert result["frameLocals"][1] == []                   # the trap entry: assembly
+
+
+def gdb_frame_locals(trace: Path, commands: list[str], frames: int,
+                     elf: Path = DEMO) -> list[list[tuple[str, str]]]:
+    """gdb-multiarch's `info args` and `info locals` in the selected frame and the
+    ``frames`` - 1 above it, after ``commands``."""
+    if shutil.which("gdb-multiarch") is None:
+        pytest.skip("needs gdb-multiarch as the oracle")
+    for n in range(frames):
+        commands = [*commands, *(["up"] if n else []), "echo FRAME\\n", "info args",
+                    "info locals"]
+    with DebugServer(trace) as server:
+        out = run_gdb(elf, server.port, [*commands, "echo FRAME\\n", "kill"]).stdout
+    parts = out.split("FRAME\n")[1:-1]
+    assert len(parts) == frames, out
+    return [[(name, re.sub(r" <[A-Za-z_][\w.]*(\+\d+)?>$", "", value))
+             for name, value in re.findall(r"^(\w+) = (.*)$", part, re.M)] for part in parts]
+
+
+def test_locals_of_every_frame_as_gdb_shows_them(demo_trace):
+    """At payload_checksum (called from list_push, in producer, inlined into task_entry):
+    each frame's Locals scope holds what gdb's `info args` and `info locals` show after
+    `up`: caller frames from the registers unwinding restored, an inlined call's frame its
+    own variables only."""
+    result = scenario("stack", demo_trace, function=FUNCTION, line=0)
+    names = [frame["name"].split("+")[0] for frame in result["stack"]]
+    assert names[:4] == [FUNCTION, "list_push", "producer", "task_entry"], names
+    shown = gdb_frame_locals(demo_trace, [f"break {FUNCTION}", "continue"], frames=4)
+    dap = [sorted(map(tuple, frame)) for frame in result["frameLocals"][:4]]
+    for frame in (0, 1, 3):
+        assert dap[frame] == sorted(shown[frame]), (frame, dap[frame], shown[frame])
+    assert any(value != "<optimized out>" for _, value in dap[1])
+    # producer, inlined: the variables of its blocks that hold the pc (id; t, cursor; n).
+    # gdb adds, as <optimized out>, those of the abstract instance's blocks again (t,
+    # cursor, n, and the i of a loop the pc is not in).
+    assert [name for name, _ in dap[2]] == ["cursor", "id", "n", "t"]
+    assert set(dap[2]) <= set(shown[2])
 
 
 @pytest.fixture(scope="module")
