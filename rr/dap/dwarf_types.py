@@ -22,6 +22,8 @@ MAX_STRING = 200              # gdb's `print elements` default
 MAX_ELEMENTS = 200
 REPEAT_THRESHOLD = 10         # gdb's `print repeats` default
 POINTER_SIZE = 8
+STRING_CHUNK = 64             # a string is read this many bytes at a time, within a page
+PAGE_SIZE = 4096
 
 _QUALIFIERS = {"DW_TAG_const_type": "const", "DW_TAG_volatile_type": "volatile",
                "DW_TAG_restrict_type": "restrict", "DW_TAG_atomic_type": "_Atomic"}
@@ -55,7 +57,8 @@ def type_of(die) -> object:
 def underlying(kind) -> object:
     """``kind`` without typedefs and qualifiers (None: void)."""
     for _ in range(16):
-        if kind is None or isinstance(kind, ArrayRow) or (kind.tag != "DW_TAG_typedef" and kind.tag not in _QUALIFIERS):
+        if kind is None or isinstance(kind, ArrayRow) or \
+                (kind.tag != "DW_TAG_typedef" and kind.tag not in _QUALIFIERS):
             return kind
         kind = type_of(kind)
     return kind
@@ -275,12 +278,15 @@ def _string_at(address: int, read: Read) -> str | None:
     """A NUL-terminated string as gdb quotes it ("..." after MAX_STRING characters)."""
     data = b""
     while len(data) < MAX_STRING and b"\0" not in data:
-        chunk = read(address + len(data), 1)
+        here = address + len(data)
+        chunk = read(here, min(STRING_CHUNK, PAGE_SIZE - here % PAGE_SIZE))   # one page
         if not chunk:
             return None if not data else _quoted(data) + "..."
         data += chunk
-    text = data.split(b"\0", 1)[0]
-    return _quoted(text) + ("..." if b"\0" not in data else "")
+    text, nul, _ = data.partition(b"\0")
+    if nul and len(text) <= MAX_STRING:
+        return _quoted(text)
+    return _quoted(text[:MAX_STRING]) + "..."
 
 
 def _quoted(data: bytes) -> str:
