@@ -55,6 +55,18 @@ UNRECORDED_EPOCH_INSNS = 20_000
 # instructions a virtual second).
 MIN_EPOCH_INSNS = 1_000
 MAX_EPOCH_INSNS = 10_000_000
+# The same trap taken this many times in a row without an instruction
+# completing is a hart that can never go on (rr/monitor/traps.py): a fault.
+STUCK_TRAPS = 16
+# The trap hook offers the run loop a chance to poll every this many traps
+# (a trap costs ~25 us in the monitor: about every 25 ms).
+TRAP_CHECK_EVERY = 1024
+# How long a run goes at most without looking at the user's Ctrl-C or a
+# debugger's interrupt; and how long a live run waits for the guest to
+# reach an epoch (where a quit is taken, as an input) before it stops where
+# it is instead.
+POLL_SECONDS = 0.1
+QUIT_GRACE_SECONDS = 0.5
 
 # --- Privilege levels -------------------------------------------------------
 PRIV_U = 0

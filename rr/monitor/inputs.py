@@ -64,6 +64,13 @@ class InputSource(ABC):
     def console_closed(self, icount: int) -> bool:
         """True when no console byte will ever arrive again (stdin at end of file)."""
 
+    def quit_pending(self) -> bool:
+        """True once the user asked to stop, whether or not the guest was told yet.
+
+        Not an input (no position, nothing logged): it lets the run loop stop a
+        guest that does not reach the next position where a quit is taken."""
+        return False
+
 
 class HostInputs(InputSource):
     """Inputs taken from this machine: a console, its clocks and os.urandom."""
@@ -91,6 +98,9 @@ class HostInputs(InputSource):
 
     def console_closed(self, icount: int) -> bool:
         return self.console.closed
+
+    def quit_pending(self) -> bool:
+        return self.console.quit_requested
 
 
 class ConsoleInput(ABC):

@@ -8,19 +8,35 @@ consulted. Those positions do not depend on how the run was chunked, which
 is what makes a run (and later a replay) deterministic whoever stops it where.
 The epoch size moves those positions, so a trace records it and a replay runs
 with the recorded one.
+
+Wall time is looked at too, but never decides what the guest sees: at
+least every ``POLL_SECONDS`` of a run (the trap hook gets the run back to
+the loop for that, since a guest trapping on every instruction can take
+seconds per epoch) the loop asks ``idle_poll`` whether to give the run back
+(a debugger's interrupt), and a user's quit that the guest has not been
+able to take at an epoch within ``QUIT_GRACE_SECONDS`` stops the run where
+it is, as an instruction limit the trace records.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 from rr.errors import GuestFault, InstructionLimit
 from rr.monitor.board import Board
+from rr.monitor.constants import POLL_SECONDS, QUIT_GRACE_SECONDS
 from rr.monitor.run_stop import RunStop
 from rr.monitor.exits import ExitKind, GuestExit
 
 # How long one wait for console input may block before the quit flag is polled.
 IDLE_POLL_SECONDS = 0.1
+
+
+class UserStop(InstructionLimit):
+    """The user quit while the guest could not take the quit as an input (no epoch
+    reached in time): the run ends where it is, and a replay ends there as for
+    --max-insns (same exit status, which is what the trace keeps)."""
 
 
 class RunLoop:
@@ -36,9 +52,16 @@ class RunLoop:
         # The guest was idling (wfi) when the run was given back to the
         # caller: the next run resumes the wait instead of running on.
         self.idle_pending = False
-        # Polled while the guest idles waiting for console input; True gives
-        # the run back to the caller (a debugger's Ctrl-C on a waiting guest).
+        # Polled while the guest idles waiting for console input, and every
+        # POLL_SECONDS of a run; True gives the run back to the caller (a
+        # debugger's Ctrl-C).
         self.idle_poll: Callable[[], bool] = lambda: False
+        # What an instruction limit is said to be ("--max-insns", or for a
+        # replay where the recording stopped).
+        self.limit_words = "--max-insns"
+        self._poll_due = 0.0                # monotonic time of the next poll
+        self._quit_seen: float | None = None    # when a quit the guest has not taken was seen
+        board.traps.on_many_traps = self._on_many_traps
 
     def get_state(self) -> dict[str, Any]:
         return {"reboots": self.reboots, "serviced_at": self.serviced_at,
@@ -63,6 +86,7 @@ class RunLoop:
     def run_until(self, stop_at: int | None) -> GuestExit | None:
         """Run until the guest asks to exit, or until icount == stop_at (returns None)."""
         board, cpu = self.board, self.board.cpu
+        self._poll_due = time.monotonic() + POLL_SECONDS
         while True:
             icount = cpu.icount
             if self.idle_pending:
@@ -81,6 +105,8 @@ class RunLoop:
                 return board.exit_request
             if stop_at is not None and icount >= stop_at:
                 return None
+            if time.monotonic() >= self._poll_due and self._poll(icount):
+                return None
             target = self._chunk_end(icount, stop_at)
             board.address_spaces.settle()   # watch hooks moved by the last run's satp writes
             stop = cpu.run(target - icount)
@@ -95,6 +121,27 @@ class RunLoop:
                 self._pause_requested = False
                 return None
             self._after_stop(stop)
+
+    def _poll(self, icount: int) -> bool:
+        """Between two runs of the hart, at least every POLL_SECONDS: True gives the
+        run back to the caller; a quit the guest cannot take in time stops it here."""
+        now = time.monotonic()
+        self._poll_due = now + POLL_SECONDS
+        if self.board.inputs.quit_pending():
+            if self._quit_seen is None:
+                self._quit_seen = now
+            elif now - self._quit_seen >= QUIT_GRACE_SECONDS:
+                self._quit_seen = None
+                raise UserStop(f"stopped by the user after {icount} instructions at pc "
+                               f"{self.board.cpu.pc:#x}: the guest reached no input position "
+                               f"within {QUIT_GRACE_SECONDS} s")
+        return self.idle_poll()
+
+    def _on_many_traps(self) -> None:
+        """From the trap hook: a poll is due, so end this run of the hart here (the
+        loop goes on from this position, as after a new timer deadline)."""
+        if time.monotonic() >= self._poll_due:
+            self.board.replan()
 
     def pause(self) -> None:
         """From a hook: end the current run_until as soon as unicorn stops."""
@@ -112,7 +159,7 @@ class RunLoop:
         if self.max_insns is not None:
             if icount >= self.max_insns:
                 raise InstructionLimit(
-                    f"stopped after {icount} instructions (--max-insns) at pc "
+                    f"stopped after {icount} instructions ({self.limit_words}) at pc "
                     f"{self.board.cpu.pc:#x}{self.board.traps.describe_insn(self.board.cpu.pc)}")
             target = min(target, self.max_insns)
         return target

@@ -12,9 +12,21 @@ cause as ``intno`` and pc already advanced by 4, and ebreak arrives at
 - any other cause the board delegates: delivered to S-mode exactly as the
   hardware would (sepc, scause, stval, sstatus, privilege, stvec);
 - anything else: the run stops with a one-line diagnostic.
+
+Two things keep a trap-bound guest in hand. A trap taken again and again
+at one position with nothing else changing (stvec not fetchable, say, after
+paging was turned on with tables that map neither the code nor the
+handler) can never end, since no instruction completes and no interrupt is
+enabled in the handler: the run stops with a diagnostic after
+``STUCK_TRAPS`` of them. And every ``TRAP_CHECK_EVERY`` traps the hook
+calls ``on_many_traps``, which the run loop uses to get the run back when
+it has not been able to poll for a while (a guest trapping on every
+instruction runs ~50 times slower, so an epoch can take seconds).
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 from unicorn import UC_HOOK_MEM_UNMAPPED
 from unicorn import UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_UNMAPPED
@@ -23,7 +35,7 @@ from unicorn import riscv_const as rc
 from rr.errors import GuestFault
 from rr.monitor import mmu
 from rr.monitor.constants import (
-    CAUSE_BREAKPOINT, CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT, CAUSE_ILLEGAL_INSTRUCTION,
+    STUCK_TRAPS, TRAP_CHECK_EVERY, CAUSE_BREAKPOINT, CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT, CAUSE_ILLEGAL_INSTRUCTION,
     CAUSE_MISALIGNED_FETCH, CAUSE_USER_ECALL, DELEGATED_EXCEPTIONS,
     INSN_C_EBREAK, INSN_EBREAK, PRIV_M, PRIV_S, PRIV_U, SSTATUS_SIE, SSTATUS_SPIE, SSTATUS_SPP,
 )
@@ -38,6 +50,10 @@ from rr.monitor.sbi import Sbi
 # unicorn reports pc + 4 for every synchronous exception, whatever the length
 UNICORN_EPC_SKEW = 4
 _INSTRUCTION_FAULTS = (CAUSE_MISALIGNED_FETCH, CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _instructions(count: int) -> str:
@@ -59,6 +75,12 @@ class TrapHandler:
         # that follows means "resume", not "fail".
         self.breakpoint_delivered = False
         self.fault: GuestFault | None = None
+        # The last trap delivered (position, cause, epc, tval, priv) and how many
+        # times in a row exactly that trap was taken.
+        self._last_trap: tuple[int, int, int, int, int] | None = None
+        self._repeats = 0
+        self._taken = 0
+        self.on_many_traps: Callable[[], None] = _nothing
         uc = cpu.uc
         cpu.on_exception(self._on_exception)
         cpu.on_invalid(self._on_invalid)
@@ -155,6 +177,11 @@ class TrapHandler:
     def deliver(self, cause: int, epc: int, tval: int, priv: int) -> None:
         """Enter the guest's S-mode trap handler, as the hardware trap entry would."""
         cpu = self.cpu
+        self._taken += 1
+        if self._taken % TRAP_CHECK_EVERY == 0:
+            self.on_many_traps()
+        if self._stuck(cause, epc, tval, priv):
+            return
         uc = cpu.uc
         cpu.priv = PRIV_M
         old = uc.reg_read(rc.UC_RISCV_REG_SSTATUS)
@@ -170,6 +197,32 @@ class TrapHandler:
         stvec = uc.reg_read(rc.UC_RISCV_REG_STVEC)
         cpu.priv = PRIV_S
         cpu.pc = stvec & ~3                 # exceptions always use the base address
+
+    def _stuck(self, cause: int, epc: int, tval: int, priv: int) -> bool:
+        """True (and the run stopped with a fault) when this trap is the same one taken
+        ``STUCK_TRAPS`` times in a row without an instruction completing in between.
+
+        The trap entry clears sstatus.SIE and enters S-mode, so after the second
+        identical trap the hart is at a fixed point: same pc, same CSRs, no
+        interrupt it could take. It would take this trap for ever."""
+        trap = (self.cpu.icount_in_hook(), cause, epc, tval, priv)
+        if trap != self._last_trap:
+            self._last_trap, self._repeats = trap, 1
+            return False
+        self._repeats += 1
+        if self._repeats < STUCK_TRAPS:
+            return False
+        self._last_trap, self._repeats = None, 0
+        stvec = self.cpu.uc.reg_read(rc.UC_RISCV_REG_STVEC) & ~3
+        # A fetch that faulted began no instruction: the one before it is the last done.
+        done = trap[0] + (cause in (CAUSE_FETCH_ACCESS, CAUSE_FETCH_PAGE_FAULT))
+        self.fault = GuestFault(
+            f"guest is stuck: {cause_name(cause)} (cause {cause}) at pc {epc:#x} "
+            f"(stval {tval:#x}) in {priv_name(priv)}-mode goes to stvec {stvec:#x}, "
+            f"which takes the same trap again, {STUCK_TRAPS} times without completing "
+            f"an instruction, after {_instructions(done)}")
+        self.cpu.stop()
+        return True
 
     def describe_insn(self, pc: int) -> str:
         """' (mnemonic operands)' of the instruction at ``pc``, or '' if it cannot be read."""

@@ -79,3 +79,6 @@ class RecordingInputs(InputSource):
             self._closed_logged = True
             self._log(ConsoleClosed(icount, pc=self.pc()))
         return self._closed_logged
+
+    def quit_pending(self) -> bool:
+        return self.live.quit_pending()

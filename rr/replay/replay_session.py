@@ -56,6 +56,7 @@ class ReplaySession(HistorySession):
         events.verify()                     # a damaged chunk fails now, not mid-replay
         super().__init__(config, payload, ReplayInputs(events, complete=reader.complete),
                          console_out, self._recorded_instruction_limit())
+        self.loop.limit_words = "where the recording stopped"
 
     def _recorded_instruction_limit(self) -> int | None:
         """A recording stopped by --max-insns ends where the limit was: the replay stops
