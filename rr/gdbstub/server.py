@@ -41,10 +41,12 @@ from rr.gdbstub.constants import (ADDRESS_SPACE, ALL_THREADS, ANY_THREAD, ERROR_
                                   SUPPORTED_FEATURES, THREAD_ID, UNTOLD_LIMIT, VCONT_ACTIONS)
 from rr.gdbstub.packets import OVERSIZED, ConnectionClosed, RspConnection, escape_binary
 from rr.gdbstub.registers import BY_NUMBER, G_PACKET_REGISTERS, REGISTERS, Register
-from rr.gdbstub.stop_points import STOP_REASON_OF_KIND, Z_TYPES, StopPoint, StopPoints
+from rr.gdbstub.stop_points import (STOP_REASON_OF_KIND, WATCH_KIND_OF_TYPE, Z_TYPES, StopPoint,
+                                    StopPoints)
 from rr.gdbstub.target import (DebugTarget, Direction, MemoryFault, ReadOnly, Resume, Stop,
                                StopKind)
 from rr.gdbstub.target_xml import read_annex
+from rr.replay.hits import check_watch_range
 
 
 class SessionEnd(Enum):
@@ -372,6 +374,12 @@ class GdbServer:
         point = StopPoint(kind_type, _parse_hex(fields[1]), _parse_hex(fields[2]))
         if point.address + max(point.kind, 1) > ADDRESS_SPACE:
             return ERROR_BAD_ARGUMENT
+        if packet[0] == "Z" and kind_type in WATCH_KIND_OF_TYPE:
+            try:
+                check_watch_range(point.address, max(1, point.kind))
+            except RrError as refusal:
+                self._tell_later(f"rrvm: {refusal}\n")
+                return error_text_reply(str(refusal))
         if packet[0] == "Z":
             self.points.insert(point)
         else:

@@ -55,6 +55,10 @@ UNRECORDED_EPOCH_INSNS = 20_000
 # instructions a virtual second).
 MIN_EPOCH_INSNS = 1_000
 MAX_EPOCH_INSNS = 10_000_000
+# The most bytes one watchpoint covers (gdb, the REPL and DAP alike): a
+# page, more than any variable a watch is usually set on; each hit of a write
+# watch keeps the range before and after (docs/watchpoints.md).
+MAX_WATCH_BYTES = 4096
 # The same trap taken this many times in a row without an instruction
 # completing is a hart that can never go on (rr/monitor/traps.py): a fault.
 STUCK_TRAPS = 16

@@ -172,8 +172,10 @@ class Debugger:
 
     def add_watchpoint(self, address: int, length: int, access: WatchKind,
                        spec: str, space: WatchSpace = WatchSpace.VIRTUAL) -> StopPoint:
-        return self._add(StopPoint(self._next_number, PointKind.WATCHPOINT, address, spec,
-                                   length, access, space=space))
+        stop = StopPoint(self._next_number, PointKind.WATCHPOINT, address, spec,
+                         length, access, space=space)
+        stop.watchpoint                     # a range no watch may cover fails here, not later
+        return self._add(stop)
 
     def _add(self, stop: StopPoint) -> StopPoint:
         self.stops[stop.number] = stop

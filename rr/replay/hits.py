@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
+from rr.errors import RrError
 from rr.monitor import mmu
+from rr.monitor.constants import MAX_WATCH_BYTES
 from rr.monitor.guest_memory import GuestMemory
 from rr.monitor.insn_decode import effective_address
 
@@ -38,6 +40,25 @@ if TYPE_CHECKING:
     from rr.monitor.board import Board
 
 MAX_ACCESS = 16          # widest access that can overlap a watched range from below
+ADDRESS_LIMIT = 1 << 64
+
+
+class WatchRangeError(RrError):
+    """A watch over a range no watch may cover (docs/watchpoints.md, "How much one watch covers")."""
+
+
+def check_watch_range(address: int, length: int) -> None:
+    """Raise WatchRangeError unless [address, address + length) is a range a watch may cover.
+
+    Every watch is built here (REPL, gdb stub, DAP, the history queries): each hit
+    of a write watch keeps the range before and after the store, so its length
+    bounds what a search holds per hit and the hooks it places."""
+    if not 1 <= length <= MAX_WATCH_BYTES:
+        raise WatchRangeError(f"cannot watch {length} bytes at {address:#x}: a watch covers "
+                              f"1 to {MAX_WATCH_BYTES} bytes")
+    if not 0 <= address <= ADDRESS_LIMIT - length:
+        raise WatchRangeError(f"cannot watch {length} bytes at {address:#x}: the range "
+                              "leaves the 64-bit address space")
 
 
 class WatchKind(StrEnum):
@@ -75,6 +96,7 @@ class Watchpoint:
     space: WatchSpace = WatchSpace.VIRTUAL
 
     def __post_init__(self) -> None:
+        check_watch_range(self.address, self.length)
         object.__setattr__(self, "kind", WatchKind(self.kind))     # "write" works too
         object.__setattr__(self, "space", WatchSpace(self.space))
 
