@@ -6,6 +6,8 @@
 - trapstorm traps on every instruction for ever: --max-insns, Ctrl-C (SIGINT),
   gdb's interrupt (0x03) and the REPL's Ctrl-C answer within a second, on both
   engines, and the recording the user stopped replays to the same end.
+- dbcn asks the SBI debug console to write 4 GiB, 2^63 and 2^64-1 bytes: each
+  call is cut to the documented bound and the guest goes on.
 """
 
 from __future__ import annotations
@@ -153,3 +155,12 @@ def test_repl_ctrl_c_interrupts_continue_in_a_trap_storm(engine, tmp_path):
     child.expect("\n")
     child.wait()
 
+
+def test_huge_dbcn_lengths_are_cut(engine):
+    done = run_rrvm("run", str(BIN / "dbcn.elf"), timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    for what in ("4 GiB", "2^63 bytes", "all ones"):
+        assert f"dbcn: {what}: error 0, wrote 4096" in out
+    assert "dbcn: past the end of RAM: error -3, wrote 0" in out
+    assert out.endswith("dbcn: done\n") or "dbcn: done" in out
