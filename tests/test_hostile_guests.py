@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, RRVM, run_rrvm
+from rr.monitor.constants import USER_STOP_STATUS
 
 sys.path.insert(0, str(REPO / "tests" / "gdbstub"))
 from gdb_helpers import DebugServer, RspClient, StubServer  # noqa: E402
@@ -79,19 +80,19 @@ def interrupt_after(args: list[str], wait: float = RUN_FIRST) -> tuple[subproces
 
 def test_ctrl_c_stops_a_trap_storm_and_the_recording_replays(engine, tmp_path):
     ran, took = interrupt_after(["run", str(BIN / "trapstorm.elf")])
-    assert took < ANSWER_SECONDS and ran.returncode == 4
+    assert took < ANSWER_SECONDS and ran.returncode == USER_STOP_STATUS
     assert "stopped by the user after" in one_line(ran.stderr)
     trace = tmp_path / "storm.rr"
     recorded, took = interrupt_after(["record", str(BIN / "trapstorm.elf"), "-o", str(trace)])
-    assert took < ANSWER_SECONDS and recorded.returncode == 4
+    assert took < ANSWER_SECONDS and recorded.returncode == USER_STOP_STATUS
     stopped = one_line(recorded.stderr)
     icount = int(stopped.split("stopped by the user after ")[1].split()[0])
     for replay_engine in ENGINES:
         replayed = subprocess.run([*RRVM, "replay", str(trace)], cwd=REPO, capture_output=True,
                                   timeout=120, env={**_env(), "RRVM_ENGINE": replay_engine})
-        assert replayed.returncode == 4, replayed.stderr
+        assert replayed.returncode == USER_STOP_STATUS, replayed.stderr
         assert (f"replay reproduced the recorded error: stopped after {icount} instructions "
-                f"(where the recording stopped)") in replayed.stderr.decode()
+                f"(where the user stopped the recording)") in replayed.stderr.decode()
         assert replayed.stdout == recorded.stdout
 
 

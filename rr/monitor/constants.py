@@ -71,6 +71,8 @@ TRAP_CHECK_EVERY = 1024
 # it is instead.
 POLL_SECONDS = 0.1
 QUIT_GRACE_SECONDS = 0.5
+# The exit status of a run the user stopped (as a shell reports SIGINT).
+USER_STOP_STATUS = 130
 
 # --- Privilege levels -------------------------------------------------------
 PRIV_U = 0

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from rr.errors import GuestFault, InstructionLimit
 from rr.monitor.board import Board
-from rr.monitor.constants import POLL_SECONDS, QUIT_GRACE_SECONDS
+from rr.monitor.constants import POLL_SECONDS, QUIT_GRACE_SECONDS, USER_STOP_STATUS
 from rr.monitor.run_stop import RunStop
 from rr.monitor.exits import ExitKind, GuestExit
 
@@ -35,8 +35,11 @@ IDLE_POLL_SECONDS = 0.1
 
 class UserStop(InstructionLimit):
     """The user quit while the guest could not take the quit as an input (no epoch
-    reached in time): the run ends where it is, and a replay ends there as for
-    --max-insns (same exit status, which is what the trace keeps)."""
+    reached in time): the run ends where it is, with the status of an interrupted
+    command; the trace keeps the status and the position, and a replay ends there
+    as for --max-insns."""
+
+    exit_status = USER_STOP_STATUS
 
 
 class RunLoop:
@@ -56,8 +59,9 @@ class RunLoop:
         # POLL_SECONDS of a run; True gives the run back to the caller (a
         # debugger's Ctrl-C).
         self.idle_poll: Callable[[], bool] = lambda: False
-        # What an instruction limit is said to be ("--max-insns", or for a
-        # replay where the recording stopped).
+        # The error an instruction limit raises, and what it is said to be
+        # (a replay ends where its recording was stopped, by either).
+        self.limit_error: type[InstructionLimit] = InstructionLimit
         self.limit_words = "--max-insns"
         self._poll_due = 0.0                # monotonic time of the next poll
         self._quit_seen: float | None = None    # when a quit the guest has not taken was seen
@@ -158,7 +162,7 @@ class RunLoop:
             target = min(target, stop_at)
         if self.max_insns is not None:
             if icount >= self.max_insns:
-                raise InstructionLimit(
+                raise self.limit_error(
                     f"stopped after {icount} instructions ({self.limit_words}) at pc "
                     f"{self.board.cpu.pc:#x}{self.board.traps.describe_insn(self.board.cpu.pc)}")
             target = min(target, self.max_insns)

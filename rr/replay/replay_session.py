@@ -14,6 +14,7 @@ from rr.monitor.board_config import BoardConfig
 from rr.monitor.disk_image import DiskImage, open_recorded_disk
 from rr.monitor.exits import GuestExit
 from rr.monitor.loader import parse_image
+from rr.monitor.run_loop import UserStop
 from rr.monitor.state_digest import state_digest
 from rr.record.recording import ERROR_EXIT
 from rr.replay.divergence import Divergence, EndOfHistory
@@ -56,7 +57,9 @@ class ReplaySession(HistorySession):
         events.verify()                     # a damaged chunk fails now, not mid-replay
         super().__init__(config, payload, ReplayInputs(events, complete=reader.complete),
                          console_out, self._recorded_instruction_limit())
-        self.loop.limit_words = "where the recording stopped"
+        if self.reader.footer is not None and self.reader.footer.exit_code == UserStop.exit_status:
+            self.loop.limit_error = UserStop
+            self.loop.limit_words = "where the user stopped the recording"
 
     def _recorded_instruction_limit(self) -> int | None:
         """A recording stopped by --max-insns ends where the limit was: the replay stops
@@ -64,7 +67,7 @@ class ReplaySession(HistorySession):
         an input, so the footer is what tells)."""
         footer = self.reader.footer
         if footer is not None and footer.exit_kind == ERROR_EXIT \
-                and footer.exit_code == InstructionLimit.exit_status:
+                and footer.exit_code in (InstructionLimit.exit_status, UserStop.exit_status):
             return footer.final_icount
         return None
 
