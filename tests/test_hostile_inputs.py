@@ -252,9 +252,11 @@ def test_a_divergence_inside_an_rtc_read_is_one_line(demo_trace, tmp_path):
     assert line.startswith("rrvm: error:")
 
 
-def test_the_end_of_history_inside_an_rtc_read_stops_the_replay_there(demo_trace, tmp_path):
-    """Cut before its first chunk, the trace ends before the RTC read: the replay stops
-    at that read and says the trace is incomplete (no value is made up for the guest)."""
+def test_a_trace_cut_before_its_first_chunk_replays_no_further_than_its_history(demo_trace,
+                                                                                  tmp_path):
+    """Cut before its first chunk, the trace's history ends at instruction 0 (what info and
+    repl say too): the replay stops there and says the trace is incomplete, instead of
+    running on into the RTC read whose value was never recorded."""
     with TraceReader(demo_trace) as reader:
         first_chunk = reader.index[0].offset
     cut = tmp_path / "cut.rrt"
@@ -262,7 +264,7 @@ def test_the_end_of_history_inside_an_rtc_read_stops_the_replay_there(demo_trace
     proc = run_rrvm("replay", str(cut), "--quiet", timeout=60)
     err = proc.stderr.decode()
     assert proc.returncode == 0 and "Exception ignored" not in err and "Traceback" not in err
-    assert "replayed to instruction 22795, the end of recorded history" in err
+    assert "replayed to instruction 0, the end of recorded history" in err
 
 
 def test_a_divergence_inside_an_entropy_request_is_one_line(tmp_path):

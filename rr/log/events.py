@@ -111,8 +111,20 @@ class GuestExit(Event):
     FIELDS: ClassVar[tuple[tuple[str, str], ...]] = (("kind", STR), ("code", INT))
 
 
+@dataclass(frozen=True, slots=True)
+class Progress(Event):
+    """The recording had reached ``icount`` (written at least once a second of recording).
+
+    Not an input: nothing the guest observes, and a replay passes over it. It
+    tells how far history goes in a trace that was cut before its footer (a
+    killed recording), even when the guest took no input for a long time."""
+
+    KIND: ClassVar[str] = "progress"
+    TAG: ClassVar[int] = 8
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (ConsoleInput, ClockRead, WallClockRead, Entropy,
-                                        ConsoleClosed, UserQuit, GuestExit)
+                                        ConsoleClosed, UserQuit, GuestExit, Progress)
 TYPE_BY_TAG: dict[int, type[Event]] = {cls.TAG: cls for cls in EVENT_TYPES}
 TYPE_BY_KIND: dict[str, type[Event]] = {cls.KIND: cls for cls in EVENT_TYPES}
 

@@ -22,7 +22,7 @@ from types import TracebackType
 import msgpack
 
 from rr.log.errors import TraceError, TraceWriteError
-from rr.log.events import Event, encode_event
+from rr.log.events import Event, Progress, encode_event
 from rr.log.frames import (CODEC_LZ4_BLOCK, CODEC_STORED, FRAME, RAW_LIMITS, TAG_CHUNK, TAG_FOOTER,
                            TAG_HEAD, TAG_INDEX, pack_frame, pack_preamble, pack_trailer)
 from rr.log.header import TraceHeader
@@ -113,6 +113,15 @@ class TraceWriter:
             self.flush()
         else:
             self.maybe_flush()
+
+    def progress(self, icount: int) -> None:
+        """The run reached ``icount``: once ``flush_interval`` seconds passed since the
+        last chunk, write a progress marker there and the chunk it ends, so a trace cut
+        at any moment tells how far its history goes to within about that time."""
+        self._check_open()
+        if icount > self._last_icount and self._clock() - self._last_flush >= self.flush_interval:
+            self.write(Progress(icount))
+            self.flush()
 
     def maybe_flush(self) -> bool:
         """Flush if events wait and ``flush_interval`` seconds passed (idle loops call it)."""

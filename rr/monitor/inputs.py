@@ -64,6 +64,11 @@ class InputSource(ABC):
     def console_closed(self, icount: int) -> bool:
         """True when no console byte will ever arrive again (stdin at end of file)."""
 
+    def progress(self, icount: int) -> None:
+        """The run has reached ``icount`` (called between runs of the hart, every few
+        tenths of a second). Not an input: a recording notes it now and then, so a
+        trace cut before its end still tells how far it went."""
+
     def quit_pending(self) -> bool:
         """True once the user asked to stop, whether or not the guest was told yet.
 

@@ -131,7 +131,9 @@ class RunLoop:
         run back to the caller; a quit the guest cannot take in time stops it here."""
         now = time.monotonic()
         self._poll_due = now + POLL_SECONDS
-        if self.board.inputs.quit_pending():
+        inputs = self.board.inputs
+        inputs.progress(icount)
+        if inputs.quit_pending():
             if self._quit_seen is None:
                 self._quit_seen = now
             elif now - self._quit_seen >= QUIT_GRACE_SECONDS:

@@ -18,3 +18,7 @@ class EventSink(Protocol):
     def maybe_flush(self) -> object:
         """Called at every epoch boundary of the run loop: a trace writes what it holds
         at most once a second, so a killed recording keeps nearly all of its run."""
+
+    def progress(self, icount: int) -> None:
+        """The run reached ``icount``: a trace writes a progress marker there at most
+        once a second (traces/FORMAT.md, tag 8); nothing else keeps it."""

@@ -82,3 +82,6 @@ class RecordingInputs(InputSource):
 
     def quit_pending(self) -> bool:
         return self.live.quit_pending()
+
+    def progress(self, icount: int) -> None:
+        self.sink.progress(icount)

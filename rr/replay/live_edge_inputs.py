@@ -47,6 +47,10 @@ class HistoryLog:
         if self.writer is not None:
             self.writer.maybe_flush()
 
+    def progress(self, icount: int) -> None:
+        if self.writer is not None:
+            self.writer.progress(icount)
+
 
 class LiveEdgeInputs(InputSource):
     def __init__(self, live: InputSource, writer: TraceWriter | None = None) -> None:
@@ -106,3 +110,7 @@ class LiveEdgeInputs(InputSource):
     def console_closed(self, icount: int) -> bool:
         self._asked_at = icount
         return self._source(icount).console_closed(icount)
+
+    def progress(self, icount: int) -> None:
+        if self.at_live_edge(icount):           # history replayed again is already written
+            self.recorder.progress(icount)

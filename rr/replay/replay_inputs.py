@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Event, GuestExit,
-                           UserQuit, WallClockRead)
+                           Progress, UserQuit, WallClockRead)
 from rr.errors import RrError
 from rr.monitor.inputs import InputSource
 from rr.replay.divergence import EndOfHistory, divergence
@@ -41,12 +41,20 @@ class ReplayInputs(InputSource):
 
     @property
     def _next(self) -> Event | None:
-        """The next recorded event not yet replayed."""
-        return self.events[self.cursor] if self.cursor < len(self.events) else None
+        """The next recorded event not yet replayed (progress markers are passed over:
+        they are not inputs)."""
+        events = self.events
+        while self.cursor < len(events) and isinstance(events[self.cursor], Progress):
+            self.cursor += 1
+        return events[self.cursor] if self.cursor < len(events) else None
 
     @property
     def last_match(self) -> Event | None:
-        return self.events[self.cursor - 1] if self.cursor else None
+        """The last input handed back (not a progress marker)."""
+        index = self.cursor - 1
+        while index >= 0 and isinstance(self.events[index], Progress):
+            index -= 1
+        return self.events[index] if index >= 0 else None
 
     def _advance(self, event: Event) -> Event:
         self.cursor += 1
@@ -55,7 +63,7 @@ class ReplayInputs(InputSource):
     @property
     def replayed_all(self) -> bool:
         """Every event in the stream has been handed back."""
-        return self.cursor == len(self.events)
+        return self._next is None
 
     def observed(self, event: Event) -> None:
         """An input the guest has just observed live (rr/replay/live_edge_inputs.py): it

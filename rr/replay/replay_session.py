@@ -74,7 +74,8 @@ class ReplaySession(HistorySession):
     @property
     def end_icount(self) -> int | None:
         """Where recorded history ends, when the trace is incomplete."""
-        return None if self.reader.complete else self.reader.last_icount
+        # A trace cut before its first chunk has history up to its first position only.
+        return None if self.reader.complete else self.reader.last_icount or 0
 
     def run(self, stop_at: int | None = None) -> ReplayOutcome:
         """Replay to the end (or to ``stop_at``), checking every event and the final state."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rr.log import (ClockRead, ConsoleInput, EmbeddedFile, Entropy, GuestExit,
-                    ConsoleClosed, TraceFooter, TraceHeader, TraceWriter, UserQuit,
+                    ConsoleClosed, Progress, TraceFooter, TraceHeader, TraceWriter, UserQuit,
                     WallClockRead)
 
 ONE_OF_EACH = [
@@ -15,6 +15,7 @@ ONE_OF_EACH = [
     Entropy(4_000, bytes(range(64))),
     ConsoleClosed(10_000),
     UserQuit(12_345, pc=0),
+    Progress(15_000),
     GuestExit(20_000, "fail", 7),
 ]
 
