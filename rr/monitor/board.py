@@ -190,10 +190,16 @@ class Board:
 
     def _load_payload(self) -> None:
         for seg in self.payload.image.segments:
-            self.cpu.write_phys(seg.paddr, seg.data)
+            self._load(seg.paddr, seg.data)
         if self.payload.initrd is not None:
-            self.cpu.write_phys(self.config.initrd_start, self.payload.initrd)
+            self._load(self.config.initrd_start, self.payload.initrd)
         self.cpu.write_phys(self.dtb_addr, self.dtb)
+
+    def _load(self, paddr: int, data: bytes) -> None:
+        if self.ram.contains(paddr, len(data)):
+            self.ram.load(paddr, data)      # zero blocks cost no memory; reset forgets code
+        else:
+            self.cpu.write_phys(paddr, data)
 
     # --- state outside the hart and RAM --------------------------------------
     def get_state(self) -> dict:

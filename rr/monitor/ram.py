@@ -122,5 +122,26 @@ class GuestRam:
             if memcmp(self.address + block, ZERO_ADDRESS, length):
                 yield block
 
+    def load(self, paddr: int, data: bytes) -> None:
+        """Write ``data`` at ``paddr`` (inside RAM), leaving out the 1 MiB blocks that
+        are zero where RAM is zero already: a large image of mostly zeros (an initrd)
+        then touches only the pages it needs, and costs its own bytes, not as much
+        again in guest RAM. Behind unicorn's back: the caller forgets translated code
+        afterwards (Board.reset does)."""
+        if isinstance(data, bytearray):         # a large embedded file (rr/log/frames.py)
+            cells = (ctypes.c_char * len(data)).from_buffer(data)
+            source = ctypes.addressof(cells)
+        else:
+            data = bytes(data)                  # no copy for bytes
+            source = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
+        view = memoryview(data)
+        offset = paddr - self.base
+        for at in range(0, len(data), BLOCK):
+            length = min(BLOCK, len(data) - at)
+            if memcmp(source + at, ZERO_ADDRESS, length) \
+                    or memcmp(self.address + offset + at, ZERO_ADDRESS, length):
+                self.map[offset + at:offset + at + length] = view[at:at + length]
+        view.release()
+
     def contains(self, paddr: int, size: int = 1) -> bool:
         return self.base <= paddr and paddr + size <= self.base + self.size
