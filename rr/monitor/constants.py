@@ -70,7 +70,7 @@ TRAP_CHECK_EVERY = 1024
 # reach an epoch (where a quit is taken, as an input) before it stops where
 # it is instead.
 POLL_SECONDS = 0.1
-QUIT_GRACE_SECONDS = 0.5
+QUIT_GRACE_SECONDS = 0.25
 # The exit status of a run the user stopped (as a shell reports SIGINT).
 USER_STOP_STATUS = 130
 
