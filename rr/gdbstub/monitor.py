@@ -171,12 +171,14 @@ class ReplayMonitor:
         return f"{prefix}{address:#x}" + (f" ({size})" if size else "")
 
     def _write_words(self, write: Write) -> str:
-        """'instruction 1234, pc 0x80200024 <clear_bss+0x8>: sd zero, 0(t0) (wrote at 0x...)'."""
+        """'instruction 1234, pc 0x80200024 <clear_bss+0x8>: sd zero, 0(t0) (wrote at 0x...)',
+        'virtio-blk DMA during instruction 1234, ...' for a device's write."""
         name = self.symbols.describe(write.pc)
         where = f"pc {write.pc:#x}" + (f" <{name}>" if name else "")
         code = f": {disassemble_one(write.instruction, write.pc)}" \
             if write.instruction is not None else ""
-        return f"instruction {write.icount}, {where}{code} (wrote at {write.address:#x})"
+        by = f"{write.writer} during " if write.device is not None else ""
+        return f"{by}instruction {write.icount}, {where}{code} (wrote at {write.address:#x})"
 
     def _checkpoints(self, args: list[str]) -> str:
         _no_arguments(args)

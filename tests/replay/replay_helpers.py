@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,21 @@ def demo_recording(tmp_path_factory) -> Recorded:
 def paging_recording(tmp_path_factory) -> Recorded:
     """guests/bin/paging.elf: an Sv39 kernel running a user program at 0x400000."""
     return _cached("paging", tmp_path_factory, lambda trace: record(trace, BIN / "paging.elf"))
+
+
+def virtio_recording(tmp_path_factory) -> Recorded:
+    """guests/bin/virtio.elf on a copy of its disk, with virtio-rng, in 16 MiB of RAM
+    (quick snapshots): disk reads, a disk write and entropy, all by DMA."""
+    guest, disk = BIN / "virtio.elf", BIN / "virtio-disk.img"
+    if not guest.is_file() or not disk.is_file():
+        pytest.skip("guests/bin/virtio.elf or virtio-disk.img not built (make -C guests)")
+
+    def make(trace: Path) -> Recorded:
+        copy = shutil.copy(disk, trace.parent / "disk.img")
+        rec = record(trace, guest, b"", "--disk", str(copy), "--rng", "--mem", "16M")
+        assert rec.status == 0 and b"boot count 0 -> 1" in rec.stdout, rec.stdout
+        return rec
+    return _cached("virtio", tmp_path_factory, make)
 
 
 # --- replays ---------------------------------------------------------------------------------
