@@ -87,6 +87,20 @@ def test_status_bytes_alternate_between_the_driver_and_the_device(timeline):
         [("", b"\0", b"\xff"), ("virtio-blk DMA", b"\xff", b"\1")]          # past the end: IOERR
 
 
+def test_the_buffers_of_one_request_make_one_write(timeline):
+    """A range from sector_buf to req_status takes a disk read's data and its status byte
+    in one QueueNotify: one write, from before the data to after the status."""
+    start = symbol("sector_buf")
+    length = symbol("req_status") + 1 - start
+    writes = queries.writes(timeline, start, length)
+    blk = [w for w in writes if w.device == "virtio-blk"]
+    assert len(blk) == 5                               # three reads, the write, past the end
+    first = blk[0]
+    assert (first.old[:8], first.old[-1:]) == (ZERO, b"\xff")
+    assert (first.new[:8], first.new[-1:]) == (SECTOR0, b"\0")
+    assert all(stores_to(timeline, w.icount) == BLK_NOTIFY for w in blk)
+
+
 def test_entropy_lands_at_the_recorded_event(timeline, virtio_trace):
     with virtio_trace.reader() as reader:
         entropy = list(reader.events("entropy"))
