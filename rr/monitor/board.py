@@ -23,7 +23,8 @@ from rr.monitor.bus import MmioBus
 from rr.monitor.clock import VirtualClock, make_clock
 from rr.monitor.constants import (
     DMA_VIRTIO_BLK, DMA_VIRTIO_RNG, MIDELEG_S_INTERRUPTS, MIP_SEIP, MIP_SSIP, PLIC_BASE,
-    PLIC_NUM_CONTEXTS, PLIC_NUM_SOURCES, PRIV_S, RAM_BASE, RTC_BASE, RTC_IRQ, SIFIVE_TEST_BASE, UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
+    PLIC_NUM_CONTEXTS, PLIC_NUM_SOURCES, PRIV_S, RAM_BASE, RTC_BASE, RTC_IRQ, SIFIVE_TEST_BASE,
+    UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
 )
 from rr.monitor.counters import CounterEmulator
 from rr.monitor.cpu import Cpu

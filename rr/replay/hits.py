@@ -282,7 +282,8 @@ class HitCollector:
         new = bytearray(old)
         for piece in pieces:
             start = piece.vaddr - watch.address
-            low, high = max(paddr, piece.paddr), min(paddr + len(stored), piece.paddr + piece.length)
+            low = max(paddr, piece.paddr)
+            high = min(paddr + len(stored), piece.paddr + piece.length)
             if low < high:
                 new[start + low - piece.paddr:start + high - piece.paddr] = \
                     stored[low - paddr:high - paddr]

@@ -144,6 +144,25 @@ def fresh_snapshot(trace: Path, position: int, ram: bool = True) -> dict:
     return snapshot(session.board, ram)
 
 
+def assert_same_states_with(trace: Path, positions: Iterable[int], make_collector):
+    """Replay ``trace`` straight with the collector ``make_collector(board)`` set from the
+    start and check the state at each position against a plain straight replay (hooks
+    only note: a run with them is the same run). Returns the session, the collector
+    removed."""
+    positions = sorted(set(positions))
+    expected = straight_snapshots(trace, positions)
+    session = open_session(trace)
+    collector = make_collector(session.board)
+    try:
+        for position in positions:
+            session.loop.run(position)
+            state = snapshot(session.board)
+            assert state == expected[position], differences(state, expected[position])
+    finally:
+        collector.remove()
+    return session, collector
+
+
 def differences(actual: dict, expected: dict) -> str:
     """A short account of what differs between two snapshots."""
     lines = []

@@ -25,8 +25,7 @@ from rr.replay.hits import HitCollector, WatchKind, WatchSpace, Watchpoint
 from rr.replay.timeline import Timeline
 
 from conftest import run_rrvm
-from replay_helpers import (BIN, differences, elf_symbol, open_session, snapshot,
-                            straight_snapshots, virtio_recording)
+from replay_helpers import BIN, assert_same_states_with, elf_symbol, open_session, virtio_recording
 
 GUEST = BIN / "virtio.elf"
 BLK_NOTIFY = VIRTIO_BASE + (VIRTIO_COUNT - 1) * VIRTIO_STRIDE + VIRTIO_MMIO_QUEUE_NOTIFY
@@ -138,18 +137,10 @@ def test_a_dma_watch_leaves_the_run_alone(virtio_trace):
         entropy = [event.icount for event in reader.events("entropy")]
     rng = random.Random("dma-watch")
     positions = sorted({*rng.sample(range(1, end), 20), *(n + 1 for n in entropy), end})
-    expected = straight_snapshots(virtio_trace.trace, positions)
-    session = open_session(virtio_trace.trace)
     watches = [Watchpoint(symbol(name), length)
                for name, length in (("sector_buf", 8), ("req_status", 1), ("rng_buf", 64))]
-    collector = HitCollector(session.board, (), watches, -1, dma=True)
-    try:
-        for position in positions:
-            session.loop.run(position)
-            state = snapshot(session.board)
-            assert state == expected[position], differences(state, expected[position])
-    finally:
-        collector.remove()
+    _, collector = assert_same_states_with(
+        virtio_trace.trace, positions, lambda board: HitCollector(board, (), watches, -1, dma=True))
     assert sum(1 for hit in collector.hits if hit.store.device) == 3 + 5 + 2
 
 

@@ -21,8 +21,8 @@ from rr.replay.hits import HitCollector, HitKind, WatchKind, WatchSpace, Watchpo
 from rr.replay.timeline import Timeline
 
 from conftest import run_rrvm
-from replay_helpers import (BIN, _cached, differences, elf_symbol, open_session,
-                            paging_recording, record, snapshot, straight_snapshots)
+from replay_helpers import (BIN, _cached, assert_same_states_with, differences, elf_symbol,
+                            open_session, paging_recording, record, snapshot, straight_snapshots)
 
 REMAP_ELF = BIN / "remap.elf"
 WATCHED = 0x400000 + 0x10                 # WATCH_VA + WORD_OFFSET in remap.c
@@ -118,15 +118,8 @@ def test_runs_with_a_virtual_watch_are_the_same_runs(guest, remap, tmp_path_fact
     expected = straight_snapshots(rec.trace, positions)
     address = WATCHED if guest == "remap" else 0x7ff000 + 0xff0     # the user stack's top
     watch = Watchpoint(address, 8, WatchKind.ACCESS)
-    session = open_session(rec.trace)
-    collector = HitCollector(session.board, (), [watch], -1)
-    try:
-        for position in positions:                # straight, with the watch set all along
-            session.loop.run(position)
-            state = snapshot(session.board)
-            assert state == expected[position], differences(state, expected[position])
-    finally:
-        collector.remove()
+    session, _ = assert_same_states_with(rec.trace, positions,      # the watch set all along
+                                         lambda board: HitCollector(board, (), [watch], -1))
     assert session.board.address_spaces.changes > 0
     timeline = Timeline(open_session(rec.trace), spacing=max(100, end // 20))
     rng.shuffle(positions)
@@ -186,14 +179,7 @@ def test_a_virtual_watch_leaves_a_run_with_unfenced_edits_alone(stale):
     the TLB then, as the guest's own fence does) reach the same states."""
     end = stale.final_icount
     positions = sorted(random.Random("stale").sample(range(1, end), 25)) + [end]
-    expected = straight_snapshots(stale.trace, positions)
-    session = open_session(stale.trace)
-    collector = HitCollector(session.board, (), [Watchpoint(WATCHED, 8, WatchKind.ACCESS)], -1)
-    try:
-        for position in positions:
-            session.loop.run(position)
-            state = snapshot(session.board)
-            assert state == expected[position], differences(state, expected[position])
-    finally:
-        collector.remove()
+    watch = Watchpoint(WATCHED, 8, WatchKind.ACCESS)
+    _, collector = assert_same_states_with(stale.trace, positions,
+                                           lambda board: HitCollector(board, (), [watch], -1))
     assert len(collector.hits) == len(STALE_HITS)
