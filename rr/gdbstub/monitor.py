@@ -56,11 +56,13 @@ class ReplayMonitor:
                                      f"after now (default {queries.EVENTS_AROUND})"),
             "info": (self._info, "info                   what the trace holds, and where we are"),
             "last-write": (self._last_write, f"{LAST_WRITE_USAGE}  the last instruction "
-                                             "before now that wrote ADDR (virtual, -p physical; "
+                                             "before now that wrote ADDR, or made a device "
+                                             "write it by DMA (virtual, -p physical; "
                                              "LEN bytes: a data symbol's size, else "
                                              f"{DEFAULT_WATCH_LENGTH})"),
             "when": (self._when, f"{WHEN_USAGE}       every instruction in history that wrote "
-                                 "ADDR, with the values before and after"),
+                                 "ADDR (or made a device write it by DMA), with the values "
+                                 "before and after"),
             "checkpoints": (self._checkpoints, "checkpoints            positions of the checkpoints"),
             "checkpoint": (self._checkpoint, "checkpoint             take a checkpoint here"),
             "help": (self._help, "help                   this list"),
