@@ -327,4 +327,5 @@ def test_gdb_watchpoints_pass_dma_and_monitor_last_write_names_it(virtio_trace):
         gdb.output
     assert re.search(rf"last write to sector_buf \({address:#x}, 8 bytes\) before instruction "
                      rf"{end}: virtio-blk DMA during instruction {dma[2].icount}, "
-                     rf"pc {dma[2].pc:#x} <\w+\+0x[0-9a-f]+>: sw", gdb.stderr), gdb.output
+                     rf"pc {dma[2].pc:#x} <submit_and_wait[.\w]*\+0x[0-9a-f]+>: sw zero, 0x50\(",
+                     gdb.stderr), gdb.output
