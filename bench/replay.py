@@ -2,6 +2,7 @@
 """Time travel on a long trace: first replay, reverse step, reverse continue.
 
     python bench/replay.py [--guest uboot|compute] [--samples 30] [--repeat 5] [--spacing N]
+    python bench/replay.py --linux-only      # section 4 alone
 
 Records one trace of more than 100 M instructions into a temporary directory
 (default: Debian's U-Boot running `crc32` over 16 MiB twice with a 16 MiB
@@ -130,8 +131,14 @@ def main() -> int:
     parser.add_argument("--spacing", type=int, default=DEFAULT_SPACING,
                         help=f"checkpoint spacing (default {DEFAULT_SPACING:,})")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--linux-only", action="store_true",
+                        help="only section 4, the watch search over a Linux boot")
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    if args.linux_only:
+        with tempfile.TemporaryDirectory(prefix="rrvm-bench-") as tmp:
+            linux_watch_search(Path(tmp))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="rrvm-bench-") as tmp:
         trace, what, t_record = record(args.guest, Path(tmp))

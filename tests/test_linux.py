@@ -21,8 +21,8 @@ from conftest import REPO, RRVM, run_rrvm
 from rr.gdbstub.gdb import TRAP_UNWINDER
 
 LINUX = Path(os.environ.get("RRVM_CACHE", Path.home() / ".cache" / "rrvm")) / "linux"
-IMAGE, INITRD, DISK, VMLINUX = (LINUX / name for name in
-                                ("Image", "initramfs.cpio.gz", "disk.img", "vmlinux"))
+IMAGE, INITRD, DISK, VMLINUX, INIT_ELF = (
+    LINUX / name for name in ("Image", "initramfs.cpio.gz", "disk.img", "vmlinux", "init.elf"))
 GDB_SCRIPTS = LINUX / "vmlinux-gdb.py"      # the kernel's own gdb helpers, beside vmlinux
 GDB = shutil.which("gdb-multiarch")
 QEMU = shutil.which("qemu-system-riscv64")
@@ -283,3 +283,53 @@ def test_the_kernels_gdb_helpers_read_the_replay(crash_trace):
                                                         re.M)}
     assert tasks.get(0) == "swapper" and tasks.get(1) == "init", out
     assert "kthreadd" in tasks.values()
+
+
+def test_a_variable_of_init_watched_from_instruction_0_is_hit_in_its_address_space(crash_trace):
+    """glibc's start code in /init (guests/linux/init.c, static) stores the environment
+    pointer in ``environ`` twice: in __libc_start_main, then the same value again in
+    __libc_init_first. Watched from instruction 0, long before any user process exists
+    (the address maps nothing in the kernel's page tables), `when` lists exactly those
+    two stores, made in user mode under init's page tables; the memory behind the
+    variable is written before that through the kernel's own mapping (a physical watch
+    sees it), which is not a hit."""
+    assert INIT_ELF.is_file(), \
+        f"no {INIT_ELF}: the Linux build predates this tree's guests/linux (rerun build.sh)"
+    from rr.log.trace_reader import TraceReader
+    from rr.monitor.constants import PRIV_S, PRIV_U
+    from rr.replay import queries
+    from rr.replay.hits import WatchSpace
+    from rr.replay.replay_session import ReplaySession
+    from rr.replay.timeline import Timeline
+    from rr.repl.symbols import SymbolTable
+
+    symbols = SymbolTable.from_elf(INIT_ELF.read_bytes())
+    environ = symbols.get("environ").address
+    proc = run_rrvm("repl", str(crash_trace), "--symbols", str(INIT_ELF), "-c",
+                    "when environ 8", timeout=TIMEOUT)
+    out = proc.stdout.decode(errors="replace")
+    assert proc.returncode == 0, out + proc.stderr.decode(errors="replace")
+    rows = re.findall(r"^ +(\d+) +0x[0-9a-f]+ +(\w+)\+0x[0-9a-f]+ +environ +(.*)$", out, re.M)
+    assert f"2 writes to environ ({environ:#x}, 8 bytes)" in out, out
+    assert [function for _, function, _ in rows] == ["__libc_start_main_impl",
+                                                       "__libc_init_first"], out
+    envp = re.fullmatch(r"0x0 -> (0x[0-9a-f]+)", rows[0][2]).group(1)
+    assert rows[1][2] == f"{envp} (unchanged)", out
+
+    with TraceReader(crash_trace) as reader:
+        timeline = Timeline(ReplaySession(reader, lambda data: None))
+        writes = queries.writes(timeline, environ, 8)
+        assert [str(write.icount) for write in writes] == [icount for icount, _, _ in rows]
+        cpu = timeline.board.cpu
+        seen = set()
+        for write in writes:
+            timeline.seek(write.icount)
+            seen.add((cpu.priv, cpu.csr("satp"), timeline.board.memory.translate(environ)))
+        assert len(seen) == 1 and next(iter(seen))[0] == PRIV_U     # one process: init
+        paddr = seen.pop()[2]
+        physical = queries.writes(timeline, paddr, 8, space=WatchSpace.PHYSICAL)
+        others = [write for write in physical if write.icount < writes[0].icount]
+        assert others and {write.icount for write in physical} >= \
+            {write.icount for write in writes}
+        timeline.seek(others[-1].icount)                # the kernel, through its mapping
+        assert cpu.priv == PRIV_S and cpu.pc >= 1 << 63

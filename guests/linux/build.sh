@@ -6,7 +6,7 @@
 #   guests/linux/build.sh --force  # rebuild even if the stamp matches
 #
 # Outputs, outside the repository, in ${RRVM_CACHE:-$HOME/.cache/rrvm}/linux/:
-#   Image  vmlinux  initramfs.cpio.gz  disk.img  config  stamp
+#   Image  vmlinux  initramfs.cpio.gz  init.elf  disk.img  config  stamp
 #   vmlinux-gdb.py  scripts/gdb/linux/*.py   (the kernel's gdb helpers)
 # Work trees (kernel source, object tree) go to .../linux/work/.
 # JOBS (default: number of cores) sets make -j.
@@ -57,7 +57,7 @@ stamp_text() {
 up_to_date() {
 	local f
 	[ -f "$OUT/stamp" ] || return 1
-	for f in Image vmlinux initramfs.cpio.gz disk.img vmlinux-gdb.py \
+	for f in Image vmlinux initramfs.cpio.gz init.elf disk.img vmlinux-gdb.py \
 		scripts/gdb/linux/constants.py; do
 		[ -f "$OUT/$f" ] || return 1
 	done
@@ -116,7 +116,11 @@ log "kernel built in $(( $(date +%s) - kstart )) s"
 # 4. Initramfs: our static /init plus /dev/console, packed by the kernel's
 # gen_init_cpio (no root needed for the device node, reproducible).
 log "building init and initramfs"
-riscv64-linux-gnu-gcc -static -Os -Wall -Wextra -s -o "$WORK/init" "$HERE/init.c"
+INIT_CC=(riscv64-linux-gnu-gcc -static -Os -Wall -Wextra)
+"${INIT_CC[@]}" -s -o "$WORK/init" "$HERE/init.c"
+# The same program with its symbols, for debuggers (`--symbols init.elf`): the
+# code and data are the initramfs's, only the build-id note differs.
+"${INIT_CC[@]}" -o "$WORK/init.elf" "$HERE/init.c"
 touch -d @0 "$WORK/init"          # gen_init_cpio records a file's own mtime
 gcc -O2 -o "$WORK/gen_init_cpio" "$SRC/usr/gen_init_cpio.c"
 cat >"$WORK/initramfs.list" <<EOF
@@ -134,7 +138,7 @@ truncate -s 1M "$WORK/disk.img"
 
 # 6. Publish.
 cp "$OBJ/arch/riscv/boot/Image" "$OBJ/vmlinux" "$WORK/initramfs.cpio.gz" \
-	"$WORK/disk.img" "$OUT/"
+	"$WORK/init.elf" "$WORK/disk.img" "$OUT/"
 cp "$OBJ/.config" "$OUT/config"
 # The gdb helpers as plain files (the object tree holds symlinks into the
 # source tree): gdb loads vmlinux-gdb.py beside vmlinux, which imports
@@ -144,4 +148,4 @@ mkdir -p "$OUT/scripts/gdb/linux"
 cp -L "$OBJ/scripts/gdb/linux/"*.py "$OUT/scripts/gdb/linux/"
 cp -L "$OBJ/vmlinux-gdb.py" "$OUT/"
 stamp_text >"$OUT/stamp"
-log "done in $(( $(date +%s) - start )) s: $OUT/{Image,vmlinux,initramfs.cpio.gz,disk.img}"
+log "done in $(( $(date +%s) - start )) s: $OUT/{Image,vmlinux,initramfs.cpio.gz,init.elf,disk.img}"

@@ -56,11 +56,13 @@ class ReplayMonitor:
                                      f"after now (default {queries.EVENTS_AROUND})"),
             "info": (self._info, "info                   what the trace holds, and where we are"),
             "last-write": (self._last_write, f"{LAST_WRITE_USAGE}  the last instruction "
-                                             "before now that wrote ADDR (virtual, -p physical; "
+                                             "before now that wrote ADDR, or made a device "
+                                             "write it by DMA (virtual, -p physical; "
                                              "LEN bytes: a data symbol's size, else "
                                              f"{DEFAULT_WATCH_LENGTH})"),
             "when": (self._when, f"{WHEN_USAGE}       every instruction in history that wrote "
-                                 "ADDR, with the values before and after"),
+                                 "ADDR (or made a device write it by DMA), with the values "
+                                 "before and after"),
             "checkpoints": (self._checkpoints, "checkpoints            positions of the checkpoints"),
             "checkpoint": (self._checkpoint, "checkpoint             take a checkpoint here"),
             "help": (self._help, "help                   this list"),
@@ -171,12 +173,14 @@ class ReplayMonitor:
         return f"{prefix}{address:#x}" + (f" ({size})" if size else "")
 
     def _write_words(self, write: Write) -> str:
-        """'instruction 1234, pc 0x80200024 <clear_bss+0x8>: sd zero, 0(t0) (wrote at 0x...)'."""
+        """'instruction 1234, pc 0x80200024 <clear_bss+0x8>: sd zero, 0(t0) (wrote at 0x...)',
+        'virtio-blk DMA during instruction 1234, ...' for a device's write."""
         name = self.symbols.describe(write.pc)
         where = f"pc {write.pc:#x}" + (f" <{name}>" if name else "")
         code = f": {disassemble_one(write.instruction, write.pc)}" \
             if write.instruction is not None else ""
-        return f"instruction {write.icount}, {where}{code} (wrote at {write.address:#x})"
+        by = f"{write.writer} during " if write.device is not None else ""
+        return f"{by}instruction {write.icount}, {where}{code} (wrote at {write.address:#x})"
 
     def _checkpoints(self, args: list[str]) -> str:
         _no_arguments(args)

@@ -22,11 +22,13 @@ from rr.monitor.address_spaces import AddressSpaces
 from rr.monitor.bus import MmioBus
 from rr.monitor.clock import VirtualClock, make_clock
 from rr.monitor.constants import (
-    MIDELEG_S_INTERRUPTS, MIP_SEIP, MIP_SSIP, PLIC_BASE, PLIC_NUM_CONTEXTS, PLIC_NUM_SOURCES, PRIV_S,
-    RAM_BASE, RTC_BASE, RTC_IRQ, SIFIVE_TEST_BASE, UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
+    DMA_VIRTIO_BLK, DMA_VIRTIO_RNG, MIDELEG_S_INTERRUPTS, MIP_SEIP, MIP_SSIP, PLIC_BASE,
+    PLIC_NUM_CONTEXTS, PLIC_NUM_SOURCES, PRIV_S, RAM_BASE, RTC_BASE, RTC_IRQ, SIFIVE_TEST_BASE,
+    UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
 )
 from rr.monitor.counters import CounterEmulator
 from rr.monitor.cpu import Cpu
+from rr.monitor.device_writes import DeviceWrites
 from rr.monitor.devices.goldfish_rtc import GoldfishRtc
 from rr.monitor.devices.plic import Plic
 from rr.monitor.devices.sifive_test import SifiveTest
@@ -111,6 +113,7 @@ class Board:
         self.cpu = Cpu()
         self.ram = GuestRam(self.cpu, RAM_BASE, config.ram_size)
         self.memory = GuestMemory(self.cpu, self.ram)
+        self.device_writes = DeviceWrites()
         self.lines = CpuInterruptLines(self.cpu)
         self.clock = make_clock(config.clock, inputs)
         self.cpu.use_clock(self.clock if isinstance(self.clock, VirtualClock) else None)
@@ -152,15 +155,18 @@ class Board:
         free = iter(reversed(range(VIRTIO_COUNT)))
         # Requests complete inside the guest's QueueNotify store, an exact
         # instruction; RAM filled behind unicorn's back drops stale translations.
-        dma = RamDma(self.ram.map, RAM_BASE, unicorn_code_invalidator(self.cpu))
+        # Each device's DMA is announced under its name, for watchpoints.
+        def dma(device: str) -> RamDma:
+            return RamDma(self.ram.map, RAM_BASE, unicorn_code_invalidator(self.cpu),
+                          self.device_writes.announcer(device))
         if self.payload.disk is not None:
             n = next(free)
             slots[n] = VirtioBlk(slots[n].base, n, self.plic.source_line(slots[n].irq_source),
-                                 dma, self.payload.disk)
+                                 dma(DMA_VIRTIO_BLK), self.payload.disk)
         if self.config.virtio_rng:
             n = next(free)
             slots[n] = VirtioRng(slots[n].base, n, self.plic.source_line(slots[n].irq_source),
-                                 dma, self._entropy)
+                                 dma(DMA_VIRTIO_RNG), self._entropy)
         return slots
 
     def reset(self, first: bool = False) -> None:

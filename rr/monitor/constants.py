@@ -440,6 +440,9 @@ VIRTQ_INDIRECT_MAX = 65536           # a table cannot be longer: next is a u16
 # --- Device ids (5) -------------------------------------------------------------
 VIRTIO_ID_BLOCK = 2
 VIRTIO_ID_RNG = 4
+# The names device DMA is reported under (`when`: "virtio-blk DMA").
+DMA_VIRTIO_BLK = "virtio-blk"
+DMA_VIRTIO_RNG = "virtio-rng"
 
 # --- virtio-blk (5.2) -------------------------------------------------------------
 VIRTIO_BLK_QUEUE_SIZE = 256

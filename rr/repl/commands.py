@@ -338,13 +338,19 @@ address space is current when it happens (set before paging is on, across
 satp writes and page-table edits; accesses through other mappings of the
 same memory do not count). -p watches physical memory instead, through any
 mapping (docs/watchpoints.md)."""
+_DMA_DETAILS = """
+A device's DMA into the range (a virtio-blk read) is a write too, named
+by the device ("virtio-blk DMA") at the instruction that made the device
+serve the request."""
 
 
 @command("watch", "w", usage="watch [-r|-a] [-p] ADDR|SYMBOL [LEN]", complete="symbols",
          words=("-r", "-a", "-p"),
          summary="stop when memory is written (default), read (-r) or accessed (-a)",
          details="""
-LEN defaults to the symbol's size for a data symbol, else 8.""" + _PHYSICAL_DETAILS)
+LEN defaults to the symbol's size for a data symbol, else 8. Like a hardware
+watchpoint, it does not stop on a device's DMA into the range (`when` and
+`last-write` list those).""" + _PHYSICAL_DETAILS)
 def _watch(repl: Repl, args: list[str]) -> None:
     usage = "watch [-r|-a] [-p] ADDR|SYMBOL [LEN]"
     access = WatchKind.WRITE
@@ -719,7 +725,7 @@ def _type(repl: Repl, args: list[str]) -> None:
          details="""
 Replays the whole trace once with a write watchpoint; its hook notes the
 value before and after each write. The position is kept. LEN defaults to
-the symbol's size for a data symbol, else 8.""" + _PHYSICAL_DETAILS)
+the symbol's size for a data symbol, else 8.""" + _DMA_DETAILS + _PHYSICAL_DETAILS)
 def _when(repl: Repl, args: list[str]) -> None:
     space = _space(args, "when [-p] ADDR|SYMBOL [LEN]")
     repl.need(args, 1, 2, "when [-p] ADDR|SYMBOL [LEN]")
@@ -736,7 +742,7 @@ def _when(repl: Repl, args: list[str]) -> None:
 @command("last-write", "lw", "lastwrite", usage="last-write [-p] ADDR|SYMBOL [LEN]",
          complete="symbols", words=("-p",),
          summary="the last instruction before now that wrote memory, with the values",
-         details=_PHYSICAL_DETAILS)
+         details=_DMA_DETAILS + _PHYSICAL_DETAILS)
 def _last_write(repl: Repl, args: list[str]) -> None:
     space = _space(args, "last-write [-p] ADDR|SYMBOL [LEN]")
     repl.need(args, 1, 2, "last-write [-p] ADDR|SYMBOL [LEN]")
@@ -766,8 +772,11 @@ def _write_table(repl: Repl, writes: list[Write], address: int, length: int) -> 
             if n:
                 rows.append(["", "", "", "", where, change])
             else:
+                # a device's DMA is named in place of the function it happened under
+                who = ("sym", write.writer) if write.device is not None \
+                    else ("sym", repl.label(write.pc) or "?")
                 rows.append([marker, ("num", str(write.icount)), ("addr", f"{write.pc:#x}"),
-                             ("sym", repl.label(write.pc) or "?"), where, change])
+                             who, where, change])
     repl.out.lines(table(rows, " >"))
 
 

@@ -24,7 +24,7 @@ and follows the guest's address spaces (docs/watchpoints.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -127,6 +127,8 @@ class Store:
     instruction: bytes | None    # the instruction's bytes (None: unreadable)
     old: bytes | None            # the watched range before and after (None: part unmapped)
     new: bytes | None
+    device: str | None = None    # a device's DMA (e.g. "virtio-blk") made during the
+                                 # instruction at pc, rather than the instruction itself
 
 
 @dataclass(frozen=True, order=True)
@@ -144,9 +146,12 @@ class HitCollector:
     def __init__(self, board: Board, breakpoints: Iterable[int],
                  watchpoints: Iterable[Watchpoint],
                  after: int, on_hit: Callable[[Hit], None] | None = None,
-                 condition: Callable[[Hit], bool] | None = None) -> None:
+                 condition: Callable[[Hit], bool] | None = None,
+                 dma: bool = False) -> None:
         """``condition``: only hits it accepts count; it runs in the hook, with the
-        registers as they are at the hit (e.g. to require a stack pointer)."""
+        registers as they are at the hit (e.g. to require a stack pointer). ``dma``:
+        device writes into the watched bytes are write hits too (``Store.device``);
+        a debugger's watchpoints leave them out, as hardware and QEMU's do."""
         self.board = board
         self.cpu = board.cpu
         self.after = after
@@ -164,12 +169,18 @@ class HitCollector:
         self._follows = any(not watch.physical for watch in self.watches)
         if self._follows:
             board.address_spaces.listen(self._address_space_changed, self._settle)
+        self._dma = dma and any(watch.catches(HitKind.WRITE) for watch in self.watches)
+        if self._dma:
+            board.device_writes.listen(self._on_dma)
         self.cpu.invalidate_caches()       # hooks do not apply to code translated before them
 
     def remove(self) -> None:
         if self._follows:
             self.board.address_spaces.unlisten(self._address_space_changed)
             self._follows = False
+        if self._dma:
+            self.board.device_writes.unlisten(self._on_dma)
+            self._dma = False
         for handle in self._code_handles + list(self._hooked.values()):
             self.cpu.uc.hook_del(handle)
         self._code_handles, self._hooked = [], {}
@@ -231,10 +242,32 @@ class HitCollector:
             if not piece.watch.physical and not self._through(piece, address):
                 continue                  # another mapping of the same memory
             vaddr = piece.vaddr + max(0, address - piece.paddr)
-            store = self._store(piece.watch, address, size, value) \
+            store = self._store(piece.watch, address, _stored_bytes(value, size)) \
                 if kind is HitKind.WRITE else None
             self._note(Hit(icount, kind, vaddr, piece.watch, store))
             return
+
+    def _on_dma(self, device: str, paddr: int, data: bytes) -> None:
+        """A device is about to write ``data`` at ``paddr`` (inside the MMIO access of
+        the instruction that made it serve a request). A virtual watch counts it when
+        its current translation covers the bytes: DMA has no virtual address."""
+        icount = self.cpu.icount_in_hook()
+        if icount <= self.after:
+            return
+        for piece in self._pieces:
+            overlaps = paddr < piece.paddr + piece.length and piece.paddr < paddr + len(data)
+            if overlaps and piece.watch.catches(HitKind.WRITE):
+                vaddr = piece.vaddr + max(0, paddr - piece.paddr)
+                store = self._store(piece.watch, paddr, data, device)
+                last = self.hits[-1] if self.hits else None
+                if last is not None and last.icount == icount and last.watch == piece.watch \
+                        and last.store is not None and last.store.device == device:
+                    # another buffer of the same request: one write, from the first
+                    # buffer's old value to this one's new value
+                    self.hits[-1] = replace(last, store=replace(store, old=last.store.old))
+                    return
+                self._note(Hit(icount, HitKind.WRITE, vaddr, piece.watch, store))
+                return
 
     def _through(self, piece: WatchedPiece, paddr: int) -> bool:
         """Did the access at ``paddr`` use the piece's virtual address? (The page offsets
@@ -248,8 +281,9 @@ class HitCollector:
         vaddr = effective_address(insn, length, cpu.x)
         return vaddr is None or vaddr - paddr == piece.vaddr - piece.paddr
 
-    def _store(self, watch: Watchpoint, paddr: int, size: int, value: int) -> Store:
-        """The watched range before and after the store of ``value`` at ``paddr``."""
+    def _store(self, watch: Watchpoint, paddr: int, stored: bytes,
+               device: str | None = None) -> Store:
+        """The watched range before and after the store of ``stored`` at ``paddr``."""
         cpu = self.cpu
         pc = cpu.pc
         try:
@@ -262,20 +296,25 @@ class HitCollector:
         if sum(piece.length for piece in pieces) != watch.length or \
                 not all(ram.contains(piece.paddr, piece.length) for piece in pieces):
             # part unmapped, or device registers: reading those would run their callbacks
-            return Store(pc, instruction, None, None)
+            return Store(pc, instruction, None, None, device)
         old = bytearray(watch.length)
         for piece in pieces:
             start = piece.vaddr - watch.address          # a physical piece's vaddr is its paddr
             old[start:start + piece.length] = cpu.read_phys(piece.paddr, piece.length)
         new = bytearray(old)
-        stored = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
         for piece in pieces:
             start = piece.vaddr - watch.address
-            for i, byte in enumerate(stored):
-                offset = paddr + i - piece.paddr
-                if 0 <= offset < piece.length:
-                    new[start + offset] = byte
-        return Store(pc, instruction, bytes(old), bytes(new))
+            low = max(paddr, piece.paddr)
+            high = min(paddr + len(stored), piece.paddr + piece.length)
+            if low < high:
+                new[start + low - piece.paddr:start + high - piece.paddr] = \
+                    stored[low - paddr:high - paddr]
+        return Store(pc, instruction, bytes(old), bytes(new), device)
+
+
+def _stored_bytes(value: int, size: int) -> bytes:
+    """The bytes a memory hook's store of ``value`` writes."""
+    return (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
 
 
 def translate_watchpoints(memory: GuestMemory, watchpoints: Iterable[Watchpoint]

@@ -16,7 +16,8 @@ Watched ranges are ``Watchpoint``s on virtual addresses that follow the
 guest's address spaces, or on physical ones (``space``; rr.replay.hits,
 docs/watchpoints.md). The values of a write (the range before and after, the
 instruction) are what the write hook saw, so a query over many writes runs
-history once and seeks nowhere.
+history once and seeks nowhere. Writes by devices into the watched bytes
+(virtio DMA) are writes too, named by their device (``Write.device``).
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ class Write:
     old: bytes | None            # the watched range before and after (None: unreadable)
     new: bytes | None
     instruction: bytes | None    # the instruction's bytes at pc then (None: unreadable)
+    device: str | None = None    # a device's DMA during that instruction ("virtio-blk")
+
+    @property
+    def writer(self) -> str:
+        """Who wrote: "virtio-blk DMA" for a device, "" for the instruction itself."""
+        return f"{self.device} DMA" if self.device is not None else ""
 
 
 def last_write(timeline: Timeline, address: int, length: int,
@@ -88,7 +95,7 @@ def last_write(timeline: Timeline, address: int, length: int,
                space: WatchSpace = WatchSpace.VIRTUAL) -> Write | None:
     """The last instruction before now that wrote any byte of the range."""
     hit = timeline.last_hit(watchpoints=[Watchpoint(address, length, WatchKind.WRITE, space)],
-                            cancel=cancel)
+                            cancel=cancel, dma=True)
     return None if hit is None else write_of(hit)
 
 
@@ -98,7 +105,7 @@ def writes(timeline: Timeline, address: int, length: int,
     """Every instruction that wrote the range over the whole of history (so far, for a
     live guest), in order, each once."""
     hits = timeline.all_hits(watchpoints=[Watchpoint(address, length, WatchKind.WRITE, space)],
-                             cancel=cancel)
+                             cancel=cancel, dma=True)
     seen: set[int] = set()
     result = []
     for hit in hits:
@@ -113,7 +120,8 @@ def write_of(hit: Hit) -> Write:
     store = hit.store
     if store is None:
         raise ValueError(f"the hit at instruction {hit.icount} is not a write")
-    return Write(hit.icount, store.pc, hit.address, store.old, store.new, store.instruction)
+    return Write(hit.icount, store.pc, hit.address, store.old, store.new, store.instruction,
+                 store.device)
 
 
 def value_changes(base: int, length: int, address: int, old: bytes | None,

@@ -140,21 +140,23 @@ class Timeline:
     def last_hit(self, breakpoints: Iterable[int] = (),
                  watchpoints: Iterable[Watchpoint] = (),
                  condition: Callable[[Hit], bool] | None = None,
-                 cancel: Cancellation | None = None) -> Hit | None:
-        """The last hit before here, as run_backward finds it; the position is kept."""
+                 cancel: Cancellation | None = None, dma: bool = False) -> Hit | None:
+        """The last hit before here, as run_backward finds it; the position is kept.
+        ``dma``: device writes count as write hits (HitCollector)."""
         here = self.position
-        hit = self._last_hit_before(here, set(breakpoints), list(watchpoints), condition, cancel)
+        hit = self._last_hit_before(here, set(breakpoints), list(watchpoints), condition, cancel,
+                                    dma)
         self.seek(here, cancel)
         return hit
 
     def all_hits(self, breakpoints: Iterable[int] = (),
                  watchpoints: Iterable[Watchpoint] = (),
-                 cancel: Cancellation | None = None) -> list[Hit]:
+                 cancel: Cancellation | None = None, dma: bool = False) -> list[Hit]:
         """Every hit over the whole of history (so far, for a live guest), in order; the
-        position is kept."""
+        position is kept. ``dma``: device writes count as write hits (HitCollector)."""
         here = self.position
         self.seek(self.begin, cancel)
-        collector = HitCollector(self.board, breakpoints, watchpoints, -1)
+        collector = HitCollector(self.board, breakpoints, watchpoints, -1, dma=dma)
         try:
             self._advance(self.known_end, cancel=cancel)
         finally:
@@ -166,7 +168,7 @@ class Timeline:
     def _last_hit_before(self, start: int, breakpoints: set[int],
                          watchpoints: list[Watchpoint],
                          condition: Callable[[Hit], bool] | None = None,
-                         cancel: Cancellation | None = None) -> Hit | None:
+                         cancel: Cancellation | None = None, dma: bool = False) -> Hit | None:
         high = start
         while high > self.begin:
             # Whole spacing intervals: each one costs a restore, side checkpoints only add some.
@@ -174,7 +176,7 @@ class Timeline:
             self.checkpoints.restore(checkpoint)
             self._dirty = False
             collector = HitCollector(self.board, breakpoints, watchpoints,
-                                     checkpoint.icount - 1, condition=condition)
+                                     checkpoint.icount - 1, condition=condition, dma=dma)
             try:
                 self._advance(high, cancel=cancel)
             except Interrupted as stop:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,21 @@ def paging_recording(tmp_path_factory) -> Recorded:
     return _cached("paging", tmp_path_factory, lambda trace: record(trace, BIN / "paging.elf"))
 
 
+def virtio_recording(tmp_path_factory) -> Recorded:
+    """guests/bin/virtio.elf on a copy of its disk, with virtio-rng, in 16 MiB of RAM
+    (quick snapshots): disk reads, a disk write and entropy, all by DMA."""
+    guest, disk = BIN / "virtio.elf", BIN / "virtio-disk.img"
+    if not guest.is_file() or not disk.is_file():
+        pytest.skip("guests/bin/virtio.elf or virtio-disk.img not built (make -C guests)")
+
+    def make(trace: Path) -> Recorded:
+        copy = shutil.copy(disk, trace.parent / "disk.img")
+        rec = record(trace, guest, b"", "--disk", str(copy), "--rng", "--mem", "16M")
+        assert rec.status == 0 and b"boot count 0 -> 1" in rec.stdout, rec.stdout
+        return rec
+    return _cached("virtio", tmp_path_factory, make)
+
+
 # --- replays ---------------------------------------------------------------------------------
 
 def open_session(trace: Path, sink=None) -> ReplaySession:
@@ -126,6 +142,25 @@ def fresh_snapshot(trace: Path, position: int, ram: bool = True) -> dict:
     session.loop.run(position)
     assert session.board.cpu.icount == position
     return snapshot(session.board, ram)
+
+
+def assert_same_states_with(trace: Path, positions: Iterable[int], make_collector):
+    """Replay ``trace`` straight with the collector ``make_collector(board)`` set from the
+    start and check the state at each position against a plain straight replay (hooks
+    only note: a run with them is the same run). Returns the session, the collector
+    removed."""
+    positions = sorted(set(positions))
+    expected = straight_snapshots(trace, positions)
+    session = open_session(trace)
+    collector = make_collector(session.board)
+    try:
+        for position in positions:
+            session.loop.run(position)
+            state = snapshot(session.board)
+            assert state == expected[position], differences(state, expected[position])
+    finally:
+        collector.remove()
+    return session, collector
 
 
 def differences(actual: dict, expected: dict) -> str:

@@ -10,7 +10,6 @@ registers, devices (the disk overlay included) and all of RAM.
 from __future__ import annotations
 
 import random
-import shutil
 
 import pytest
 
@@ -18,9 +17,9 @@ from rr.monitor.constants import VIRTIO_COUNT
 from rr.monitor.state_digest import state_digest
 from rr.replay.timeline import Timeline
 
-from replay_helpers import BIN, differences, open_session, record, snapshot, straight_snapshots
+from replay_helpers import (BIN, differences, open_session, snapshot, straight_snapshots,
+                            virtio_recording)
 
-GUEST = BIN / "virtio.elf"
 DISK = BIN / "virtio-disk.img"
 SPACING = 3_000
 SECTOR = 512
@@ -28,14 +27,7 @@ SECTOR = 512
 
 @pytest.fixture(scope="module")
 def virtio_trace(tmp_path_factory):
-    if not GUEST.is_file() or not DISK.is_file():
-        pytest.skip("guests/bin/virtio.elf or virtio-disk.img not built (make -C guests)")
-    directory = tmp_path_factory.mktemp("virtio")
-    disk = shutil.copy(DISK, directory / "disk.img")
-    rec = record(directory / "virtio.rrt", GUEST, b"", "--disk", str(disk), "--rng",
-                 "--mem", "16M")          # small RAM: quick snapshots
-    assert rec.status == 0, rec.stdout
-    return rec
+    return virtio_recording(tmp_path_factory)
 
 
 def test_random_seeks_match_straight_replay(virtio_trace):

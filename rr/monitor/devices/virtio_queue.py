@@ -58,15 +58,19 @@ class RamDma:
     raises ``VirtqueueError``. RAM written behind unicorn's back may hold
     translated code, so every write is reported to ``invalidate_code(paddr,
     size)`` (see ``unicorn_code_invalidator``); tests leave it out.
+    ``announce(paddr, data)`` runs before each write, so watchpoints see
+    it (``rr.monitor.device_writes``).
     """
 
     def __init__(self, buffer, base: int,
-                 invalidate_code: Callable[[int, int], None] | None = None) -> None:
+                 invalidate_code: Callable[[int, int], None] | None = None,
+                 announce: Callable[[int, bytes], None] | None = None) -> None:
         self._buffer = buffer
         self._view = memoryview(buffer)
         self.base = base
         self.size = len(buffer)
         self._invalidate_code = invalidate_code
+        self._announce = announce
 
     def contains(self, paddr: int, size: int) -> bool:
         return size >= 0 and self.base <= paddr and paddr + size <= self.base + self.size
@@ -82,6 +86,8 @@ class RamDma:
 
     def write(self, paddr: int, data: bytes) -> None:
         offset = self._offset(paddr, len(data))
+        if self._announce is not None and data:
+            self._announce(paddr, data)
         self._view[offset:offset + len(data)] = data
         if self._invalidate_code is not None and data:
             self._invalidate_code(paddr, len(data))
