@@ -1,0 +1,313 @@
+"""Where two recordings of the same guest part: inputs, state, control flow.
+
+Two traces of one image on one board are the same run until an input
+differs; from there their states may part. Reported, in order:
+
+1. the first input event that differs (kind, icount, values), from the two
+   event lists;
+2. the first instruction after which the states differ, found by bisection
+   over state digests (rr.monitor.state_digest: registers, CSRs, devices,
+   RAM): both replays are taken to the same instruction count and their
+   digests compared, O(log n) seeks instead of a lockstep over n
+   instructions; with the registers, memory words and devices that differ
+   just after it;
+3. the first instruction count at which the pcs differ, when that is later:
+   from the first state difference on, both replays run windows of history
+   with a code hook noting the pc of every instruction (rr.analysis.
+   register_writes.executed_pcs), and the windows are compared.
+
+Traces of different images or boards are refused: their states differ from
+the first instruction, which says nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from rr.analysis.register_writes import executed_pcs, instruction_at
+from rr.analysis.semantics import semantics
+from rr.analysis.subject import Subject
+from rr.errors import RrError
+from rr.log.events import Event, format_event
+from rr.monitor.constants import GPR_NAMES
+from rr.monitor.state_digest import register_state, state_digest
+
+FIRST_FLOW_WINDOW = 4096
+FLOW_WINDOW_GROWTH = 8
+MAX_FLOW_WINDOW = 4_000_000
+MAX_WORDS_SHOWN = 8
+WORD = 8
+# Board settings that are inputs (recorded), not the board: compared as inputs.
+BOARD_INPUTS = ("rng_seed",)
+
+
+class DiffRefused(RrError):
+    """The two traces are not of the same guest on the same board."""
+
+
+@dataclass(frozen=True)
+class InputDifference:
+    index: int                   # the event's number in both traces
+    good: Event | None           # None: that trace has no more events
+    bad: Event | None
+
+    def text(self) -> str:
+        return (f"first input difference: event #{self.index}\n"
+                f"  good: {_event(self.good)}\n  bad:  {_event(self.bad)}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "good": _event_json(self.good),
+                "bad": _event_json(self.bad)}
+
+
+@dataclass(frozen=True)
+class StateDifference:
+    icount: int                  # the instruction after which the states differ
+    pc: int
+    function: str
+    instruction: str
+    registers: tuple[tuple[str, int, int], ...]     # (name, good, bad) just after it
+    memory: tuple[tuple[int, int, int], ...]        # (address, good word, bad word)
+    memory_words: int                               # how many words differ in all
+    devices: tuple[str, ...]                        # devices whose state differs
+
+    def text(self) -> str:
+        lines = [f"first state difference: after instruction {self.icount}, pc {self.pc:#x} "
+                 f"<{self.function}>  {self.instruction}"]
+        for name, good, bad in self.registers:
+            lines.append(f"  {name:<8} good {good:#x}  bad {bad:#x}")
+        for address, good, bad in self.memory:
+            lines.append(f"  mem {address:#x}  good {good:#x}  bad {bad:#x}")
+        if self.memory_words > len(self.memory):
+            lines.append(f"  ... {self.memory_words} words of RAM differ in all")
+        if self.devices:
+            lines.append(f"  device state differs: {', '.join(self.devices)}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"icount": self.icount, "pc": self.pc, "function": self.function,
+                "instruction": self.instruction,
+                "registers": [{"name": n, "good": g, "bad": b} for n, g, b in self.registers],
+                "memory": [{"address": a, "good": g, "bad": b} for a, g, b in self.memory],
+                "memory_words": self.memory_words, "devices": list(self.devices)}
+
+
+@dataclass(frozen=True)
+class FlowDifference:
+    icount: int                  # the first instruction count where the pcs differ
+    good_pc: int | None          # None: that trace had ended
+    bad_pc: int | None
+    good_function: str
+    bad_function: str
+
+    def text(self) -> str:
+        return (f"first control-flow difference: instruction {self.icount}\n"
+                f"  good: {_pc(self.good_pc, self.good_function)}\n"
+                f"  bad:  {_pc(self.bad_pc, self.bad_function)}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"icount": self.icount, "good_pc": self.good_pc, "bad_pc": self.bad_pc,
+                "good_function": self.good_function, "bad_function": self.bad_function}
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    good_length: int
+    bad_length: int
+    inputs: InputDifference | None
+    state: StateDifference | None
+    flow: FlowDifference | None
+
+    @property
+    def same(self) -> bool:
+        return self.inputs is None and self.state is None and self.flow is None \
+            and self.good_length == self.bad_length
+
+    def text(self) -> str:
+        lines = [f"good: {self.good_length} instructions, bad: {self.bad_length} instructions"]
+        if self.same:
+            lines.append("no difference: same inputs, same states, same control flow")
+            return "\n".join(lines)
+        lines.append(self.inputs.text() if self.inputs is not None
+                     else "no input difference")
+        lines.append(self.state.text() if self.state is not None else
+                     f"no state difference up to instruction "
+                     f"{min(self.good_length, self.bad_length)}")
+        if self.flow is not None:
+            lines.append(self.flow.text())
+        elif self.state is not None:
+            lines.append("the control flow is the same up to the shorter trace's end")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"good_length": self.good_length, "bad_length": self.bad_length,
+                "same": self.same,
+                "inputs": None if self.inputs is None else self.inputs.to_json(),
+                "state": None if self.state is None else self.state.to_json(),
+                "flow": None if self.flow is None else self.flow.to_json()}
+
+
+def _event(event: Event | None) -> str:
+    return "(no more events)" if event is None else format_event(event).strip()
+
+
+def _event_json(event: Event | None) -> dict[str, Any] | None:
+    if event is None:
+        return None
+    result: dict[str, Any] = {"kind": event.KIND}
+    for item in fields(event):
+        value = getattr(event, item.name)
+        result[item.name] = value.hex() if isinstance(value, bytes) else value
+    return result
+
+
+def _pc(pc: int | None, function: str) -> str:
+    return "(ended)" if pc is None else f"pc {pc:#x} <{function}>"
+
+
+# --- comparing ----------------------------------------------------------------
+
+def check_comparable(good: Subject, bad: Subject) -> None:
+    """Refuse traces of different guests or boards, in one line saying what differs."""
+    a, b = good.timeline.session.reader.header, bad.timeline.session.reader.header
+    for what, x, y in (("guest image", a.image, b.image), ("initrd", a.initrd, b.initrd),
+                       ("disk image", a.disk, b.disk)):
+        if (x is None) != (y is None) or (x is not None and x.sha256 != y.sha256):
+            raise DiffRefused(f"the traces are of different {what}s ({_file(x)} and "
+                              f"{_file(y)}): diff compares two runs of one guest")
+    board_a = {k: v for k, v in a.board.items() if k not in BOARD_INPUTS}
+    board_b = {k: v for k, v in b.board.items() if k not in BOARD_INPUTS}
+    if a.clock_mode != b.clock_mode:
+        board_a["clock"], board_b["clock"] = a.clock_mode, b.clock_mode
+    for key in sorted(set(board_a) | set(board_b)):
+        if board_a.get(key) != board_b.get(key):
+            raise DiffRefused(f"the traces are of different boards ({key}: "
+                              f"{board_a.get(key)!r} and {board_b.get(key)!r}): diff compares "
+                              "two runs of one guest on one board")
+
+
+def _file(embedded) -> str:
+    return "none" if embedded is None else f"{embedded.name or 'embedded'} " \
+                                           f"sha256 {embedded.sha256[:12]}"
+
+
+def first_input_difference(good: Subject, bad: Subject) -> InputDifference | None:
+    a = list(good.timeline.session.inputs.events)
+    b = list(bad.timeline.session.inputs.events)
+    for index in range(max(len(a), len(b))):
+        x = a[index] if index < len(a) else None
+        y = b[index] if index < len(b) else None
+        if x != y:
+            return InputDifference(index, x, y)
+    return None
+
+
+def _digest_at(subject: Subject, icount: int) -> str:
+    subject.timeline.seek(icount, subject.cancel)
+    return state_digest(subject.timeline.board)
+
+
+def first_state_difference(good: Subject, bad: Subject, end: int) -> StateDifference | None:
+    """Bisection: the states agree at ``low`` and differ at ``high``."""
+    if _digest_at(good, end) == _digest_at(bad, end):
+        return None
+    low, high = 0, end
+    if _digest_at(good, 0) != _digest_at(bad, 0):
+        raise DiffRefused("the traces differ at instruction 0 although image and board "
+                          "agree: diff compares two runs of one guest")
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _digest_at(good, middle) == _digest_at(bad, middle):
+            low = middle
+        else:
+            high = middle
+    good.timeline.seek(low, good.cancel)
+    pc = good.cpu.pc
+    raw = instruction_at(good.timeline, pc)
+    text = semantics(raw).text if raw is not None else "?"
+    return _state_at(good, bad, high, low, pc, text)
+
+
+def _state_at(good: Subject, bad: Subject, high: int, low: int, pc: int,
+              text: str) -> StateDifference:
+    good.timeline.seek(high, good.cancel)
+    bad.timeline.seek(high, bad.cancel)
+    board_a, board_b = good.timeline.board, bad.timeline.board
+    regs_a, regs_b = register_state(board_a), register_state(board_b)
+    registers = []
+    for name in ("pc", "priv"):
+        if regs_a[name] != regs_b[name]:
+            registers.append((name, regs_a[name], regs_b[name]))
+    for n, (x, y) in enumerate(zip(regs_a["x"], regs_b["x"])):
+        if x != y:
+            registers.append((GPR_NAMES[n], x, y))
+    for name, value in regs_a["csr"].items():
+        if value != regs_b["csr"][name]:
+            registers.append((name, value, regs_b["csr"][name]))
+    memory, count = _memory_differences(board_a, board_b)
+    devices = tuple(device.name for device, sa, sb in
+                    zip(board_a.bus.devices, board_a.get_state()["devices"],
+                        board_b.get_state()["devices"]) if sa != sb)
+    return StateDifference(low, pc, good.function(pc), text, tuple(registers), memory,
+                           count, devices)
+
+
+def _memory_differences(board_a, board_b) -> tuple[tuple[tuple[int, int, int], ...], int]:
+    ram_a, ram_b = board_a.ram.map, board_b.ram.map
+    if ram_a == ram_b:
+        return (), 0
+    base = board_a.ram.base
+    shown, count = [], 0
+    view_a, view_b = memoryview(ram_a), memoryview(ram_b)
+    block = 1 << 16
+    for start in range(0, len(ram_a), block):
+        if view_a[start:start + block] == view_b[start:start + block]:
+            continue
+        for offset in range(start, start + block, WORD):
+            x, y = view_a[offset:offset + WORD], view_b[offset:offset + WORD]
+            if x != y:
+                count += 1
+                if len(shown) < MAX_WORDS_SHOWN:
+                    shown.append((base + offset, int.from_bytes(x, "little"),
+                                  int.from_bytes(y, "little")))
+    return tuple(shown), count
+
+
+def first_flow_difference(good: Subject, bad: Subject, start: int, end_good: int,
+                          end_bad: int) -> FlowDifference | None:
+    """The first instruction count from ``start`` on where the pcs differ."""
+    low, window = start, FIRST_FLOW_WINDOW
+    end = max(end_good, end_bad)
+    while low < end:
+        high = min(end, low + window)
+        a = executed_pcs(good.timeline, low, min(high, end_good), good.cancel) \
+            if low < end_good else []
+        b = executed_pcs(bad.timeline, low, min(high, end_bad), bad.cancel) \
+            if low < end_bad else []
+        for x, y in zip(a, b):
+            if x != y:
+                icount = min(x[0], y[0])
+                return FlowDifference(icount, x[1], y[1], good.function(x[1]),
+                                      bad.function(y[1]))
+        if len(a) != len(b):
+            shorter, longer = (a, b) if len(a) < len(b) else (b, a)
+            extra = longer[len(shorter)]
+            pcs = (None, extra[1]) if shorter is a else (extra[1], None)
+            return FlowDifference(extra[0], pcs[0], pcs[1],
+                                  good.function(pcs[0]) if pcs[0] is not None else "",
+                                  bad.function(pcs[1]) if pcs[1] is not None else "")
+        low, window = high, min(window * FLOW_WINDOW_GROWTH, MAX_FLOW_WINDOW)
+    return None
+
+
+def diff(good: Subject, bad: Subject) -> DiffReport:
+    check_comparable(good, bad)
+    end_good, end_bad = good.length, bad.length
+    inputs = first_input_difference(good, bad)
+    state = first_state_difference(good, bad, min(end_good, end_bad))
+    flow = None
+    if state is not None or end_good != end_bad:
+        start = state.icount if state is not None else min(end_good, end_bad)
+        flow = first_flow_difference(good, bad, start, end_good, end_bad)
+    return DiffReport(end_good, end_bad, inputs, state, flow)

@@ -1,0 +1,56 @@
+"""The REPL's analyses over the whole history: `trace` (retroactive logpoints) and `origin`
+(where a value came from). The work is rr.analysis's; this only parses and prints."""
+
+from __future__ import annotations
+
+from rr.analysis.logpoints import logpoint
+from rr.analysis.origin import DEFAULT_DEPTH, check_depth, origin
+from rr.analysis.subject import Subject
+from rr.repl.commands import CommandError, Repl, command
+from rr.repl.expressions import parse_count
+
+TRACE_USAGE = "trace [--csv] ADDR|FUNCTION [EXPR...]"
+ORIGIN_USAGE = "origin [--depth N] ADDR|$REG"
+
+
+def subject(repl: Repl) -> Subject:
+    debugger = repl.debugger
+    return Subject(debugger.timeline, debugger.symbols, debugger.cancellation)
+
+
+@command("trace", "logpoint", usage=TRACE_USAGE, complete="symbols", words=("--csv",),
+         summary="every time the pc reached ADDR over the whole trace, with values there",
+         details="""
+Replays the whole trace once with a code hook at ADDR (a function: its entry)
+and prints each hit's icount and pc with the values of the expressions just
+before the instruction executes: $registers, numbers and symbols with + and -
+(their value), a data symbol alone (its contents), *EXPR (the 8 bytes at
+EXPR). The position is kept. --csv prints comma-separated values instead.""")
+def _trace(repl: Repl, args: list[str]) -> None:
+    as_csv = "--csv" in args
+    args = [arg for arg in args if arg != "--csv"]
+    if not args:
+        raise CommandError(f"usage: {TRACE_USAGE}")
+    report = logpoint(subject(repl), args[0], args[1:])
+    repl.out.text(report.csv().rstrip("\n") if as_csv else report.text())
+
+
+@command("origin", "from", usage=ORIGIN_USAGE, complete="symbols", words=("--depth",),
+         summary="where the value of memory or a register now came from, step by step back",
+         details=f"""
+Walks the value back: the store that wrote the memory, the register it was
+stored from, the load or arithmetic that set that register, and so on,
+across calls and traps, until a constant in the code, a device register read
+(named with its trace event), memory no instruction wrote, or N steps
+(default {DEFAULT_DEPTH}). Arithmetic is followed through its first source
+register. The position is kept.""")
+def _origin(repl: Repl, args: list[str]) -> None:
+    depth = DEFAULT_DEPTH
+    if args and args[0] in ("--depth", "-d"):
+        if len(args) < 2:
+            raise CommandError(f"usage: {ORIGIN_USAGE}")
+        depth = check_depth(parse_count(args[1], "depth"))
+        args = args[2:]
+    if len(args) != 1:
+        raise CommandError(f"usage: {ORIGIN_USAGE}")
+    repl.out.text(origin(subject(repl), args[0], depth).text())
