@@ -63,8 +63,9 @@ class InputDifference:
 
 @dataclass(frozen=True)
 class StateDifference:
-    icount: int                  # the instruction after which the states differ
-    pc: int
+    position: int                # the first instruction count at which the states differ
+    icount: int | None           # the instruction before it (None: they differ at 0)
+    pc: int | None
     function: str
     instruction: str
     registers: tuple[tuple[str, int, int], ...]     # (name, good, bad) just after it
@@ -73,8 +74,13 @@ class StateDifference:
     devices: tuple[str, ...]                        # devices whose state differs
 
     def text(self) -> str:
-        lines = [f"first state difference: after instruction {self.icount}, pc {self.pc:#x} "
-                 f"<{self.function}>  {self.instruction}"]
+        if self.icount is None:
+            lines = [f"first state difference: at instruction {self.position}, before any "
+                     "instruction ran (an input delivered there)"]
+        else:
+            lines = [f"first state difference: at instruction {self.position}, after "
+                     f"instruction {self.icount}, pc {self.pc:#x} <{self.function}>  "
+                     f"{self.instruction}"]
         for name, good, bad in self.registers:
             lines.append(f"  {name:<8} good {good:#x}  bad {bad:#x}")
         for address, good, bad in self.memory:
@@ -86,7 +92,8 @@ class StateDifference:
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        return {"icount": self.icount, "pc": self.pc, "function": self.function,
+        return {"position": self.position, "icount": self.icount, "pc": self.pc,
+                "function": self.function,
                 "instruction": self.instruction,
                 "registers": [{"name": n, "good": g, "bad": b} for n, g, b in self.registers],
                 "memory": [{"address": a, "good": g, "bad": b} for a, g, b in self.memory],
@@ -214,8 +221,7 @@ def first_state_difference(good: Subject, bad: Subject, end: int) -> StateDiffer
         return None
     low, high = 0, end
     if _digest_at(good, 0) != _digest_at(bad, 0):
-        raise DiffRefused("the traces differ at instruction 0 although image and board "
-                          "agree: diff compares two runs of one guest")
+        return _state_at(good, bad, 0, None, None, "")
     while high - low > 1:
         middle = (low + high) // 2
         if _digest_at(good, middle) == _digest_at(bad, middle):
@@ -229,7 +235,7 @@ def first_state_difference(good: Subject, bad: Subject, end: int) -> StateDiffer
     return _state_at(good, bad, high, low, pc, text)
 
 
-def _state_at(good: Subject, bad: Subject, high: int, low: int, pc: int,
+def _state_at(good: Subject, bad: Subject, high: int, low: int | None, pc: int | None,
               text: str) -> StateDifference:
     good.timeline.seek(high, good.cancel)
     bad.timeline.seek(high, bad.cancel)
@@ -249,8 +255,9 @@ def _state_at(good: Subject, bad: Subject, high: int, low: int, pc: int,
     devices = tuple(device.name for device, sa, sb in
                     zip(board_a.bus.devices, board_a.get_state()["devices"],
                         board_b.get_state()["devices"]) if sa != sb)
-    return StateDifference(low, pc, good.function(pc), text, tuple(registers), memory,
-                           count, devices)
+    function = good.function(pc) if pc is not None else ""
+    return StateDifference(high, low, pc, function, text, tuple(registers), memory, count,
+                           devices)
 
 
 def _memory_differences(board_a, board_b) -> tuple[tuple[tuple[int, int, int], ...], int]:
@@ -308,6 +315,6 @@ def diff(good: Subject, bad: Subject) -> DiffReport:
     state = first_state_difference(good, bad, min(end_good, end_bad))
     flow = None
     if state is not None or end_good != end_bad:
-        start = state.icount if state is not None else min(end_good, end_bad)
+        start = state.position if state is not None else min(end_good, end_bad)
         flow = first_flow_difference(good, bad, start, end_good, end_bad)
     return DiffReport(end_good, end_bad, inputs, state, flow)
