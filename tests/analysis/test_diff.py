@@ -66,8 +66,9 @@ def test_rtc_seed_on_the_flow_guest(traces):
     assert [name for name, _, _ in state.registers] == ["a5"]
     assert (state.registers[0][1] ^ state.registers[0][2]) == 1       # the low bit
     flow = report.flow
+    # flow.c: main calls clock_even or clock_odd after the read, by the clock's low bit.
     assert flow is not None and flow.icount > state.position
-    assert flow.good_pc != flow.bad_pc
+    assert flow.good_pc != flow.bad_pc and flow.good_function == flow.bad_function == "main"
 
 
 def test_demo_pass_and_crash_told_apart_at_the_seed_read(traces):
