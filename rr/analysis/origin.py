@@ -42,6 +42,7 @@ DEFAULT_DEPTH = 32
 MAX_DEPTH = 1000
 VALUE_SIZES = (1, 2, 4, 8)
 WORD = 8
+MASK64 = (1 << 64) - 1
 # The trace events that bring a device's values in, by device.
 DEVICE_EVENTS = {"uart16550": ConsoleInput.KIND, "goldfish_rtc": WallClockRead.KIND,
                  "virtio_rng": Entropy.KIND}
@@ -70,11 +71,17 @@ class StepKind(StrEnum):
 
 @dataclass(frozen=True)
 class Location:
-    """A register (``register``) or a memory range (``address``, ``size``)."""
+    """A register (``register``) or a memory range (``address``, ``size``).
+
+    ``lane`` (offset, size) is the part of a register that holds the bytes
+    followed: a byte of memory stored from a register is that register's byte,
+    and a load brings it back from the matching byte of the memory it reads,
+    so copies (memcpy, copy_to_user) are followed byte for byte."""
 
     register: int | None = None
     address: int = 0
     size: int = 0
+    lane: tuple[int, int] = (0, WORD)
 
     def describe(self, subject: Subject) -> str:
         if self.register is not None:
@@ -134,10 +141,15 @@ class OriginReport:
         return "\n".join(lines)
 
 
-def parse_target(subject: Subject, text: str) -> Location:
-    """``$reg`` (a general register) or an address expression (a data symbol: its size)."""
+def parse_target(subject: Subject, text: str, length: int | None = None) -> Location:
+    """``$reg`` (a general register) or an address expression with ``length`` bytes (default:
+    a data symbol's size when 1, 2, 4 or 8, else 8)."""
     text = text.strip()
+    if length is not None and not 1 <= length <= WORD:
+        raise OriginError(f"length {length} is out of range (1 to {WORD} bytes: one value)")
     if text.startswith("$"):
+        if length is not None:
+            raise OriginError(f"{text}: a register has no length")
         name = text[1:]
         if name not in GPR_NUMBERS:
             raise OriginError(f"{text} is not a general register (origin follows $a0, $sp, "
@@ -146,7 +158,7 @@ def parse_target(subject: Subject, text: str) -> Location:
     address = subject.evaluator.address(text)
     symbol = subject.symbols.get(text)
     size = symbol.size if symbol is not None and symbol.size in VALUE_SIZES else WORD
-    return Location(address=address, size=size)
+    return Location(address=address, size=length or size)
 
 
 def check_depth(depth: int) -> int:
@@ -155,10 +167,12 @@ def check_depth(depth: int) -> int:
     return depth
 
 
-def origin(subject: Subject, target: str, depth: int = DEFAULT_DEPTH) -> OriginReport:
-    """The chain of instructions that produced the value of ``target`` now, newest first."""
+def origin(subject: Subject, target: str, depth: int = DEFAULT_DEPTH,
+           length: int | None = None) -> OriginReport:
+    """The chain of instructions that produced the value of ``target`` (``length`` bytes of
+    memory) now, newest first."""
     check_depth(depth)
-    location = parse_target(subject, target)
+    location = parse_target(subject, target, length)
     timeline = subject.timeline
     here = timeline.position
     try:
@@ -191,7 +205,7 @@ class _Walk:
                 return steps
             self.timeline.seek(position, self.subject.cancel)
             if location.register is not None:
-                step, following = self._register(location.register, position)
+                step, following = self._register(location.register, position, location.lane)
             else:
                 step, following = self._memory(location, position)
             steps.append(step)
@@ -228,7 +242,19 @@ class _Walk:
                               f"stored zero (x0) to {where}"), None
         step = self._step(StepKind.STORE, write.icount, write.pc, text, now,
                           f"stored {where} from {GPR_NAMES[source]}")
-        return step, (Location(register=source), write.icount)
+        return step, (Location(register=source, lane=self._lane(write, meaning, location)),
+                      write.icount)
+
+    def _lane(self, write: queries.Write, meaning, location: Location) -> tuple[int, int]:
+        """The bytes of the stored register that landed in the followed range."""
+        access = meaning.memory
+        self.timeline.seek(write.icount, self.subject.cancel)
+        start = (self.board.cpu.x(access.rs1) + access.offset) & MASK64
+        low = max(start, location.address)
+        high = min(start + access.size, location.address + location.size)
+        if high <= low:
+            return (0, WORD)
+        return (low - start, high - low)
 
     def _unwritten(self, location: Location, position: int, now: int | None, where: str,
                    write: queries.Write | None) -> Step:
@@ -261,7 +287,8 @@ class _Walk:
         return None if data is None else int.from_bytes(data, "little")
 
     # --- registers ----------------------------------------------------------
-    def _register(self, register: int, position: int) -> tuple[Step, Any]:
+    def _register(self, register: int, position: int,
+                  lane: tuple[int, int] = (0, WORD)) -> tuple[Step, Any]:
         name = GPR_NAMES[register]
         if register == 0:
             return self._end(StepKind.ZERO, "x0 is always zero", 0), None
@@ -274,7 +301,7 @@ class _Walk:
         meaning = write.semantics
         effect = meaning.effect
         if effect in (Effect.LOAD, Effect.ATOMIC):
-            return self._load(write, register)
+            return self._load(write, register, lane)
         value = self._after(write, register)
         if effect is Effect.COMPUTE:
             if meaning.float_source or not meaning.sources:
@@ -283,10 +310,11 @@ class _Walk:
                                         "followed)"), None
             source = meaning.sources[0]
             others = ", ".join(GPR_NAMES[r] for r in meaning.sources[1:])
-            what = f"{name} computed from {GPR_NAMES[source]}" + \
-                (f" (also from {others})" if others else "")
+            what = f"{name} {'copied' if meaning.move else 'computed'} from " \
+                f"{GPR_NAMES[source]}" + (f" (also from {others})" if others else "")
+            lane = lane if meaning.move else (0, WORD)
             return self._write_step(StepKind.COMPUTE, write, value, what), \
-                (Location(register=source), write.icount)
+                (Location(register=source, lane=lane), write.icount)
         ends = {
             Effect.CONSTANT: (StepKind.CONSTANT, f"{name} set to a constant in the code"),
             Effect.LINK: (StepKind.LINK, f"{name} set to the return address"),
@@ -299,12 +327,13 @@ class _Walk:
         kind, what = ends.get(effect, (StepKind.CONSTANT, f"{name} written"))
         return self._write_step(kind, write, value, what), None
 
-    def _load(self, write: RegisterWrite, register: int) -> tuple[Step, Any]:
+    def _load(self, write: RegisterWrite, register: int,
+              lane: tuple[int, int]) -> tuple[Step, Any]:
         """A load (at its position): from RAM, go on with the memory; from a device, end."""
         access = write.semantics.memory
         assert access is not None
         cpu, memory = self.board.cpu, self.board.memory
-        address = (cpu.x(access.rs1) + access.offset) & ((1 << 64) - 1)
+        address = (cpu.x(access.rs1) + access.offset) & MASK64
         try:
             paddr = memory.translate(address)
         except PageFault:
@@ -313,7 +342,9 @@ class _Walk:
         name = GPR_NAMES[register]
         if paddr is not None and not self.board.ram.contains(paddr, access.size):
             return self._device(write, value, name, paddr), None
-        location = Location(address=address, size=access.size)
+        offset, size = lane
+        location = Location(address=address + offset, size=size) \
+            if offset + size <= access.size else Location(address=address, size=access.size)
         step = self._write_step(StepKind.LOAD, write, value,
                                 f"loaded {name} from {location.describe(self.subject)}")
         return step, (location, write.icount)

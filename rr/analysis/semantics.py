@@ -31,6 +31,7 @@ REG_A0, REG_A1 = 10, 11
 _DEST_IS_SOURCE = frozenset({"c.addi", "c.addiw", "c.slli", "c.srli", "c.srai", "c.andi",
                              "c.addi16sp", "c.add", "c.addw", "c.sub", "c.subw", "c.and",
                              "c.or", "c.xor"})
+_MOVES = frozenset({"mv", "c.mv"})
 CSR_NAMES_BY_NUMBER = {number: name for name, number in SUPERVISOR_CSRS}
 CSR_NAMES_BY_NUMBER.update({CSR_TIME: "time", CSR_CYCLE: "cycle", CSR_INSTRET: "instret"})
 
@@ -60,6 +61,7 @@ class Semantics:
     stored: int | None = None            # stores: the register stored
     csr: int | None = None               # CSR reads: the CSR's number
     float_source: bool = False           # the value comes from a floating-point register
+    move: bool = False                   # rd is a copy of its one source (mv, c.mv)
 
     def writes(self, register: int) -> bool:
         """Does the instruction write general register ``register``? (An ecall only does
@@ -174,7 +176,8 @@ def _arithmetic(text: str, operands: list[str | int]) -> Semantics:
                     if name in GPR_NUMBERS and GPR_NUMBERS[name] != 0)
     if not sources and not floating:
         return Semantics(Effect.CONSTANT, text, dest=dest)      # li, addi rd, zero, imm
-    return Semantics(Effect.COMPUTE, text, dest=dest, sources=sources, float_source=floating)
+    return Semantics(Effect.COMPUTE, text, dest=dest, sources=sources, float_source=floating,
+                     move=mnemonic in _MOVES)
 
 
 def _nonzero(register: int) -> int | None:

@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the instruction count the value is taken at (or 'end')")
     parser.add_argument("target", metavar="ADDR|$REG",
                         help="an address expression (a data symbol: its size) or $register")
+    parser.add_argument("length", metavar="LEN", type=int, nargs="?",
+                        help="bytes of memory followed (1 to 8; default the symbol's size or 8)")
     parser.add_argument("--depth", type=int, default=DEFAULT_DEPTH,
                         help=f"at most this many steps (default {DEFAULT_DEPTH})")
     add_output_arguments(parser)
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
             raise RrError(f"instruction {icount} is past the end of the trace "
                           f"(instruction {length})")
         subject.timeline.seek(icount)
-        report = origin(subject, args.target, args.depth)
+        report = origin(subject, args.target, args.depth, args.length)
     if args.json:
         print_json(report.to_json())
     else:

@@ -10,7 +10,7 @@ from rr.repl.commands import CommandError, Repl, command
 from rr.repl.expressions import parse_count
 
 TRACE_USAGE = "trace [--csv] ADDR|FUNCTION [EXPR...]"
-ORIGIN_USAGE = "origin [--depth N] ADDR|$REG"
+ORIGIN_USAGE = "origin [--depth N] ADDR|$REG [LEN]"
 
 
 def subject(repl: Repl) -> Subject:
@@ -43,7 +43,8 @@ stored from, the load or arithmetic that set that register, and so on,
 across calls and traps, until a constant in the code, a device register read
 (named with its trace event), memory no instruction wrote, or N steps
 (default {DEFAULT_DEPTH}). Arithmetic is followed through its first source
-register. The position is kept.""")
+register; copies byte for byte. LEN (1 to 8) is the bytes of memory followed,
+by default a data symbol's size or 8. The position is kept.""")
 def _origin(repl: Repl, args: list[str]) -> None:
     depth = DEFAULT_DEPTH
     if args and args[0] in ("--depth", "-d"):
@@ -51,6 +52,7 @@ def _origin(repl: Repl, args: list[str]) -> None:
             raise CommandError(f"usage: {ORIGIN_USAGE}")
         depth = check_depth(parse_count(args[1], "depth"))
         args = args[2:]
-    if len(args) != 1:
+    if not 1 <= len(args) <= 2:
         raise CommandError(f"usage: {ORIGIN_USAGE}")
-    repl.out.text(origin(subject(repl), args[0], depth).text())
+    length = parse_count(args[1], "length") if len(args) == 2 else None
+    repl.out.text(origin(subject(repl), args[0], depth, length).text())
