@@ -302,7 +302,7 @@ class _Walk:
         effect = meaning.effect
         if effect in (Effect.LOAD, Effect.ATOMIC):
             return self._load(write, register, lane)
-        value = self._after(write, register)
+        value = self._after(write, register)       # nothing else is read at the write
         if effect is Effect.COMPUTE:
             if meaning.float_source or not meaning.sources:
                 return self._write_step(StepKind.FLOAT, write, value,
@@ -363,11 +363,10 @@ class _Walk:
         return self._write_step(StepKind.DEVICE, write, value, what)
 
     def _after(self, write: RegisterWrite, register: int) -> int:
-        """The register's value just after the instruction."""
+        """The register's value just after the instruction (one step forward: read what is
+        needed at the instruction itself first)."""
         self.timeline.seek(write.icount + 1, self.subject.cancel)
-        value = self.board.cpu.x(register)
-        self.timeline.seek(write.icount, self.subject.cancel)
-        return value
+        return self.board.cpu.x(register)
 
     # --- events -------------------------------------------------------------
     def _events(self) -> list[Event]:

@@ -74,6 +74,7 @@ def executed_pcs(timeline: Timeline, low: int, high: int,
               cancel: Cancellation | None) -> list[tuple[int, int]]:
     """(icount, pc) of every instruction started in [low, high), and (high, pc) at the end."""
     timeline.seek(low, cancel)
+    timeline.keep_checkpoint()          # the writer found in the window is visited next
     cpu = timeline.board.cpu
     noted: list[tuple[int, int]] = []
 

@@ -164,6 +164,11 @@ class Timeline:
         self.seek(here, cancel)
         return sorted(collector.hits)
 
+    def keep_checkpoint(self) -> None:
+        """Checkpoint this position (behind the frontier, a side checkpoint): a caller about
+        to seek around here many times makes those seeks start close by."""
+        self._checkpoint_here()
+
     def execute_to(self, target: int, cancel: Cancellation | None = None) -> int:
         """Execute forward from here to ``target``, every instruction in between in order
         (a seek may restore a checkpoint past some of them instead), so hooks placed
