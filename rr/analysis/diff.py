@@ -177,7 +177,7 @@ def _pc(pc: int | None, function: str) -> str:
 
 def check_comparable(good: Subject, bad: Subject) -> None:
     """Refuse traces of different guests or boards, in one line saying what differs."""
-    a, b = good.timeline.session.reader.header, bad.timeline.session.reader.header
+    a, b = good.reader.header, bad.reader.header
     for what, x, y in (("guest image", a.image, b.image), ("initrd", a.initrd, b.initrd),
                        ("disk image", a.disk, b.disk)):
         if (x is None) != (y is None) or (x is not None and x.sha256 != y.sha256):
@@ -309,12 +309,19 @@ def first_flow_difference(good: Subject, bad: Subject, start: int, end_good: int
 
 
 def diff(good: Subject, bad: Subject) -> DiffReport:
+    """Where ``bad`` parts from ``good``; both positions are kept (the REPL's and gdb's
+    ``good`` is the history they are on)."""
     check_comparable(good, bad)
-    end_good, end_bad = good.length, bad.length
-    inputs = first_input_difference(good, bad)
-    state = first_state_difference(good, bad, min(end_good, end_bad))
-    flow = None
-    if state is not None or end_good != end_bad:
-        start = state.position if state is not None else min(end_good, end_bad)
-        flow = first_flow_difference(good, bad, start, end_good, end_bad)
+    here = good.timeline.position, bad.timeline.position
+    try:
+        end_good, end_bad = good.length, bad.length
+        inputs = first_input_difference(good, bad)
+        state = first_state_difference(good, bad, min(end_good, end_bad))
+        flow = None
+        if state is not None or end_good != end_bad:
+            start = state.position if state is not None else min(end_good, end_bad)
+            flow = first_flow_difference(good, bad, start, end_good, end_bad)
+    finally:
+        good.timeline.seek(here[0], good.cancel)
+        bad.timeline.seek(here[1], bad.cancel)
     return DiffReport(end_good, end_bad, inputs, state, flow)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rr.errors import RrError
 from rr.log.trace_reader import TraceReader
 from rr.replay.cancellation import Cancellation
 from rr.replay.replay_session import ReplaySession
@@ -33,9 +34,18 @@ class Subject:
         return self.timeline.board.cpu
 
     @property
+    def reader(self) -> TraceReader:
+        """The trace replayed (RrError for a live guest, which has none)."""
+        reader = getattr(self.timeline.session, "reader", None)
+        if reader is None:
+            raise RrError("this is a live guest, not a recorded trace: record it first "
+                          "(--record TRACE)")
+        return reader
+
+    @property
     def length(self) -> int:
         """A trace's last instruction count (its footer's, or its last complete chunk's)."""
-        reader = self.timeline.session.reader
+        reader = self.reader
         return reader.footer.final_icount if reader.footer is not None else reader.last_icount
 
     def label(self, address: int) -> str:
@@ -54,8 +64,11 @@ def image_symbols(timeline: Timeline, symbols_path: str | None = None) -> Symbol
     return load_symbols(image.raw, image.path or "the guest image", symbols_path)[0]
 
 
-def open_trace(path: str, symbols_path: str | None = None) -> Subject:
-    """A replay of the trace at ``path`` with its symbols, at instruction 0."""
+def open_trace(path: str, symbols_path: str | None = None, symbols: SymbolTable | None = None,
+               cancel: Cancellation | None = None) -> Subject:
+    """A replay of the trace at ``path`` at instruction 0, with ``symbols`` (default: those
+    of ``symbols_path`` or of its image)."""
     reader = TraceReader(path)
     timeline = Timeline(ReplaySession(reader, lambda data: None))
-    return Subject(timeline, image_symbols(timeline, symbols_path))
+    return Subject(timeline, symbols if symbols is not None
+                   else image_symbols(timeline, symbols_path), cancel)

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+from rr.analysis.diff import diff
 from rr.analysis.logpoints import logpoint
 from rr.analysis.origin import DEFAULT_DEPTH, check_depth, origin
-from rr.analysis.subject import Subject
+from rr.analysis.subject import Subject, open_trace
 from rr.repl.commands import CommandError, Repl, command
 from rr.repl.expressions import parse_count
 
 TRACE_USAGE = "trace [--csv] ADDR|FUNCTION [EXPR...]"
+DIFF_USAGE = "diff OTHER.rrt"
 ORIGIN_USAGE = "origin [--depth N] ADDR|$REG [LEN]"
 
 
@@ -56,3 +58,17 @@ def _origin(repl: Repl, args: list[str]) -> None:
         raise CommandError(f"usage: {ORIGIN_USAGE}")
     length = parse_count(args[1], "length") if len(args) == 2 else None
     repl.out.text(origin(subject(repl), args[0], depth, length).text())
+
+
+@command("diff", usage=DIFF_USAGE, summary="where another recording of this guest parts from this one",
+         details="""
+This trace is the good run, OTHER the bad one: the first input event that
+differs, the first instruction after which the states differ (found by
+bisection over state digests), and the first instruction count at which the
+pcs differ. The position is kept. Both must be recordings of the same image
+on the same board.""")
+def _diff(repl: Repl, args: list[str]) -> None:
+    repl.need(args, 1, 1, DIFF_USAGE)
+    here = subject(repl)
+    other = open_trace(args[0], symbols=here.symbols, cancel=here.cancel)
+    repl.out.text(diff(here, other).text())

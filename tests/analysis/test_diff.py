@@ -101,3 +101,15 @@ def test_cli_json(traces):
     result = json.loads(done.stdout)
     assert result["inputs"]["good"]["data"] == b"A".hex()
     assert result["state"]["devices"] == ["uart16550"]
+
+
+def test_repl_diff_keeps_the_position(traces):
+    from repl.repl_helpers import run_c
+    done = run_c(traces["flow_a"], f"goto 500; diff {traces['flow_odd']}; where; "
+                                   f"diff {traces['hello']}")
+    text = done.stdout
+    assert "first input difference: event #1" in text     # #0 is the same console byte
+    assert "wall_clock_read" in text and "<rtc_read_ns>" in text
+    assert "icount  500 of" in text
+    assert done.returncode == 1 and "Traceback" not in done.stderr + text
+    assert "diff: the traces are of different guest images" in text

@@ -136,11 +136,12 @@ def test_gdb_monitor_commands(flow):
     with DebugServer(flow) as server:
         gdb = run_gdb(flow_elf(), server.port,
                       ["continue", "monitor origin outbox", "monitor trace add_key inbox",
-                       "monitor origin $nosuch", "monitor icount"])
+                       "monitor origin $nosuch", f"monitor diff {flow}", "monitor icount"])
     out = gdb.output
     assert "origin of outbox" in out and "a0 read from the uart16550" in out, out
     assert "1 hit at add_key" in out
     assert "rrvm: origin: $nosuch is not a general register" in out
+    assert "no difference: same inputs, same states, same control flow" in out
     icounts = [int(line.split()[1]) for line in out.splitlines() if line.startswith("icount ")]
     assert icounts and icounts[-1] == opened(flow).length     # the position was kept
 
