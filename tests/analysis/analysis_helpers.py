@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from monitor.test_determinism import FixedInputs as DeterminismInputs
 from rr.analysis.subject import Subject, open_trace
 from rr.monitor.board import BootPayload, settle_payload
 from rr.monitor.board_config import BoardConfig
-from rr.monitor.inputs import InputSource
 from rr.monitor.loader import parse_image
 from rr.record.recording import Recording
 from rr.replay.session import Session
@@ -26,34 +26,15 @@ FLOW_EVEN_NS = 1_700_000_000_000_000_000
 FLOW_ODD_NS = FLOW_EVEN_NS + 1
 
 
-class FixedInputs(InputSource):
-    """Console bytes given up front (then closed), one wall-clock value for every read."""
+class FixedInputs(DeterminismInputs):
+    """Console bytes given up front (then closed), one chosen wall-clock value for every read."""
 
     def __init__(self, console: bytes, wall_ns: int) -> None:
-        self.pending = console
+        super().__init__(console)
         self.wall_ns = wall_ns
-
-    def console_bytes(self, icount, max_bytes):
-        data, self.pending = self.pending[:max_bytes], self.pending[max_bytes:]
-        return data
-
-    def wait_console(self, timeout):
-        pass
-
-    def host_time_ns(self, icount):
-        return 0
 
     def wall_time_ns(self, icount):
         return self.wall_ns
-
-    def entropy(self, icount, size):
-        return bytes(size)
-
-    def quit_requested(self, icount):
-        return False
-
-    def console_closed(self, icount):
-        return not self.pending
 
 
 def record_fixed(trace: Path, guest: str, console: bytes = b"", wall_ns: int = FLOW_EVEN_NS,
