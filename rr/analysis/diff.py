@@ -14,7 +14,11 @@ differs; from there their states may part. Reported, in order:
 3. the first instruction count at which the pcs differ, when that is later:
    from the first state difference on, both replays run windows of history
    with a code hook noting the pc of every instruction (rr.analysis.
-   register_writes.executed_pcs), and the windows are compared.
+   register_writes.executed_pcs), and the windows are compared;
+4. when the control flow differs, the first trap taken differently (another
+   count, cause or interrupted pc): for a preemptive kernel, the first
+   schedule difference. Each run is replayed once with a code hook at the
+   trap vector.
 
 Traces of different images or boards are refused: their states differ from
 the first instruction, which says nothing.
@@ -31,6 +35,9 @@ from rr.analysis.subject import Subject
 from rr.errors import RrError
 from rr.log.events import Event, format_event
 from rr.monitor.constants import GPR_NAMES
+from rr.monitor.cpu import CSR_IDS
+from rr.monitor.riscv import cause_name
+from rr.replay.hits import Hit
 from rr.monitor.state_digest import register_state, state_digest
 
 FIRST_FLOW_WINDOW = 4096
@@ -119,17 +126,56 @@ class FlowDifference:
 
 
 @dataclass(frozen=True)
+class TrapEntry:
+    """A trap taken: the count of the handler's first instruction, the cause, where from."""
+
+    icount: int
+    scause: int
+    sepc: int
+    function: str
+
+    def text(self) -> str:
+        return (f"instruction {self.icount}: {cause_name(self.scause)} from pc {self.sepc:#x} "
+                f"<{self.function}>")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"icount": self.icount, "scause": self.scause, "sepc": self.sepc,
+                "function": self.function}
+
+
+@dataclass(frozen=True)
+class TrapDifference:
+    index: int                   # the trap's number in both runs (0: the first taken)
+    good: TrapEntry | None       # None: that run took no more traps
+    bad: TrapEntry | None
+
+    def text(self) -> str:
+        return (f"first trap difference (where an interrupt or exception was taken): "
+                f"trap #{self.index}\n  good: {_trap(self.good)}\n  bad:  {_trap(self.bad)}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index,
+                "good": None if self.good is None else self.good.to_json(),
+                "bad": None if self.bad is None else self.bad.to_json()}
+
+
+def _trap(entry: TrapEntry | None) -> str:
+    return "(no more traps)" if entry is None else entry.text()
+
+
+@dataclass(frozen=True)
 class DiffReport:
     good_length: int
     bad_length: int
     inputs: InputDifference | None
     state: StateDifference | None
     flow: FlowDifference | None
+    traps: TrapDifference | None = None
 
     @property
     def same(self) -> bool:
         return self.inputs is None and self.state is None and self.flow is None \
-            and self.good_length == self.bad_length
+            and self.traps is None and self.good_length == self.bad_length
 
     def text(self) -> str:
         lines = [f"good: {self.good_length} instructions, bad: {self.bad_length} instructions"]
@@ -145,6 +191,8 @@ class DiffReport:
             lines.append(self.flow.text())
         elif self.state is not None:
             lines.append("the control flow is the same up to the shorter trace's end")
+        if self.traps is not None:
+            lines.append(self.traps.text())
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -152,7 +200,8 @@ class DiffReport:
                 "same": self.same,
                 "inputs": None if self.inputs is None else self.inputs.to_json(),
                 "state": None if self.state is None else self.state.to_json(),
-                "flow": None if self.flow is None else self.flow.to_json()}
+                "flow": None if self.flow is None else self.flow.to_json(),
+                "traps": None if self.traps is None else self.traps.to_json()}
 
 
 def _event(event: Event | None) -> str:
@@ -308,6 +357,36 @@ def first_flow_difference(good: Subject, bad: Subject, start: int, end_good: int
     return None
 
 
+def trap_entries(subject: Subject) -> list[TrapEntry]:
+    """Every trap the run took into the handler at stvec (as it is at the end of history),
+    from one replay with a code hook there; the hook reads scause and sepc, which S-mode
+    may read where the handler starts (no privilege switch under the hook)."""
+    timeline, cpu = subject.timeline, subject.cpu
+    timeline.seek(subject.length, subject.cancel)
+    vector = cpu.csr("stvec") & ~3
+    causes: dict[int, tuple[int, int]] = {}
+
+    def note(hit: Hit) -> bool:
+        causes[hit.icount] = (cpu.reg(CSR_IDS["scause"]), cpu.reg(CSR_IDS["sepc"]))
+        return True
+
+    hits = timeline.all_hits([vector], condition=note, cancel=subject.cancel)
+    return [TrapEntry(hit.icount, *causes[hit.icount], subject.function(causes[hit.icount][1]))
+            for hit in hits]
+
+
+def first_trap_difference(good: Subject, bad: Subject) -> TrapDifference | None:
+    """The first trap taken at another count, for another cause or from another pc."""
+    a, b = trap_entries(good), trap_entries(bad)
+    for index in range(max(len(a), len(b))):
+        x = a[index] if index < len(a) else None
+        y = b[index] if index < len(b) else None
+        if x is None or y is None or (x.icount, x.scause, x.sepc) != (y.icount, y.scause,
+                                                                       y.sepc):
+            return TrapDifference(index, x, y)
+    return None
+
+
 def diff(good: Subject, bad: Subject) -> DiffReport:
     """Where ``bad`` parts from ``good``; both positions are kept (the REPL's and gdb's
     ``good`` is the history they are on)."""
@@ -321,7 +400,8 @@ def diff(good: Subject, bad: Subject) -> DiffReport:
         if state is not None or end_good != end_bad:
             start = state.position if state is not None else min(end_good, end_bad)
             flow = first_flow_difference(good, bad, start, end_good, end_bad)
+        traps = first_trap_difference(good, bad) if flow is not None else None
     finally:
         good.timeline.seek(here[0], good.cancel)
         bad.timeline.seek(here[1], bad.cancel)
-    return DiffReport(end_good, end_bad, inputs, state, flow)
+    return DiffReport(end_good, end_bad, inputs, state, flow, traps)

@@ -53,6 +53,7 @@ def test_console_input(traces):
     state = report.state
     assert state.position == inputs.good.icount
     assert state.devices == ("uart16550",) and not state.registers
+    assert report.traps is None
 
 
 def test_rtc_seed_on_the_flow_guest(traces):
@@ -69,6 +70,8 @@ def test_rtc_seed_on_the_flow_guest(traces):
     # flow.c: main calls clock_even or clock_odd after the read, by the clock's low bit.
     assert flow is not None and flow.icount > state.position
     assert flow.good_pc != flow.bad_pc and flow.good_function == flow.bad_function == "main"
+    # Its one trap (through_trap's ebreak) comes before the clock is read: the same in both.
+    assert report.traps is None
 
 
 def test_demo_pass_and_crash_told_apart_at_the_seed_read(traces):
@@ -80,6 +83,13 @@ def test_demo_pass_and_crash_told_apart_at_the_seed_read(traces):
     assert "goldfish_rtc" in state.devices
     assert report.flow.icount > state.position
     assert report.good_length != report.bad_length
+    # The first schedule difference: a trap taken at another count or from another pc
+    # (timer ticks are armed at rdtime() + TICK_INTERVAL, and rdtime is the count).
+    traps = report.traps
+    assert traps is not None and traps.good is not None and traps.bad is not None
+    assert min(traps.good.icount, traps.bad.icount) >= report.flow.icount
+    assert (traps.good.icount, traps.good.sepc) != (traps.bad.icount, traps.bad.sepc)
+    assert "first trap difference" in report.text()
 
 
 @pytest.mark.parametrize("other, message", [
