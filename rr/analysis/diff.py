@@ -15,10 +15,10 @@ differs; from there their states may part. Reported, in order:
    from the first state difference on, both replays run windows of history
    with a code hook noting the pc of every instruction (rr.analysis.
    register_writes.executed_pcs), and the windows are compared;
-4. when the control flow differs, the first trap taken differently (another
-   count, cause or interrupted pc): for a preemptive kernel, the first
-   schedule difference. Each run is replayed once with a code hook at the
-   trap vector.
+   at most MAX_FLOW_SCAN instructions after the first state difference;
+4. the first trap taken differently (another count, cause or interrupted
+   pc): for a preemptive kernel, the first schedule difference. Each run is
+   replayed once with a code hook at the trap vector, over the whole run.
 
 Traces of different images or boards are refused: their states differ from
 the first instruction, which says nothing.
@@ -43,6 +43,9 @@ from rr.monitor.state_digest import register_state, state_digest
 FIRST_FLOW_WINDOW = 4096
 FLOW_WINDOW_GROWTH = 8
 MAX_FLOW_WINDOW = 4_000_000
+# The pcs are compared this far after the first state difference at most (a hooked replay
+# of both runs costs about 3.4 us an instruction; the trap comparison has no limit).
+MAX_FLOW_SCAN = 8_000_000
 MAX_WORDS_SHOWN = 8
 WORD = 8
 # Board settings that are inputs (recorded), not the board: compared as inputs.
@@ -66,6 +69,33 @@ class InputDifference:
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "good": _event_json(self.good),
                 "bad": _event_json(self.bad)}
+
+
+@dataclass(frozen=True)
+class BoardInputDifference:
+    """A recorded input held by the board configuration rather than the event stream: the
+    64 bytes of entropy of --rng, which the guest reads from its device tree at boot."""
+
+    setting: str
+    good: Any
+    bad: Any
+
+    def text(self) -> str:
+        return (f"first input difference: the board's {self.setting} (the device tree's "
+                f"/chosen/rng-seed, there from instruction 0)\n"
+                f"  good: {_shown(self.good)}\n  bad:  {_shown(self.bad)}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"setting": self.setting, "good": _json_value(self.good),
+                "bad": _json_value(self.bad)}
+
+
+def _shown(value: Any) -> str:
+    return value.hex() if isinstance(value, bytes) else repr(value)
+
+
+def _json_value(value: Any) -> Any:
+    return value.hex() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True)
@@ -167,7 +197,7 @@ def _trap(entry: TrapEntry | None) -> str:
 class DiffReport:
     good_length: int
     bad_length: int
-    inputs: InputDifference | None
+    inputs: InputDifference | BoardInputDifference | None
     state: StateDifference | None
     flow: FlowDifference | None
     traps: TrapDifference | None = None
@@ -190,7 +220,12 @@ class DiffReport:
         if self.flow is not None:
             lines.append(self.flow.text())
         elif self.state is not None:
-            lines.append("the control flow is the same up to the shorter trace's end")
+            scanned = min(self.good_length, self.bad_length, self.state.position + MAX_FLOW_SCAN)
+            lines.append(f"the control flow is the same up to instruction {scanned}"
+                         + (" (the end of the shorter trace)"
+                            if scanned == min(self.good_length, self.bad_length)
+                            else f" (pcs are compared {MAX_FLOW_SCAN:,} instructions after "
+                                 "the first state difference at most)"))
         if self.traps is not None:
             lines.append(self.traps.text())
         return "\n".join(lines)
@@ -213,8 +248,7 @@ def _event_json(event: Event | None) -> dict[str, Any] | None:
         return None
     result: dict[str, Any] = {"kind": event.KIND}
     for item in fields(event):
-        value = getattr(event, item.name)
-        result[item.name] = value.hex() if isinstance(value, bytes) else value
+        result[item.name] = _json_value(getattr(event, item.name))
     return result
 
 
@@ -241,6 +275,11 @@ def check_comparable(good: Subject, bad: Subject) -> None:
             raise DiffRefused(f"the traces are of different boards ({key}: "
                               f"{board_a.get(key)!r} and {board_b.get(key)!r}): diff compares "
                               "two runs of one guest on one board")
+    same_seed = all(a.board.get(key) == b.board.get(key) for key in BOARD_INPUTS)
+    if same_seed and (a.dtb is None) != (b.dtb is None) or \
+            same_seed and a.dtb is not None and a.dtb.sha256 != b.dtb.sha256:
+        raise DiffRefused(f"the traces are of different device trees ({_file(a.dtb)} and "
+                          f"{_file(b.dtb)}): diff compares two runs of one guest on one board")
 
 
 def _file(embedded) -> str:
@@ -248,7 +287,12 @@ def _file(embedded) -> str:
                                            f"sha256 {embedded.sha256[:12]}"
 
 
-def first_input_difference(good: Subject, bad: Subject) -> InputDifference | None:
+def first_input_difference(good: Subject, bad: Subject
+                           ) -> InputDifference | BoardInputDifference | None:
+    for setting in BOARD_INPUTS:
+        x, y = good.reader.header.board.get(setting), bad.reader.header.board.get(setting)
+        if x != y:
+            return BoardInputDifference(setting, x, y)
     a = list(good.timeline.session.inputs.events)
     b = list(bad.timeline.session.inputs.events)
     for index in range(max(len(a), len(b))):
@@ -334,7 +378,7 @@ def first_flow_difference(good: Subject, bad: Subject, start: int, end_good: int
                           end_bad: int) -> FlowDifference | None:
     """The first instruction count from ``start`` on where the pcs differ."""
     low, window = start, FIRST_FLOW_WINDOW
-    end = max(end_good, end_bad)
+    end = min(max(end_good, end_bad), start + MAX_FLOW_SCAN)
     while low < end:
         high = min(end, low + window)
         a = executed_pcs(good.timeline, low, min(high, end_good), good.cancel) \
@@ -396,11 +440,11 @@ def diff(good: Subject, bad: Subject) -> DiffReport:
         end_good, end_bad = good.length, bad.length
         inputs = first_input_difference(good, bad)
         state = first_state_difference(good, bad, min(end_good, end_bad))
-        flow = None
+        flow = traps = None
         if state is not None or end_good != end_bad:
             start = state.position if state is not None else min(end_good, end_bad)
             flow = first_flow_difference(good, bad, start, end_good, end_bad)
-        traps = first_trap_difference(good, bad) if flow is not None else None
+            traps = first_trap_difference(good, bad)
     finally:
         good.timeline.seek(here[0], good.cancel)
         bad.timeline.seek(here[1], bad.cancel)

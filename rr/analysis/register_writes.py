@@ -83,9 +83,14 @@ def executed_pcs(timeline: Timeline, low: int, high: int,
 
     handle = cpu.uc.hook_add(UC_HOOK_CODE, note, begin=1, end=0)
     cpu.invalidate_caches()             # hooks do not apply to code translated before them
+    # Positions in the hook come from the engine's copy of each block: decoding the block
+    # from guest memory in a hook on every instruction made Linux's replay diverge in its
+    # first 100,000 instructions (docs/analyses.md).
+    cpu.memory_hooks_set(True)
     try:
         timeline.execute_to(high, cancel)
     finally:
+        cpu.memory_hooks_set(False)
         cpu.uc.hook_del(handle)
         cpu.invalidate_caches()
     noted = [entry for entry in noted if entry[0] < high]
