@@ -148,3 +148,26 @@ def test_gdb_monitor_commands(flow):
 
 def flow_elf() -> str:
     return "flow.elf"
+
+
+REPL_BAD_COMMANDS = [
+    ("origin", "origin: usage: origin [--depth N] ADDR|$REG [LEN]"),
+    ("origin $pc", "origin: $pc is not a general register (origin follows $a0, $sp, $x5, ...)"),
+    ("origin --depth 0 $a0", "origin: depth 0 is out of range (1 to 1000)"),
+    ("origin outbox 9", "origin: length 9 is out of range (1 to 8 bytes: one value)"),
+    ("origin nosuch", "origin: no symbol named 'nosuch'"),
+    ("trace", "trace: usage: trace [--csv] ADDR|FUNCTION [EXPR...]"),
+    ("trace outbox", "trace: outbox is a data symbol, not code (trace takes an address or a "
+                     "function)"),
+    ("trace add_key $q7", "trace: unknown register '$q7'"),
+    ("diff", "diff: usage: diff OTHER.rrt"),
+    ("diff /nonexistent.rrt", "diff: /nonexistent.rrt: cannot open trace (No such file or "
+                              "directory)"),
+]
+
+
+def test_repl_bad_commands_give_one_line_each(flow):
+    from repl.repl_helpers import run_c
+    proc = run_c(flow, "; ".join(command for command, _ in REPL_BAD_COMMANDS))
+    assert proc.returncode == 1 and proc.stderr == ""
+    assert proc.stdout.splitlines() == [message for _, message in REPL_BAD_COMMANDS]
