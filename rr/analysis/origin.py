@@ -66,6 +66,7 @@ class StepKind(StrEnum):
     BOOT = "boot"                # end: a register not written since the start
     ZERO = "zero"                # end: x0
     FLOAT = "float"              # end: a floating-point register (not followed)
+    UNKNOWN = "unknown"          # end: the writing instruction could not be read
     DEPTH = "depth"              # end: the depth limit
 
 
@@ -231,11 +232,12 @@ class _Walk:
         where = location.describe(self.subject)
         text = meaning.text if meaning is not None else "?"
         if meaning is None or meaning.stored is None:
-            kind = StepKind.FLOAT if meaning is not None and meaning.float_source \
-                else StepKind.CONSTANT
-            what = (f"stored {where} from a floating-point register (not followed)"
-                    if kind is StepKind.FLOAT else f"wrote {where}")
-            return self._step(kind, write.icount, write.pc, text, now, what), None
+            if meaning is not None and meaning.float_source:
+                return self._step(StepKind.FLOAT, write.icount, write.pc, text, now,
+                                  f"stored {where} from a floating-point register (not "
+                                  "followed)"), None
+            return self._step(StepKind.UNKNOWN, write.icount, write.pc, text, now,
+                              f"wrote {where}; the instruction could not be read"), None
         source = meaning.stored
         if source == 0:
             return self._step(StepKind.CONSTANT, write.icount, write.pc, text, now,
@@ -369,9 +371,6 @@ class _Walk:
         return self.board.cpu.x(register)
 
     # --- events -------------------------------------------------------------
-    def _events(self) -> list[Event]:
-        return list(queries.recorded_events(self.timeline))
-
     def _last_event(self, kind: str, position: int) -> tuple[int, Event] | None:
         events = queries.recorded_events(self.timeline)
         index = bisect.bisect_right(events, position, key=lambda e: e.icount)

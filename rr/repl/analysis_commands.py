@@ -60,7 +60,8 @@ def _origin(repl: Repl, args: list[str]) -> None:
     repl.out.text(origin(subject(repl), args[0], depth, length).text())
 
 
-@command("diff", usage=DIFF_USAGE, summary="where another recording of this guest parts from this one",
+@command("diff", usage=DIFF_USAGE,
+         summary="where another recording of this guest parts from this one",
          details="""
 This trace is the good run, OTHER the bad one: the first input event that
 differs, the first instruction after which the states differ (found by
