@@ -261,7 +261,8 @@ class _Walk:
     def _unwritten(self, location: Location, position: int, now: int | None, where: str,
                    write: queries.Write | None) -> Step:
         """No instruction wrote the range's current value: a device, or the initial RAM."""
-        event = self._last_event(Entropy.KIND, position)
+        held = None if now is None else now.to_bytes(location.size, "little")
+        event = self._event_for(Entropy.KIND, position, held)
         if write is not None:
             what = (f"{where} changed after the store at instruction {write.icount} "
                     "without an instruction: written by a device (DMA)")
@@ -272,7 +273,7 @@ class _Walk:
                                  "(the loaded image's contents, or zeros)", now)
             what = f"{where}: written by a device (DMA), no instruction wrote it"
         if event is not None:
-            what += f"; the last entropy event before: {_event_words(event)}"
+            what += f"; entropy: {_event_words(event)}"
         return self._end(StepKind.DMA, what, now)
 
     def _initial(self, location: Location) -> int | None:
@@ -359,7 +360,8 @@ class _Walk:
         what = f"{name} read from the {device_name}{offset} ({paddr:#x})"
         kind = DEVICE_EVENTS.get(device_name)
         if kind is not None:
-            event = self._event_for(kind, write.icount, value)
+            event = self._event_for(kind, write.icount,
+                                    None if value is None else bytes([value & 0xFF]))
             what += f"; its input: {_event_words(event)}" if event is not None \
                 else f"; no {kind} event before it"
         return self._write_step(StepKind.DEVICE, write, value, what)
@@ -371,17 +373,9 @@ class _Walk:
         return self.board.cpu.x(register)
 
     # --- events -------------------------------------------------------------
-    def _last_event(self, kind: str, position: int) -> tuple[int, Event] | None:
-        events = queries.recorded_events(self.timeline)
-        index = bisect.bisect_right(events, position, key=lambda e: e.icount)
-        for n in range(index - 1, -1, -1):
-            if events[n].KIND == kind:
-                return n, events[n]
-        return None
-
-    def _event_for(self, kind: str, icount: int, value: int | None) -> tuple[int, Event] | None:
-        """The event that brought the value read at ``icount`` in: for console bytes the
-        last one before that holds the byte, else the last of its kind."""
+    def _event_for(self, kind: str, icount: int, held: bytes | None) -> tuple[int, Event] | None:
+        """The event of ``kind`` that brought a value in by ``icount``: the last one before
+        whose data holds the bytes ``held`` (console bytes, entropy), else the last one."""
         events = queries.recorded_events(self.timeline)
         index = bisect.bisect_right(events, icount, key=lambda e: e.icount)
         latest = None
@@ -391,7 +385,8 @@ class _Walk:
                 continue
             if latest is None:
                 latest = (n, event)
-            if kind != ConsoleInput.KIND or value is None or bytes([value & 0xFF]) in event.data:
+            data = getattr(event, "data", None)
+            if held is None or data is None or held in data:
                 return n, event
         return latest
 
