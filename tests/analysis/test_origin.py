@@ -134,7 +134,7 @@ def test_repl_command(flow):
 @pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
 def test_gdb_monitor_commands(flow):
     with DebugServer(flow) as server:
-        gdb = run_gdb(flow_elf(), server.port,
+        gdb = run_gdb("flow.elf", server.port,
                       ["continue", "monitor origin outbox", "monitor trace add_key inbox",
                        "monitor origin $nosuch", f"monitor diff {flow}", "monitor icount"])
     out = gdb.output
@@ -144,10 +144,6 @@ def test_gdb_monitor_commands(flow):
     assert "no difference: same inputs, same states, same control flow" in out
     icounts = [int(line.split()[1]) for line in out.splitlines() if line.startswith("icount ")]
     assert icounts and icounts[-1] == opened(flow).length     # the position was kept
-
-
-def flow_elf() -> str:
-    return "flow.elf"
 
 
 REPL_BAD_COMMANDS = [
