@@ -33,13 +33,13 @@ from rr.analysis.register_writes import RegisterWrite, last_register_write
 from rr.analysis.semantics import Effect, semantics
 from rr.analysis.subject import Subject
 from rr.log.events import ConsoleInput, Entropy, Event, WallClockRead, format_event
-from rr.monitor.constants import GPR_NAMES
+from rr.monitor.constants import GPR_NAMES, ORIGIN_DEPTH, ORIGIN_MAX_DEPTH
 from rr.monitor.mmu import PageFault
 from rr.replay import queries
 from rr.repl.expressions import GPR_NUMBERS, ExpressionError
 
-DEFAULT_DEPTH = 32
-MAX_DEPTH = 1000
+DEFAULT_DEPTH = ORIGIN_DEPTH
+MAX_DEPTH = ORIGIN_MAX_DEPTH
 VALUE_SIZES = (1, 2, 4, 8)
 WORD = 8
 MASK64 = (1 << 64) - 1

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from rr.errors import RrError
-from rr.repl.expressions import ExpressionError
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +24,8 @@ def print_json(result: dict[str, Any]) -> None:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """A mistyped expression is a one-line error at the CLI boundary, like any RrError."""
+    from rr.repl.expressions import ExpressionError     # only the analyses load the REPL's parts
+
     try:
         yield
     except ExpressionError as exc:

@@ -6,13 +6,12 @@ import argparse
 
 from rr.commands.analysis_options import add_output_arguments, print_json, user_errors
 from rr.errors import RrError
+from rr.monitor.constants import ORIGIN_DEPTH
 
 HELP = "walk a value in memory or a register back to where it came from"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from rr.analysis.origin import DEFAULT_DEPTH
-
     parser.add_argument("trace", help="a trace written by rrvm record")
     parser.add_argument("icount", metavar="ICOUNT",
                         help="the instruction count the value is taken at (or 'end')")
@@ -20,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="an address expression (a data symbol: its size) or $register")
     parser.add_argument("length", metavar="LEN", type=int, nargs="?",
                         help="bytes of memory followed (1 to 8; default the symbol's size or 8)")
-    parser.add_argument("--depth", type=int, default=DEFAULT_DEPTH,
-                        help=f"at most this many steps (default {DEFAULT_DEPTH})")
+    parser.add_argument("--depth", type=int, default=ORIGIN_DEPTH,
+                        help=f"at most this many steps (default {ORIGIN_DEPTH})")
     add_output_arguments(parser)
 
 
