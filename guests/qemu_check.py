@@ -22,7 +22,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DETERMINISTIC = ["hello", "timer", "echo", "paging", "compute", "virtio", "remap", "stale"]
+DETERMINISTIC = ["hello", "timer", "echo", "paging", "compute", "virtio", "remap", "stale", "flow"]
+# Guests that read the console: what they print before reading, and their input in expected/.
+PROMPTS = {"echo": "'quit' powers off\n", "flow": "flow: type a character\n"}
 DISK = os.path.join(HERE, "bin", "virtio-disk.img")
 
 
@@ -73,9 +75,9 @@ def guest_part(name, text):
 def check_deterministic(qemu, name):
     expected = open(os.path.join(HERE, "expected", name + ".out")).read()
     feed = prompt = None
-    if name == "echo":
-        feed = open(os.path.join(HERE, "expected", "echo.in")).read()
-        prompt = "'quit' powers off\n"
+    if name in PROMPTS:
+        feed = open(os.path.join(HERE, "expected", name + ".in")).read()
+        prompt = PROMPTS[name]
     with tempfile.TemporaryDirectory() as tmp:
         extra = ()
         if name == "virtio":       # the guest writes the disk: give it a fresh copy

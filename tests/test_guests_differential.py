@@ -23,7 +23,8 @@ GUESTS = ROOT / "guests" / "bin"
 QEMU = shutil.which("qemu-system-riscv64")
 # Input is typed once the guest has printed its prompt, as a user would: bytes
 # sent earlier may be dropped by a guest that resets its UART FIFO at start.
-INPUTS = {"echo": (b"powers off", b"hello rrvm\n\nsecond line\nquit\n")}
+INPUTS = {"echo": (b"powers off", b"hello rrvm\n\nsecond line\nquit\n"),
+          "flow": (b"type a character", b"A")}
 TIMEOUT = 300
 
 
@@ -73,7 +74,7 @@ def run_rrvm(elf: Path, name: str):
 
 @pytest.mark.skipif(QEMU is None, reason="qemu-system-riscv64 not installed (apt-get install qemu-system-misc)")
 @pytest.mark.parametrize("name", ["hello", "timer", "echo", "paging", "compute", "remap",
-                                  "stale"])
+                                  "stale", "flow"])
 def test_same_output_as_qemu(name):
     elf = GUESTS / f"{name}.elf"
     qemu_out, _, qemu_status = run_qemu(elf, name)

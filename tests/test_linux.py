@@ -8,6 +8,7 @@ in ${RRVM_CACHE:-~/.cache/rrvm}/linux/.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -333,3 +334,91 @@ def test_a_variable_of_init_watched_from_instruction_0_is_hit_in_its_address_spa
             {write.icount for write in writes}
         timeline.seek(others[-1].icount)                # the kernel, through its mapping
         assert cpu.priv == PRIV_S and cpu.pc >= 1 << 63
+
+
+def record_typed(trace: Path, line: bytes) -> Path:
+    """A boot (virtual clock) with ``line`` typed when init asks for one."""
+    proc = subprocess.Popen([*RRVM, "record", *boot_args(), "-o", str(trace)], cwd=REPO,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    output = bytearray()
+    while chunk := proc.stdout.read1(4096):
+        output += chunk
+        if b"type a line within 3 s:" in output and not proc.stdin.closed:
+            proc.stdin.write(line + b"\r")
+            proc.stdin.close()
+    assert proc.wait(TIMEOUT) == 0, proc.stderr.read().decode(errors="replace")
+    assert f'rrvm init: read from console: "{line.decode()}"' in init_lines(bytes(output))
+    trace.with_suffix(".out").write_bytes(output)       # what the guest printed
+    return trace
+
+
+@pytest.fixture(scope="module")
+def typed_trace(tmp_path_factory) -> Path:
+    return record_typed(tmp_path_factory.mktemp("linux") / "typed.rrt", b"xyz")
+
+
+def test_origin_of_a_console_byte_init_read(typed_trace):
+    """init's read(0, line, 127) (ksys_read with fd 0, found with `rrvm trace`): the line's
+    first byte goes back through copy_to_user, the n_tty read buffer, the tty flip buffer
+    and the 8250 driver to the UART's receive register and the console_input event."""
+    symbols = ("--symbols", str(VMLINUX))
+    done = run_rrvm("trace", str(typed_trace), "ksys_read", "$a0", "$a1", *symbols, "--json",
+                    timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    hits = json.loads(done.stdout)["hits"]
+    console = next(n for n, hit in enumerate(hits) if hit["values"]["$a0"] == 0)
+    line, after = hits[console]["values"]["$a1"], hits[console + 1]["icount"]
+    done = run_rrvm("origin", str(typed_trace), str(after), hex(line), "1", *symbols, "--json",
+                    timeout=2 * TIMEOUT)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    result = json.loads(done.stdout)
+    assert result["value"] == ord("x")
+    steps = result["steps"]
+    functions = [step["function"].split("+")[0] for step in steps]
+    assert functions[0] == "__asm_copy_to_user" and steps[0]["kind"] == "store"
+    order = [functions.index(name) for name in ("put_tty_queue", "__tty_insert_flip_char",
+                                                "serial8250_read_char")]
+    assert order == sorted(order), functions
+    end = steps[-1]
+    assert result["end"] == "device" and end["value"] & 0xFF == ord("x")
+    assert "uart16550 register 0x0" in end["what"]
+    assert "console_input" in end["what"] and "data=b'xyz\\r'" in end["what"]
+
+
+def test_origin_of_hwrng_bytes_is_the_entropy_device(typed_trace):
+    """init's read(fd, b, 8) of /dev/hwrng (ksys_read with 8 bytes): the first byte goes
+    back through copy_to_user and the driver's copies to memory that no instruction wrote
+    last (virtio-rng's DMA), named with the entropy event; init printed the same byte."""
+    symbols = ("--symbols", str(VMLINUX))
+    done = run_rrvm("trace", str(typed_trace), "ksys_read", "$a1", "$a2", *symbols, "--json",
+                    timeout=TIMEOUT)
+    hits = json.loads(done.stdout)["hits"]
+    read = next(n for n, hit in enumerate(hits) if hit["values"]["$a2"] == 8)
+    buffer, after = hits[read]["values"]["$a1"], hits[read + 1]["icount"]
+    done = run_rrvm("origin", str(typed_trace), str(after), hex(buffer), "1", *symbols,
+                    "--json", timeout=2 * TIMEOUT)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    result = json.loads(done.stdout)
+    printed = re.search(r"hwrng: 8 bytes ([0-9a-f]{2})",
+                        typed_trace.with_suffix(".out").read_text(errors="replace"))
+    assert result["value"] == int(printed.group(1), 16)
+    assert result["steps"][0]["function"].startswith("__asm_copy_to_user")
+    assert result["end"] == "dma"
+    assert "written by a device (DMA); entropy: event #" in result["steps"][-1]["what"]
+
+
+def test_diff_of_two_boots(typed_trace, tmp_path):
+    """Two boots with --rng differ from instruction 0 (the device tree's rng-seed); the pcs
+    agree for the 8 M instructions compared after that (hooked replays of both runs stay
+    the same run), and the schedules part later (a timer tick from another pc)."""
+    other = record_typed(tmp_path / "other.rrt", b"abc")
+    done = run_rrvm("diff", str(typed_trace), str(other), "--json", timeout=4 * TIMEOUT)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    result = json.loads(done.stdout)
+    assert result["inputs"]["setting"] == "rng_seed"
+    assert result["inputs"]["good"] != result["inputs"]["bad"]
+    assert result["state"]["position"] == 0 and result["state"]["memory_words"] > 0
+    assert result["flow"] is None
+    traps = result["traps"]
+    assert traps is not None and traps["good"]["icount"] > 8_000_000

@@ -15,7 +15,14 @@ refresh them.
 from __future__ import annotations
 
 import shlex
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from rr.analysis.diff import diff
+from rr.analysis.logpoints import logpoint
+from rr.analysis.origin import DEFAULT_DEPTH, origin
+from rr.analysis.subject import Subject, open_trace
+from rr.errors import RrError
 
 from rr.gdbstub.constants import DEFAULT_WATCH_LENGTH, MAX_WATCH_LENGTH
 from rr.log.events import format_event
@@ -63,6 +70,12 @@ class ReplayMonitor:
             "when": (self._when, f"{WHEN_USAGE}       every instruction in history that wrote "
                                  "ADDR (or made a device write it by DMA), with the values "
                                  "before and after"),
+            "trace": (self._trace, "trace ADDR|FUNCTION [EXPR...]  every time the pc reached "
+                                   "ADDR in the whole history, with the values there"),
+            "origin": (self._origin, "origin [--depth N] ADDR|$REG [LEN]  where the value now "
+                                     "came from, step by step back"),
+            "diff": (self._diff, "diff OTHER.rrt         where another recording of this guest "
+                                 "parts from this one"),
             "checkpoints": (self._checkpoints, "checkpoints            positions of the checkpoints"),
             "checkpoint": (self._checkpoint, "checkpoint             take a checkpoint here"),
             "help": (self._help, "help                   this list"),
@@ -182,6 +195,35 @@ class ReplayMonitor:
         by = f"{write.writer} during " if write.device is not None else ""
         return f"{by}instruction {write.icount}, {where}{code} (wrote at {write.address:#x})"
 
+    def _trace(self, args: list[str]) -> str:
+        if not args:
+            raise MonitorError("usage: monitor trace ADDR|FUNCTION [EXPR...]")
+        with _user_errors():
+            return logpoint(self._subject(), args[0], args[1:]).text() + "\n"
+
+    def _origin(self, args: list[str]) -> str:
+        depth = DEFAULT_DEPTH
+        if args and args[0] in ("--depth", "-d"):
+            if len(args) < 2:
+                raise MonitorError("usage: monitor origin [--depth N] ADDR|$REG [LEN]")
+            depth = parse_count(args[1], "depth")
+            args = args[2:]
+        if not 1 <= len(args) <= 2:
+            raise MonitorError("usage: monitor origin [--depth N] ADDR|$REG [LEN]")
+        length = parse_count(args[1], "length") if len(args) == 2 else None
+        with _user_errors():
+            return origin(self._subject(), args[0], depth, length).text() + "\n"
+
+    def _diff(self, args: list[str]) -> str:
+        if len(args) != 1:
+            raise MonitorError("usage: monitor diff OTHER.rrt")
+        with _user_errors():
+            return diff(self._subject(), open_trace(args[0], symbols=self.symbols)).text() + "\n"
+
+    def _subject(self) -> Subject:
+        """The analyses' view of this history, with the symbols the stub was given."""
+        return Subject(self.timeline, self.symbols)
+
     def _checkpoints(self, args: list[str]) -> str:
         _no_arguments(args)
         positions = self.timeline.checkpoints.positions()
@@ -195,6 +237,16 @@ class ReplayMonitor:
             raise MonitorError("not possible at the end of history (step back first)")
         checkpoint = self.timeline.checkpoints.take()
         return f"checkpoint at instruction {checkpoint.icount}\n"
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """A refused question (another guest's trace, a trace that cannot be read) is the
+    command's one-line answer."""
+    try:
+        yield
+    except RrError as exc:
+        raise MonitorError(str(exc)) from None
 
 
 def _no_arguments(args: list[str]) -> None:

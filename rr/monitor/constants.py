@@ -496,3 +496,7 @@ MAX_COMMAND_LINE_ITEMS = 4096
 MAX_COMMAND_LINE_ARG = 128 << 10  # Linux's MAX_ARG_STRLEN
 MAX_EVENT_BYTES = 64 << 10        # console bytes come a UART FIFO at a time, entropy 4 KiB at most
 MAX_CHUNK_EVENTS = 1 << 16        # a writer closes a chunk at 4096 events by default
+
+# --- Analyses over the whole history (rr/analysis, docs/analyses.md) --------------------
+ORIGIN_DEPTH = 32                 # steps `origin` takes back unless told otherwise
+ORIGIN_MAX_DEPTH = 1000

@@ -830,3 +830,7 @@ def _help(repl: Repl, args: list[str]) -> None:
 @command("quit", "q", "exit", usage="quit", summary="leave the REPL (Ctrl-D too)")
 def _quit(repl: Repl, args: list[str]) -> None:
     raise Quit()
+
+
+# The analyses over the whole history register their commands here (after help and quit).
+from rr.repl import analysis_commands  # noqa: E402,F401

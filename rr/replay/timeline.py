@@ -151,18 +151,34 @@ class Timeline:
 
     def all_hits(self, breakpoints: Iterable[int] = (),
                  watchpoints: Iterable[Watchpoint] = (),
+                 condition: Callable[[Hit], bool] | None = None,
                  cancel: Cancellation | None = None, dma: bool = False) -> list[Hit]:
         """Every hit over the whole of history (so far, for a live guest), in order; the
-        position is kept. ``dma``: device writes count as write hits (HitCollector)."""
+        position is kept. ``condition`` runs in the hook, as for run_forward (it may
+        also note what it sees there: the registers are those of the hit). ``dma``:
+        device writes count as write hits (HitCollector)."""
         here = self.position
         self.seek(self.begin, cancel)
-        collector = HitCollector(self.board, breakpoints, watchpoints, -1, dma=dma)
+        collector = HitCollector(self.board, breakpoints, watchpoints, -1,
+                                 condition=condition, dma=dma)
         try:
             self._advance(self.known_end, cancel=cancel)
         finally:
             collector.remove()
         self.seek(here, cancel)
         return sorted(collector.hits)
+
+    def keep_checkpoint(self) -> None:
+        """Checkpoint this position (behind the frontier, a side checkpoint): a caller about
+        to seek around here many times makes those seeks start close by."""
+        self._checkpoint_here()
+
+    def execute_to(self, target: int, cancel: Cancellation | None = None) -> int:
+        """Execute forward from here to ``target``, every instruction in between in order
+        (a seek may restore a checkpoint past some of them instead), so hooks placed
+        after a seek see each one; return the position."""
+        self._advance(target if self.end is None else min(target, self.end), cancel=cancel)
+        return self.position
 
     # --- internals ----------------------------------------------------------
     def _last_hit_before(self, start: int, breakpoints: set[int],

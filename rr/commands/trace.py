@@ -1,0 +1,33 @@
+"""`rrvm trace`: retroactive logpoints over a whole trace (rr.analysis.logpoints)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rr.commands.analysis_options import add_output_arguments, print_json, user_errors
+
+HELP = "list every time the pc reached an address or function in a trace, with values there"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("trace", help="a trace written by rrvm record")
+    parser.add_argument("location", metavar="ADDR|FUNCTION",
+                        help="an address expression or a function (its entry)")
+    parser.add_argument("expressions", nargs="*", metavar="EXPR",
+                        help="values to print at each hit: $reg, symbol, *ADDR, sums")
+    parser.add_argument("--csv", action="store_true", help="comma-separated values")
+    add_output_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rr.analysis.logpoints import logpoint
+    from rr.analysis.subject import open_trace
+
+    with user_errors():
+        report = logpoint(open_trace(args.trace, args.symbols), args.location, args.expressions)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        sys.stdout.write(report.csv() if args.csv else report.text() + "\n")
+    return 0
