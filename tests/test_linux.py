@@ -405,7 +405,9 @@ def test_origin_of_hwrng_bytes_is_the_entropy_device(typed_trace):
     assert result["value"] == int(printed.group(1), 16)
     assert result["steps"][0]["function"].startswith("__asm_copy_to_user")
     assert result["end"] == "dma"
-    assert "written by a device (DMA); entropy: event #" in result["steps"][-1]["what"]
+    assert "written by a device (virtio-rng DMA during instruction " in \
+        result["steps"][-1]["what"]
+    assert "; entropy: event #" in result["steps"][-1]["what"]
 
 
 def test_diff_of_two_boots(typed_trace, tmp_path):

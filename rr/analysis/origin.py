@@ -33,7 +33,7 @@ from rr.analysis.register_writes import RegisterWrite, last_register_write
 from rr.analysis.semantics import Effect, semantics
 from rr.analysis.subject import Subject
 from rr.log.events import ConsoleInput, Entropy, Event, WallClockRead, format_event
-from rr.monitor.constants import GPR_NAMES, ORIGIN_DEPTH, ORIGIN_MAX_DEPTH
+from rr.monitor.constants import DMA_VIRTIO_RNG, GPR_NAMES, ORIGIN_DEPTH, ORIGIN_MAX_DEPTH
 from rr.monitor.mmu import PageFault
 from rr.replay import queries
 from rr.repl.expressions import GPR_NUMBERS, ExpressionError
@@ -222,6 +222,8 @@ class _Walk:
         where = location.describe(self.subject)
         if write is not None and (write.new is None or
                                   now == int.from_bytes(write.new, "little")):
+            if write.device is not None:
+                return self._device_write(write, location, now), None
             return self._store(write, location, now)
         return self._unwritten(location, position, now, where, write), None
 
@@ -257,6 +259,18 @@ class _Walk:
         if high <= low:
             return (0, WORD)
         return (low - start, high - low)
+
+    def _device_write(self, write: queries.Write, location: Location, now: int | None
+                      ) -> Step:
+        """A device's DMA wrote the range last (during the instruction that notified it):
+        the end, named with the device and, for entropy, the event holding the bytes."""
+        held = None if now is None else now.to_bytes(location.size, "little")
+        what = (f"{location.describe(self.subject)}: written by a device ({write.writer} "
+                f"during instruction {write.icount})")
+        event = self._event_for(Entropy.KIND, write.icount, held)
+        if event is not None and write.device == DMA_VIRTIO_RNG:
+            what += f"; entropy: {_event_words(event)}"
+        return self._step(StepKind.DMA, write.icount, write.pc, "", now, what)
 
     def _unwritten(self, location: Location, position: int, now: int | None, where: str,
                    write: queries.Write | None) -> Step:
