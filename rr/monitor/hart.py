@@ -69,3 +69,16 @@ class Hart:
         self.retired = state["retired"]
         self.lines.set_state(state["lines"])
         self.timer.set_state(state["timer"])
+
+
+class HartView:
+    """One hart of a board, seen as a debugger reads a board: ``cpu``, ``memory`` (its
+    address space) and the board's ``clock``. Registers and memory of a hart that is
+    not the current one are read through it (gdb's threads, the REPL's ``hart N``)."""
+
+    def __init__(self, board: Any, hart: Hart) -> None:
+        self.board = board
+        self.hart = hart
+        self.cpu = hart.cpu
+        self.memory = hart.memory
+        self.clock = board.clock

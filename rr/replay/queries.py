@@ -81,6 +81,7 @@ class Write:
     old: bytes | None            # the watched range before and after (None: unreadable)
     new: bytes | None
     instruction: bytes | None    # the instruction's bytes at pc then (None: unreadable)
+    hart: int = 0                # the hart that wrote
 
 
 def last_write(timeline: Timeline, address: int, length: int,
@@ -113,7 +114,8 @@ def write_of(hit: Hit) -> Write:
     store = hit.store
     if store is None:
         raise ValueError(f"the hit at instruction {hit.icount} is not a write")
-    return Write(hit.icount, store.pc, hit.address, store.old, store.new, store.instruction)
+    return Write(hit.icount, store.pc, hit.address, store.old, store.new, store.instruction,
+                 hit.hart)
 
 
 def value_changes(base: int, length: int, address: int, old: bytes | None,
