@@ -314,11 +314,15 @@ class GdbServer:
         return ""                            # vMustReplyEmpty and everything else
 
     def _vcont_action(self, actions: str) -> Resume:
-        """The leftmost action: a step steps its thread's hart (no id: the Hc or Hg one);
-        a continue runs every hart."""
+        """The leftmost action for a thread that exists: a step steps its thread's hart
+        (no id: the Hc or Hg one); a continue runs every hart."""
         for action in actions.split(";"):
             verb, _, thread = action.partition(":")
-            hart = self._thread_hart(thread) if thread else None
+            try:
+                hart = self._thread_hart(thread) if thread else None
+            except _Error:
+                continue                     # a thread that is not one of ours
+            
             if verb[:1] in ("c", "C"):
                 return Resume(Direction.FORWARD, step=False)
             if verb[:1] in ("s", "S"):
