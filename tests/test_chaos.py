@@ -84,3 +84,38 @@ def test_option_misuse_is_one_error_line(tmp_path, argv, fragment):
     proc = run_rrvm("record", str(SMP), *argv, "-o", str(tmp_path / "x.rrt"))
     lines = stderr_lines(proc)
     assert proc.returncode != 0 and len(lines) == 1 and fragment in lines[0], lines
+
+
+def _in_flight(trace: Path) -> list[tuple[int, list[list[int]]]]:
+    """Positions (every 100 instructions) at which an IPI was sent but not yet delivered."""
+    from rr.replay.replay_session import ReplaySession
+    session = ReplaySession(TraceReader(trace), lambda data: None)
+    with TraceReader(trace) as reader:
+        end = reader.footer.final_icount
+    seen = []
+    for position in range(0, end, 100):
+        session.loop.run(position)
+        pending = session.board.hart_control.pending_ipis
+        if pending:
+            seen.append((position, [list(p) for p in pending]))
+    return seen
+
+
+def test_ipis_arrive_after_a_drawn_delay(tmp_path):
+    """In chaos mode an IPI to another hart is in flight for a drawn number of
+    instructions (0 to the quantum); without chaos it is delivered at the ecall."""
+    from rr.monitor.chaos import ChaosSchedule
+    delays = [ChaosSchedule(FAILING_SEED, 10_000).ipi_delay(k) for k in range(50)]
+    assert len(set(delays)) > 40 and max(delays) <= 10_000 and min(delays) >= 0
+    traces = {}
+    for name, options in (("chaos", ("--chaos", "11")), ("plain", ())):
+        traces[name] = tmp_path / f"{name}.rrt"
+        proc = run_rrvm("record", str(SMP), "--smp", "4", *options, "-o", str(traces[name]))
+        assert proc.returncode == 0, proc.stderr
+        replay = run_rrvm("replay", str(traces[name]))
+        assert replay.returncode == 0 and replay.stdout == proc.stdout
+    in_flight = _in_flight(traces["chaos"])
+    assert in_flight, "no IPI was ever in flight"
+    assert all(due > position and hart in (1, 2, 3)
+               for position, pending in in_flight for due, hart in pending)
+    assert _in_flight(traces["plain"]) == []

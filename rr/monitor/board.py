@@ -218,6 +218,8 @@ class Board:
             self.ram.zero()
         self.exit_request = None
         self.select(0)
+        if self.hart_control is not None:
+            self.hart_control.pending_ipis.clear()
         for hart in self.harts:
             hart.timer.deadline = None
             hart.lines.wanted = hart.lines.applied = 0
@@ -284,7 +286,8 @@ class Board:
         }
         if len(self.harts) > 1:
             state["smp"] = {"current": self.current,
-                            "harts": [hart.get_state() for hart in self.harts]}
+                            "harts": [hart.get_state() for hart in self.harts],
+                            "control": self.hart_control.get_state()}
         return state
 
     def set_state(self, state: dict) -> None:
@@ -298,6 +301,7 @@ class Board:
             smp = state["smp"]
             for hart, hart_state in zip(self.harts, smp["harts"]):
                 hart.set_state(hart_state)
+            self.hart_control.set_state(smp["control"])
             self.select(smp["current"])
         self.console_backlog[:] = state["console_backlog"]
         self.exit_request = None

@@ -1,4 +1,4 @@
-"""Chaos scheduling: quantum lengths drawn from a seeded generator.
+"""Chaos scheduling: quantum lengths and IPI delays drawn from a seeded generator.
 
 With one fixed quantum the harts always switch at the same positions, and a
 race whose window never straddles a switch never shows, however often the
@@ -7,6 +7,11 @@ guest is recorded. Chaos mode makes the k-th quantum's length a function of
 seed is part of the board configuration a trace keeps, so a replay draws the
 same lengths and switches where the recording did; different seeds give
 different interleavings (``rrvm record --chaos --until-fail N`` tries N).
+
+An IPI one hart sends another is delivered after a drawn delay too (0 to
+the quantum, in instructions run by all harts), as a real interconnect takes
+its time: the k-th IPI's delay is a function of (seed, k). Remote fences are
+not delayed: the SBI returns only once they are done.
 """
 
 from __future__ import annotations
@@ -32,3 +37,10 @@ class ChaosSchedule:
     def length(self, k: int) -> int:
         """Instructions in quantum number ``k`` (1 to ``quantum``)."""
         return 1 + splitmix64(splitmix64(self.seed) ^ k) % self.quantum
+
+    def ipi_delay(self, k: int) -> int:
+        """Instructions between the k-th IPI's send and its delivery (0 to ``quantum``)."""
+        return splitmix64(splitmix64(self.seed ^ _IPI_STREAM) ^ k) % (self.quantum + 1)
+
+
+_IPI_STREAM = 0x1B1_D31A7                  # keeps IPI delays apart from quantum lengths

@@ -3,13 +3,18 @@
 Only one hart runs at a time, so the harts acted on are not running: their
 registers and mip are written at once, at the exact position of the caller's
 ecall, which makes the effect a pure function of the trace. A hart woken by
-an IPI runs when the scheduler next gives it a turn (smp_run_loop.py).
+an IPI runs when the scheduler next gives it a turn (smp_run_loop.py). In
+chaos mode an IPI is delivered after a drawn delay instead (chaos.py): it
+waits in ``pending_ipis`` until the run loop reaches its position.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from typing import Any
+
+from rr.monitor.chaos import ChaosSchedule
 from rr.monitor.hart import Hart, HsmStatus
 from rr.monitor.sbi import (HSM_SUSPEND_NON_RETENTIVE, SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_FAILED,
                             SBI_ERR_INVALID_PARAM, SBI_SUCCESS)
@@ -23,13 +28,42 @@ class BoardHarts:
 
     def __init__(self, board: "Board") -> None:
         self.board = board
-        self.count = board.config.harts
+        config = board.config
+        self.count = config.harts
+        self.chaos = (ChaosSchedule(config.chaos_seed, config.quantum_insns)
+                      if config.chaos_seed is not None else None)
+        self.ipis_sent = 0
+        # Chaos mode: [position, hart] of IPIs sent but not delivered yet, by position.
+        self.pending_ipis: list[list[int]] = []
 
     def _hart(self, index: int) -> Hart | None:
         return self.board.harts[index] if 0 <= index < self.count else None
 
     def send_ipi(self, hart: int) -> None:
-        self.board.harts[hart].lines.set_software_pending()
+        if self.chaos is None:
+            self.board.harts[hart].lines.set_software_pending()
+            return
+        due = self.board.cpu.icount_in_hook() + 1 + self.chaos.ipi_delay(self.ipis_sent)
+        self.ipis_sent += 1
+        self.pending_ipis.append([due, hart])
+        self.pending_ipis.sort()
+        self.board.replan()                 # the run loop must stop at the delivery
+
+    def next_delivery(self) -> int | None:
+        return self.pending_ipis[0][0] if self.pending_ipis else None
+
+    def deliver_due(self, icount: int) -> None:
+        """Deliver the delayed IPIs due at or before ``icount`` (an exact position)."""
+        while self.pending_ipis and self.pending_ipis[0][0] <= icount:
+            _, hart = self.pending_ipis.pop(0)
+            self.board.harts[hart].lines.set_software_pending()
+
+    def get_state(self) -> dict[str, Any]:
+        return {"ipis_sent": self.ipis_sent, "pending_ipis": [list(p) for p in self.pending_ipis]}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.ipis_sent = state["ipis_sent"]
+        self.pending_ipis = [list(p) for p in state["pending_ipis"]]
 
     def remote_fence(self, hart: int, fence_i: bool) -> None:
         """sfence.vma on another hart flushes its TLB; fence.i also drops the code it

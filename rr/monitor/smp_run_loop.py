@@ -122,12 +122,16 @@ class SmpRunLoop(RunLoop):
 
     # --- positions ------------------------------------------------------------
     def _service_position(self, icount: int) -> None:
+        self.board.hart_control.deliver_due(icount)     # chaos mode's delayed IPIs
         super()._service_position(icount)
         if self._quantum_ends(icount) and self.board.hart.status is not HsmStatus.STOPPED:
             self._switch_to_next(include_current=True)
 
     def _chunk_end(self, icount: int, stop_at: int | None) -> int:
         target = min(super()._chunk_end(icount, stop_at), self._next_switch(icount))
+        delivery = self.board.hart_control.next_delivery()
+        if delivery is not None and delivery > icount:
+            target = min(target, delivery)
         for hart in self.board.harts:
             deadline = hart.timer.deadline_icount()
             if deadline is not None and deadline > icount:
@@ -146,7 +150,13 @@ class SmpRunLoop(RunLoop):
             hart.lines.apply_raises()
 
     def _wakes(self) -> bool:
-        return any(hart.can_run() for hart in self.board.harts)
+        harts, control = self.board.harts, self.board.hart_control
+        if any(hart.can_run() for hart in harts):
+            return True
+        if control.pending_ipis:            # every hart waits: a delayed IPI arrives now
+            control.deliver_due(control.next_delivery())
+            return any(hart.can_run() for hart in harts)
+        return False
 
     def _next_deadline(self) -> int | None:
         deadlines = [hart.timer.deadline for hart in self.board.harts

@@ -22,21 +22,23 @@ SEED = 20261202
 GUEST = BIN / "smp.elf"
 
 
-def smp_recording(tmp_path_factory, harts: int, quantum: int):
-    key = f"smp{harts}q{quantum}"
-    return _cached(key, tmp_path_factory,
-                   lambda trace: record(trace, GUEST, b"", "--smp", str(harts),
-                                        "--quantum", str(quantum)))
+def smp_recording(tmp_path_factory, harts: int, quantum: int, chaos: int | None = None):
+    key = f"smp{harts}q{quantum}c{chaos}"
+    options = ("--smp", str(harts), "--quantum", str(quantum),
+               *(("--chaos", str(chaos)) if chaos is not None else ()))
+    return _cached(key, tmp_path_factory, lambda trace: record(trace, GUEST, b"", *options))
 
 
-# (harts, quantum, exit status): a quantum of 137 splits the race and the guest fails.
-CASES = [(4, 10_000, 0), (2, 137, 1), (3, 500, None)]
+# (harts, quantum, chaos seed, exit status): a quantum of 137 splits the race and the
+# guest fails; chaos mode draws quantum lengths and delays the IPIs.
+CASES = [(4, 10_000, None, 0), (2, 137, None, 1), (3, 500, None, None), (4, 3000, 7, None)]
 
 
-@pytest.fixture(scope="module", params=CASES, ids=lambda c: f"{c[0]}harts-q{c[1]}")
+@pytest.fixture(scope="module", params=CASES,
+                ids=lambda c: f"{c[0]}harts-q{c[1]}" + (f"-chaos{c[2]}" if c[2] else ""))
 def recorded(request, tmp_path_factory):
-    harts, quantum, status = request.param
-    rec = smp_recording(tmp_path_factory, harts, quantum)
+    harts, quantum, chaos, status = request.param
+    rec = smp_recording(tmp_path_factory, harts, quantum, chaos)
     if status is not None:
         assert rec.status == status, rec.stdout[-300:]
     assert f"smp: {harts} harts\n".encode() in rec.stdout.replace(b"\r\n", b"\n")
