@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from typing import Callable
 
 from rr.errors import ImageError, RrError
 from rr.guests import DEMO, bundled_guest
@@ -83,16 +84,23 @@ def add_epoch_argument(parser: argparse.ArgumentParser) -> None:
                              f"{MAX_QUANTUM_INSNS:,}; a trace records it)")
 
 
-def max_insns(text: str) -> int:
-    """--max-insns: a count of instructions, 1 or more."""
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid instruction count '{text}'") from None
-    if not 1 <= value <= MAX_INSNS:
-        raise argparse.ArgumentTypeError(f"{text} is out of range (an instruction count "
-                                         f"from 1 to {MAX_INSNS})")
-    return value
+def bounded_int(what: str, low: int, high: int, allowed: str) -> Callable[[str], int]:
+    """An argparse type: an integer (decimal or 0x hex) from ``low`` to ``high``; ``what``
+    names it in 'invalid WHAT', ``allowed`` says the range in 'out of range (ALLOWED)'."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what} '{text}'") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range ({allowed})")
+        return value
+    return parse
+
+
+# --max-insns: a count of instructions, 1 or more.
+max_insns = bounded_int("instruction count", 1, MAX_INSNS,
+                        f"an instruction count from 1 to {MAX_INSNS}")
 
 
 def describe_size(size: int) -> str:

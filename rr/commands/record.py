@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from rr.commands.board_options import (add_board_arguments, add_epoch_argument,
+from rr.commands.board_options import (add_board_arguments, add_epoch_argument, bounded_int,
                                        max_insns)
 from rr.commands.gdb_options import add_gdb_arguments
 from rr.commands.live_debug import add_live_gdb_arguments, run_maybe_under_gdb
@@ -23,35 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="TRACE", help="the trace to write")
     parser.add_argument("--max-insns", type=max_insns, metavar="N",
                         help="stop with an error after N instructions")
-    parser.add_argument("--chaos", type=_seed, nargs="?", const=RANDOM_SEED, metavar="SEED",
+    parser.add_argument("--chaos", type=bounded_int("seed", 0, MAX_CHAOS_SEED, "0 to 2**64 - 1"), nargs="?", const=RANDOM_SEED, metavar="SEED",
                         help="with --smp: draw each quantum's length (1 to --quantum) from a "
                              "generator seeded with SEED (default: a random seed); the trace "
                              "keeps the seed, so the run replays exactly")
-    parser.add_argument("--until-fail", type=_runs, metavar="N",
+    parser.add_argument("--until-fail",
+                        type=bounded_int("run count", 1, MAX_CHAOS_RUNS, f"1 to {MAX_CHAOS_RUNS:,} runs"), metavar="N",
                         help="with --chaos: record up to N runs (seeds SEED, SEED+1, ...) and "
                              "keep the first that fails (non-zero exit status or board error)")
     add_gdb_arguments(parser, required=False)
     add_live_gdb_arguments(parser)
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed '{text}'") from None
-    if not 0 <= value <= MAX_CHAOS_SEED:
-        raise argparse.ArgumentTypeError(f"seed {text} is out of range (0 to 2**64 - 1)")
-    return value
-
-
-def _runs(text: str) -> int:
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid run count '{text}'") from None
-    if not 1 <= value <= MAX_CHAOS_RUNS:
-        raise argparse.ArgumentTypeError(f"{text} is out of range (1 to {MAX_CHAOS_RUNS:,} runs)")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
