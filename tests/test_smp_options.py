@@ -83,3 +83,31 @@ def test_replay_with_another_quantum_diverges(two_harts, tmp_path):
     proc = run_rrvm("replay", str(other), "--quiet")
     assert proc.returncode != 0
     assert "diverge" in one_error_line(proc) or "differs" in one_error_line(proc)
+
+
+def test_events_of_a_smp_trace_name_their_hart(two_harts, tmp_path):
+    """Each event of a trace with several harts says which hart observed it (the exit
+    here); replay checks it like the pc: another hart is a divergence."""
+    import dataclasses
+
+    with TraceReader(two_harts) as reader:
+        events = list(reader.events())
+    assert [event.hart for event in events] == [0]
+    assert "hart=0" in run_rrvm("dump", str(two_harts)).stdout.decode()
+
+    def other_hart(events):
+        return [dataclasses.replace(event, hart=1) for event in events]
+    moved = rewrite(two_harts, tmp_path / "moved.rrt", edit_events=other_hart)
+    line = one_error_line(run_rrvm("replay", str(moved), "--quiet"))
+    assert "another hart runs" in line and "recorded hart 1" in line, line
+
+
+def test_one_hart_events_have_no_hart(tmp_path):
+    from rr.log.events import ConsoleInput, decode_event, encode_event
+
+    record = encode_event(ConsoleInput(5, b"x", pc=0x80200000))
+    assert record == [1, 5, 0x80200000, b"x"]
+    assert decode_event(record).hart is None
+    assert decode_event([*record, 3]).hart == 3
+    with pytest.raises(Exception, match="hart"):
+        decode_event([*record, 8])

@@ -38,7 +38,8 @@ class Session:
 
     def _bind(self, cpu: Cpu) -> None:
         """What notes where the guest is follows the board's hart (once the board is built)."""
-        self.inputs.bind(cpu)
+        board = self.board
+        self.inputs.bind(cpu, (lambda: board.current) if len(board.harts) > 1 else None)
 
     def history_ended(self, ended: GuestExit | RrError) -> None:
         """The guest's end was reached for the first time (the board is in its end state):
