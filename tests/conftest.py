@@ -59,7 +59,8 @@ def rewrite(src: Path, dst: Path, edit_events=None, edit_footer=None, edit_heade
         events = edit_events(events)
     footer = TraceFooter(final_icount=footer.final_icount, exit_status=footer.exit_status,
                          exit_kind=footer.exit_kind, exit_code=footer.exit_code,
-                         state_hash=footer.state_hash, closed=footer.closed)
+                         state_hash=footer.state_hash, closed=footer.closed,
+                         hart_insns=footer.hart_insns)
     if edit_footer:
         footer = edit_footer(footer)
     if edit_header:

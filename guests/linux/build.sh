@@ -4,8 +4,10 @@
 #
 #   guests/linux/build.sh          # build (or do nothing if up to date)
 #   guests/linux/build.sh --force  # rebuild even if the stamp matches
+#   guests/linux/build.sh --smp    # the SMP kernel (smp.config merged too)
 #
-# Outputs, outside the repository, in ${RRVM_CACHE:-$HOME/.cache/rrvm}/linux/:
+# Outputs, outside the repository, in ${RRVM_CACHE:-$HOME/.cache/rrvm}/linux/
+# (linux-smp/ with --smp):
 #   Image  vmlinux  initramfs.cpio.gz  init.elf  disk.img  config  stamp
 #   vmlinux-gdb.py  scripts/gdb/linux/*.py   (the kernel's gdb helpers)
 # Work trees (kernel source, object tree) go to .../linux/work/.
@@ -13,11 +15,23 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OUT=${RRVM_CACHE:-$HOME/.cache/rrvm}/linux
-WORK=$OUT/work
 JOBS=${JOBS:-$(nproc)}
 FORCE=0
-[ "${1:-}" = "--force" ] && FORCE=1
+SMP=0
+for arg in "$@"; do
+	case "$arg" in
+	--force) FORCE=1 ;;
+	--smp) SMP=1 ;;
+	*) printf 'build.sh: unknown option %s (use --force, --smp)\n' "$arg" >&2; exit 2 ;;
+	esac
+done
+FRAGMENTS=("$HERE/rrvm.config")
+OUT=${RRVM_CACHE:-$HOME/.cache/rrvm}/linux
+if [ $SMP -eq 1 ]; then
+	FRAGMENTS+=("$HERE/smp.config")
+	OUT=$OUT-smp
+fi
+WORK=$OUT/work
 
 KMAKE=(make ARCH=riscv CROSS_COMPILE=riscv64-linux-gnu-)
 # Reproducible: the same inputs give the same Image (its sha256 names it in traces).
@@ -49,7 +63,7 @@ stamp_text() {
 	ver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || echo none)
 	{
 		echo "linux-source-6.1 $ver"
-		sha256sum "$HERE/rrvm.config" "$HERE/init.c" "$HERE/build.sh" |
+		sha256sum "${FRAGMENTS[@]}" "$HERE/init.c" "$HERE/build.sh" |
 			awk '{print $1}'
 	} | sha256sum | awk '{print $1}'
 }
@@ -83,13 +97,23 @@ if [ ! -f "$SRC/.rrvm-extracted" ] || [ "$TARBALL" -nt "$SRC/.rrvm-extracted" ];
 	touch "$SRC/.rrvm-extracted"
 fi
 
-# 2. Config: tinyconfig + our fragment, then check nothing asked for was lost.
+# 2. Config: tinyconfig + our fragments (a later one overrides an earlier
+# one's lines for the same symbol), then check nothing asked for was lost.
 OBJ=$WORK/obj
 mkdir -p "$OBJ"
-log "configuring (tinyconfig + rrvm.config)"
+FRAGMENT=$WORK/fragment.config
+cp "${FRAGMENTS[0]}" "$FRAGMENT"
+for extra in "${FRAGMENTS[@]:1}"; do
+	for sym in $(sed -n 's/^\(CONFIG_[A-Za-z0-9_]*\)=.*/\1/p' "$extra"); do
+		grep -v -e "^$sym=" -e "^# $sym is not set" "$FRAGMENT" >"$FRAGMENT.new" || true
+		mv "$FRAGMENT.new" "$FRAGMENT"
+	done
+	cat "$extra" >>"$FRAGMENT"
+done
+log "configuring (tinyconfig + ${FRAGMENTS[*]##*/})"
 "${KMAKE[@]}" -C "$SRC" O="$OBJ" tinyconfig >"$WORK/config.log" 2>&1
 (cd "$SRC" && ARCH=riscv CROSS_COMPILE=riscv64-linux-gnu- \
-	scripts/kconfig/merge_config.sh -m -O "$OBJ" "$OBJ/.config" "$HERE/rrvm.config") \
+	scripts/kconfig/merge_config.sh -m -O "$OBJ" "$OBJ/.config" "$FRAGMENT") \
 	>>"$WORK/config.log" 2>&1
 "${KMAKE[@]}" -C "$SRC" O="$OBJ" olddefconfig >>"$WORK/config.log" 2>&1
 lost=0
@@ -101,7 +125,7 @@ while IFS= read -r line; do
 		sym=${line#\# }; sym=${sym%% *}
 		! grep -q "^$sym=" "$OBJ/.config" || { log "config: $sym should be off"; lost=1; } ;;
 	esac
-done <"$HERE/rrvm.config"
+done <"$FRAGMENT"
 [ $lost -eq 0 ] || { log "the fragment did not apply; see $WORK/config.log"; exit 1; }
 
 # 3. Kernel.

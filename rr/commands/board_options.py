@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from typing import Callable
 
 from rr.errors import ImageError, RrError
 from rr.guests import DEMO, bundled_guest
 from rr.log.frames import SNIFF_SIZE, looks_like_trace
 from rr.monitor.board import BootPayload
-from rr.monitor.board_config import BoardConfig, check_epoch
+from rr.monitor.board_config import BoardConfig, check_epoch, check_harts, check_quantum
 from rr.monitor.clock import ClockKind
-from rr.monitor.constants import (DEFAULT_EPOCH_INSNS, DEFAULT_RAM_SIZE, MAX_DTB_SIZE,
-                                  MAX_EPOCH_INSNS, MAX_RAM_SIZE, MIN_EPOCH_INSNS, MIN_RAM_SIZE,
+from rr.monitor.constants import (DEFAULT_EPOCH_INSNS, DEFAULT_QUANTUM_INSNS, DEFAULT_RAM_SIZE,
+                                  MAX_DTB_SIZE, MAX_EPOCH_INSNS, MAX_HARTS, MAX_QUANTUM_INSNS,
+                                  MAX_RAM_SIZE, MIN_EPOCH_INSNS, MIN_QUANTUM_INSNS, MIN_RAM_SIZE,
                                   RAM_SIZE_ALIGN, RNG_SEED_BYTES)
 from rr.monitor.disk_image import open_disk
 from rr.monitor.loader import parse_image, read_file
@@ -64,6 +66,9 @@ def add_board_arguments(parser: argparse.ArgumentParser, image_required: bool = 
     parser.add_argument("--rng", action="store_true",
                         help="add a virtio-rng entropy device and a device-tree rng-seed "
                              "(both recorded)")
+    parser.add_argument("--smp", type=int, default=1, metavar="N",
+                        help=f"harts (1 to {MAX_HARTS}; default 1): hart 0 boots, the others "
+                             "wait for SBI HSM hart_start")
 
 
 def add_epoch_argument(parser: argparse.ArgumentParser) -> None:
@@ -73,18 +78,29 @@ def add_epoch_argument(parser: argparse.ArgumentParser) -> None:
                              "interrupts and host-clock timers reach the guest (default "
                              f"{DEFAULT_EPOCH_INSNS:,}; {MIN_EPOCH_INSNS:,} to "
                              f"{MAX_EPOCH_INSNS:,}; a trace records it)")
+    parser.add_argument("--quantum", type=int, default=DEFAULT_QUANTUM_INSNS, metavar="N",
+                        help="with --smp: instructions a hart runs before the next takes its "
+                             f"turn (default {DEFAULT_QUANTUM_INSNS:,}; {MIN_QUANTUM_INSNS:,} to "
+                             f"{MAX_QUANTUM_INSNS:,}; a trace records it)")
 
 
-def max_insns(text: str) -> int:
-    """--max-insns: a count of instructions, 1 or more."""
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid instruction count '{text}'") from None
-    if not 1 <= value <= MAX_INSNS:
-        raise argparse.ArgumentTypeError(f"{text} is out of range (an instruction count "
-                                         f"from 1 to {MAX_INSNS})")
-    return value
+def bounded_int(what: str, low: int, high: int, allowed: str) -> Callable[[str], int]:
+    """An argparse type: an integer (decimal or 0x hex) from ``low`` to ``high``; ``what``
+    names it in 'invalid WHAT', ``allowed`` says the range in 'out of range (ALLOWED)'."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what} '{text}'") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range ({allowed})")
+        return value
+    return parse
+
+
+# --max-insns: a count of instructions, 1 or more.
+max_insns = bounded_int("instruction count", 1, MAX_INSNS,
+                        f"an instruction count from 1 to {MAX_INSNS}")
 
 
 def describe_size(size: int) -> str:
@@ -109,8 +125,12 @@ def board_config(args: argparse.Namespace) -> BoardConfig:
     # this machine; the trace keeps it (board configuration and device tree).
     seed = os.urandom(RNG_SEED_BYTES) if args.rng else None
     epoch = check_epoch(getattr(args, "epoch", DEFAULT_EPOCH_INSNS), "--epoch")
+    harts = check_harts(getattr(args, "smp", 1), "--smp")
+    quantum = check_quantum(getattr(args, "quantum", DEFAULT_QUANTUM_INSNS), "--quantum")
     return BoardConfig(ram_size=args.mem, bootargs=args.append, clock=args.clock,
-                       virtio_rng=args.rng, rng_seed=seed, epoch_insns=epoch)
+                       virtio_rng=args.rng, rng_seed=seed, epoch_insns=epoch,
+                       harts=harts, quantum_insns=quantum,
+                       chaos_seed=getattr(args, "chaos", None))
 
 
 def check_outputs(args: argparse.Namespace) -> None:

@@ -48,16 +48,17 @@ class LiveTarget(ReplayTarget):
         self._check_writable()
         if register.write is None:
             raise ReadOnly(f"{register.name} is a read-only register on this hart")
-        register.write(self.board, value)
+        register.write(self.view(), value)
         self.timeline.restart_history()
 
     def write_memory(self, address: int, data: bytes) -> None:
         self._check_writable()
         try:
-            self.board.memory.write(address, data)    # all of it, or nothing
+            self.view().memory.write(address, data)    # all of it, or nothing
         except PageFault as fault:
             raise MemoryFault(f"cannot write memory at {address:#x}: {fault.reason}") from None
-        self.board.cpu.invalidate_caches()      # code may have been patched
+        for hart in self.board.harts:            # code may have been patched
+            hart.cpu.invalidate_caches()
         self.timeline.restart_history()
 
     def _check_writable(self) -> None:

@@ -55,7 +55,8 @@ class ReplayMonitor:
         self.timeline = timeline
         self.summary = summary
         self.symbols = symbols if symbols is not None else SymbolTable()
-        self.evaluator = Evaluator(self.symbols, register_reader(timeline.board.cpu))
+        board = timeline.board            # the hart that runs now (with --smp, it changes)
+        self.evaluator = Evaluator(self.symbols, lambda name: register_reader(board.cpu)(name))
         self._commands: dict[str, tuple[Callable[[list[str]], str], str]] = {
             "icount": (self._icount, "icount                 the current instruction count"),
             "seek": (self._seek, "seek N                 go to instruction count N"),

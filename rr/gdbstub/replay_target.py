@@ -15,7 +15,12 @@ Where each resume stops follows what gdb expects (docs/gdb-protocol.md, G11-G15)
   (replaylog:begin / replaylog:end);
 - an interrupted continue stays where it got to, in either direction: a
   reverse one at the earliest position from which it had searched back to
-  where it started (nothing was hit there).
+  where it started (nothing was hit there);
+- with several harts each is a thread: a step steps the hart asked for
+  (the others run meanwhile, as they are scheduled) and stops right after
+  that hart's next instruction; a reverse step goes back to the position of
+  that hart's previous instruction. Both are found from the hart's own
+  instruction total, which only grows with the position.
 
 Time navigation itself (checkpoints, replaying to a position, searching
 for hits) is rr.replay.timeline.Timeline's business.
@@ -26,6 +31,7 @@ from __future__ import annotations
 from typing import Callable
 
 from rr.gdbstub.monitor import ReplayMonitor
+from rr.monitor.hart import HartView
 from rr.gdbstub.registers import Register
 from rr.gdbstub.stop_points import StopPoints
 from rr.gdbstub.target import Direction, MemoryFault, ReadOnly, Resume, Stop, StopKind
@@ -51,10 +57,28 @@ class ReplayTarget:
         self.log = log
         self.monitor_commands = ReplayMonitor(timeline, summary, symbols)
         self._end_reported = False
+        self._viewed: int | None = None
+
+    # --- harts as threads -------------------------------------------------------
+    def hart_count(self) -> int:
+        return len(self.board.harts)
+
+    def current_hart(self) -> int:
+        return self.board.current
+
+    def view_hart(self, hart: int | None) -> None:
+        self._viewed = hart
+
+    def view(self):
+        """The board, or the viewed hart when it is not the current one."""
+        hart, board = self._viewed, self.board
+        if hart is None or hart == board.current:
+            return board
+        return HartView(board, board.harts[hart])
 
     # --- state ----------------------------------------------------------------
     def read_register(self, register: Register) -> int | None:
-        return register.read(self.board)
+        return register.read(self.view())
 
     def write_register(self, register: Register, value: int) -> None:
         raise ReadOnly(READ_ONLY_REASON)
@@ -65,7 +89,7 @@ class ReplayTarget:
         Only RAM is read (the board's GuestMemory refuses device addresses: a
         read there would call the device and change the replay).
         """
-        data, fault = self.board.memory.read_prefix(address, length)
+        data, fault = self.view().memory.read_prefix(address, length)
         if fault is not None and not data:
             raise MemoryFault(f"cannot access memory at {address:#x}: {fault.reason}")
         return data
@@ -82,7 +106,10 @@ class ReplayTarget:
     # --- resuming ---------------------------------------------------------------
     def resume(self, how: Resume, points: StopPoints, interrupted: Callable[[], bool]) -> Stop:
         cancel = Cancellation(poll=interrupted)
-        if how.direction is Direction.FORWARD:
+        hart = how.hart if how.step and len(self.board.harts) > 1 else None
+        if hart is not None:
+            stop = self._hart_step(hart, how.direction, points, cancel)
+        elif how.direction is Direction.FORWARD:
             stop = self._step(points, cancel) if how.step else self._continue(points, cancel)
         else:
             stop = self._reverse_step(points, cancel) if how.step \
@@ -159,6 +186,85 @@ class ReplayTarget:
         timeline.seek(hit.icount + 1)    # the state just after the access
         return self._watch_stop(hit)
 
+    # --- one hart's steps -----------------------------------------------------------
+    def _hart_step(self, hart: int, direction: Direction, points: StopPoints,
+                   cancel: Cancellation) -> Stop:
+        """Step ``hart`` forward or back over its own next or previous instruction."""
+        timeline = self.timeline
+        start = timeline.position
+        try:
+            if direction is Direction.FORWARD:
+                moved = self._to_next_instruction_of(hart, cancel)
+                stop = self._step(points, cancel) if moved else Stop(StopKind.HISTORY_END)
+            else:
+                stop = self._to_previous_instruction_of(hart, points, cancel)
+        except Interrupted:
+            timeline.seek(start)
+            return Stop(StopKind.INTERRUPTED, hart=hart)
+        if stop.kind in (StopKind.HISTORY_END, StopKind.HISTORY_BEGIN):
+            timeline.seek(start)
+        return Stop(stop.kind, stop.address, stop.watch_kind, stop.hardware, stop.code, hart)
+
+    def _retired(self, hart: int) -> int:
+        return self.board.harts[hart].retired
+
+    def _first_reaching(self, hart: int, count: int, low: int, high: int,
+                        cancel: Cancellation) -> int:
+        """The first position in (low, high] at which ``hart`` has run ``count``
+        instructions (it has not at ``low``, it has at ``high``)."""
+        while high - low > 1:
+            middle = (low + high) // 2
+            self.timeline.seek(middle, cancel)
+            if self._retired(hart) >= count:
+                high = middle
+            else:
+                low = middle
+        return high
+
+    def _to_next_instruction_of(self, hart: int, cancel: Cancellation) -> bool:
+        """Go to the position where ``hart`` executes its next instruction (it is then
+        the current hart); False at the end of history before it does."""
+        timeline = self.timeline
+        if self.board.current == hart:
+            return True
+        here, count = timeline.position, self._retired(hart) + 1
+        stride = self.board.config.quantum_insns
+        while True:
+            timeline.seek(here + stride, cancel)
+            reached = timeline.position
+            if self._retired(hart) >= count:
+                break
+            if reached < here + stride:
+                return False             # history ended first
+            here, stride = reached, stride * 2
+        timeline.seek(self._first_reaching(hart, count, here, reached, cancel) - 1, cancel)
+        return True
+
+    def _to_previous_instruction_of(self, hart: int, points: StopPoints,
+                                    cancel: Cancellation) -> Stop:
+        timeline = self.timeline
+        start = timeline.position
+        count = self._retired(hart)
+        if count == 0 or start <= timeline.begin:
+            return Stop(StopKind.HISTORY_BEGIN)
+        low, stride = start, self.board.config.quantum_insns
+        while low > timeline.begin:
+            low = max(timeline.begin, low - stride)
+            timeline.seek(low, cancel)
+            if self._retired(hart) < count:
+                break
+            stride *= 2
+        else:
+            return Stop(StopKind.HISTORY_BEGIN)
+        previous = self._first_reaching(hart, count, low, start, cancel) - 1
+        timeline.seek(previous, cancel)
+        if points.watchpoints:
+            hit = self._watch_hit_by_next_instruction(points.watchpoints, cancel)
+            if hit is not None:
+                return self._watch_stop(hit)
+            timeline.seek(previous, cancel)
+        return Stop(StopKind.STEP)
+
     # --- helpers ----------------------------------------------------------------
     def _watch_hit_by_next_instruction(self, watchpoints: list[Watchpoint],
                                        cancel: Cancellation) -> Hit | None:
@@ -179,7 +285,7 @@ class ReplayTarget:
     @staticmethod
     def _breakpoint_stop(hit: Hit, points: StopPoints) -> Stop:
         return Stop(StopKind.BREAKPOINT, hit.address,
-                    hardware=points.is_hardware_breakpoint(hit.address))
+                    hardware=points.is_hardware_breakpoint(hit.address), hart=hit.hart)
 
     @staticmethod
     def _watch_stop(hit: Hit) -> Stop:
@@ -187,7 +293,8 @@ class ReplayTarget:
         assert watch is not None
         # The access may start below the watched range; gdb matches the address
         # against its watchpoints, so report one inside the range.
-        return Stop(StopKind.WATCHPOINT, max(hit.address, watch.address), watch.kind)
+        return Stop(StopKind.WATCHPOINT, max(hit.address, watch.address), watch.kind,
+                    hart=hit.hart)
 
     def _note_end(self) -> None:
         if self._end_reported:

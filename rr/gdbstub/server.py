@@ -8,8 +8,11 @@ and never touches bytes on the wire (the connection does).
 
 Rules from docs/gdb-protocol.md that shape it:
 - any packet not implemented gets an empty reply (never a blanket OK);
-- one thread, id 1, written in hex however the client pads it; no
-  multiprocess extensions;
+- one thread per hart, as QEMU's stub has: hart h is thread h + 1, written
+  in hex however the client pads it; ``Hg`` picks the thread whose
+  registers and memory ``g``/``p``/``m`` read, ``Hc`` (or a vCont step's
+  thread) the one a step steps; stop replies name the thread the stop is
+  about, which then becomes the one read; no multiprocess extensions;
 - `g` carries x0..x31 and pc, every other register comes through `p`; a
   register the target cannot supply is ``xx..`` (unavailable);
 - a request the target refuses (writes while replaying) gets an ``E.`` reply
@@ -70,14 +73,14 @@ def error_text_reply(message: str) -> str:
     return "E." + clean
 
 
-def stop_reply(stop: Stop, features: set[str]) -> str:
+def stop_reply(stop: Stop, features: set[str], thread: int = THREAD_ID) -> str:
     if stop.kind is StopKind.INTERRUPTED:
-        return f"T{SIGINT:02x}thread:{THREAD_ID:x};"
+        return f"T{SIGINT:02x}thread:{thread:x};"
     if stop.kind is StopKind.EXITED:
         return f"W{stop.code & 0xFF:02x}"
     if stop.kind is StopKind.FAULTED:
-        return f"T{SIGSEGV:02x}thread:{THREAD_ID:x};"
-    reply = f"T{SIGTRAP:02x}thread:{THREAD_ID:x};"
+        return f"T{SIGSEGV:02x}thread:{thread:x};"
+    reply = f"T{SIGTRAP:02x}thread:{thread:x};"
     if stop.kind is StopKind.BREAKPOINT:
         reason = "hwbreak" if stop.hardware else "swbreak"
         if f"{reason}+" in features:
@@ -105,12 +108,18 @@ def _parse_hex(text: str) -> int:
     return int(text, 16)
 
 
-def _is_our_thread(text: str) -> bool:
-    """Whether a thread id names our one thread: a hex number, however written (gdb sends
-    ``1``, lldb ``0001``), 0 for any thread or -1 for all (docs/gdb-protocol.md, G4)."""
+def _thread_hart(text: str, harts: int) -> int | None:
+    """The hart a thread id names (thread h + 1 is hart h): a hex number, however written
+    (gdb sends ``1``, lldb ``0001``); None for 0 (any thread) or -1 (all)
+    (docs/gdb-protocol.md, G4). Any other id is an error reply."""
     if text == str(ALL_THREADS):
-        return True
-    return _parse_hex(text) in (ANY_THREAD, THREAD_ID)
+        return None
+    number = _parse_hex(text)
+    if number == ANY_THREAD:
+        return None
+    if not THREAD_ID <= number < THREAD_ID + harts:
+        raise _Error(ERROR_BAD_ARGUMENT)
+    return number - THREAD_ID
 
 
 class GdbServer:
@@ -125,6 +134,8 @@ class GdbServer:
         self.client_features: set[str] = set()
         self.untold: list[str] = []          # refusals gdb could not show yet (docs/gdb-protocol.md, G17)
         self.untold_more = 0                 # ... and how many more, past UNTOLD_LIMIT
+        self.step_hart: int | None = None    # Hc: the hart a step steps (None: gdb's g hart)
+        self.read_hart: int | None = None    # Hg: the hart read (None: the current one)
 
     # --- the session loop ---------------------------------------------------------
     def serve(self, conn: RspConnection) -> SessionEnd:
@@ -134,6 +145,8 @@ class GdbServer:
         self.client_features = set()
         self.last_stop = Stop(StopKind.STEP)  # no stale reason (a watchpoint it never set)
         self.untold, self.untold_more = [], 0
+        self._read_hart(None)
+        self.step_hart = None
         try:
             while True:
                 packet = conn.read_packet()
@@ -191,11 +204,17 @@ class GdbServer:
         if head == "v":
             return self._v_packet(packet)
         if head == "?":
-            return stop_reply(self.last_stop, self.client_features)
+            return self._stop_reply(self.last_stop)
         if head == "H":
-            return "OK" if _is_our_thread(packet[2:]) else ERROR_BAD_ARGUMENT
+            hart = self._thread_hart(packet[2:])
+            if packet[1:2] == "g":
+                self._read_hart(hart)
+            elif packet[1:2] == "c":
+                self.step_hart = hart
+            return "OK"
         if head == "T":
-            return "OK" if _is_our_thread(packet[1:]) else ERROR_BAD_ARGUMENT
+            self._thread_hart(packet[1:])
+            return "OK"
         if head == "g":
             return "".join(self._register_hex(reg) for reg in REGISTERS[:G_PACKET_REGISTERS])
         if head == "p":
@@ -207,9 +226,13 @@ class GdbServer:
         if head in "MX":
             return self._write_state(packet)
         if head in "cCsS":
-            return self._resume(Resume(Direction.FORWARD, step=head in "sS"))
+            step = head in "sS"
+            return self._resume(Resume(Direction.FORWARD, step=step,
+                                       hart=self._default_step_hart() if step else None))
         if packet in ("bs", "bc"):
-            return self._resume(Resume(Direction.BACKWARD, step=packet == "bs"))
+            step = packet == "bs"
+            return self._resume(Resume(Direction.BACKWARD, step=step,
+                                       hart=self._default_step_hart() if step else None))
         if head in "Zz":
             return self._stop_point(packet)
         return ""
@@ -223,11 +246,16 @@ class GdbServer:
         if packet.startswith("qXfer:features:read:"):
             return self._xfer_features(packet[len("qXfer:features:read:"):])
         if packet == "qC":
-            return f"QC{THREAD_ID:x}"
+            return f"QC{self.target.current_hart() + THREAD_ID:x}"
         if packet == "qfThreadInfo":
-            return f"m{THREAD_ID:x}"
+            return "m" + ",".join(f"{hart + THREAD_ID:x}"
+                                  for hart in range(self.target.hart_count()))
         if packet == "qsThreadInfo":
             return "l"
+        if packet.startswith("qThreadExtraInfo,") and self.target.hart_count() > 1:
+            hart = self._thread_hart(packet[len("qThreadExtraInfo,"):])
+            return f"hart {hart if hart is not None else self.target.current_hart()}" \
+                .encode().hex()
         if packet.startswith("qAttached"):
             return "1"
         if packet.startswith("qRcmd,"):
@@ -287,19 +315,38 @@ class GdbServer:
             return self._resume(self._vcont_action(packet[len("vCont;"):]))
         return ""                            # vMustReplyEmpty and everything else
 
-    @staticmethod
-    def _vcont_action(actions: str) -> Resume:
-        """The leftmost action that applies to our thread (no id, -1, 0 or 1)."""
+    def _vcont_action(self, actions: str) -> Resume:
+        """The leftmost action for a thread that exists: a step steps its thread's hart
+        (no id: the Hc or Hg one); a continue runs every hart."""
         for action in actions.split(";"):
             verb, _, thread = action.partition(":")
-            if thread and not _is_our_thread(thread):
-                continue
+            try:
+                hart = self._thread_hart(thread) if thread else None
+            except _Error:
+                continue                     # a thread that is not one of ours
+            
             if verb[:1] in ("c", "C"):
                 return Resume(Direction.FORWARD, step=False)
             if verb[:1] in ("s", "S"):
-                return Resume(Direction.FORWARD, step=True)
+                return Resume(Direction.FORWARD, step=True,
+                              hart=hart if hart is not None else self._default_step_hart())
             raise _Error(ERROR_BAD_ARGUMENT)
         raise _Error(ERROR_BAD_ARGUMENT)
+
+    # --- threads --------------------------------------------------------------------
+    def _thread_hart(self, text: str) -> int | None:
+        return _thread_hart(text, self.target.hart_count())
+
+    def _read_hart(self, hart: int | None) -> None:
+        self.read_hart = hart
+        self.target.view_hart(hart)
+
+    def _default_step_hart(self) -> int | None:
+        return self.step_hart if self.step_hart is not None else self.read_hart
+
+    def _stop_reply(self, stop: Stop) -> str:
+        hart = stop.hart if stop.hart is not None else self.target.current_hart()
+        return stop_reply(stop, self.client_features, hart + THREAD_ID)
 
     # --- registers and memory ---------------------------------------------------------
     def _register_hex(self, register: Register) -> str:
@@ -398,4 +445,8 @@ class GdbServer:
         if self.conn.closed:
             raise ConnectionClosed()
         self.last_stop = stop
-        return stop_reply(stop, self.client_features)
+        reply = self._stop_reply(stop)
+        # gdb selects the thread a stop names; reads go to it until it says otherwise.
+        self._read_hart(stop.hart if stop.hart is not None else None)
+        self.step_hart = None
+        return reply

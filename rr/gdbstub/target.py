@@ -29,6 +29,7 @@ class Resume:
 
     direction: Direction
     step: bool
+    hart: int | None = None          # the hart a step steps (None: the current one)
 
 
 class StopKind(Enum):
@@ -49,6 +50,7 @@ class Stop:
     watch_kind: WatchKind | None = None    # the kind of the watchpoint that hit
     hardware: bool = False           # a Z1 (hardware) breakpoint rather than Z0
     code: int = 0                    # EXITED: the exit status
+    hart: int | None = None          # the hart the stop is about (None: the current one)
 
 
 class MemoryFault(RrError):
@@ -83,3 +85,13 @@ class DebugTarget(Protocol):
 
     def describe_position(self) -> str:
         """Where the target is, for the stub's own log lines."""
+
+    def hart_count(self) -> int:
+        """How many harts (gdb threads 1 to N) the machine has."""
+
+    def current_hart(self) -> int:
+        """The hart that executes the next instruction."""
+
+    def view_hart(self, hart: int | None) -> None:
+        """Registers and memory are read (and written) on ``hart`` from now on (None:
+        whichever is current)."""

@@ -5,7 +5,8 @@ Each event carries the exact instruction count at which the guest observed it
 at that count and compares the pc, so a divergence is caught at the first
 input instead of much later as a wrong final state.
 
-On disk an event is a msgpack array ``[tag, icount, pc, *fields]``: a small
+On disk an event is a msgpack array ``[tag, icount, pc, *fields]``, plus the
+hart that observed it when the board has more than one: a small
 integer tag instead of a name and positional fields instead of a map keep a
 typical record under 20 bytes before compression. Kind *names* are what users
 type (``rrvm dump --kind console_input``); tags are what the file stores.
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rr.log.errors import TraceError
-from rr.monitor.constants import MAX_EVENT_BYTES, MAX_TEXT_FIELD
+from rr.monitor.constants import MAX_EVENT_BYTES, MAX_HARTS, MAX_TEXT_FIELD
 
 U64 = 1 << 64
 I64_MIN = -(1 << 63)
@@ -33,6 +34,7 @@ class Event:
 
     icount: int
     pc: int | None = field(default=None, kw_only=True)
+    hart: int | None = field(default=None, kw_only=True)    # only with several harts
 
     KIND: ClassVar[str] = ""
     TAG: ClassVar[int] = 0
@@ -165,6 +167,8 @@ def encode_event(event: Event) -> list[Any]:
     if TYPE_BY_TAG.get(cls.TAG) is not cls:
         raise TraceError(f"{cls.__name__} is not a trace event type")
     record = [cls.TAG, event.icount, event.pc, *(getattr(event, name) for name, _ in cls.FIELDS)]
+    if event.hart is not None:
+        record.append(event.hart)
     _check_record(cls, record)
     return record
 
@@ -179,13 +183,19 @@ def decode_event(record: Any) -> Event:
     cls = TYPE_BY_TAG[tag]
     _check_record(cls, record)
     values = dict(zip((name for name, _ in cls.FIELDS), record[3:]))
-    return cls(record[1], pc=record[2], **values)
+    hart = record[3 + len(cls.FIELDS)] if len(record) > 3 + len(cls.FIELDS) else None
+    return cls(record[1], pc=record[2], hart=hart, **values)
 
 
 def _check_record(cls: type[Event], record: list[Any]) -> None:
-    if len(record) != 3 + len(cls.FIELDS):
+    fields = len(cls.FIELDS)
+    if len(record) not in (3 + fields, 4 + fields):
         raise TraceError(f"{cls.KIND} record has {len(record) - 3} fields, "
-                         f"expected {len(cls.FIELDS)}")
+                         f"expected {fields} (or {fields + 1} with the hart)")
+    if len(record) == 4 + fields and not (type(record[-1]) is int
+                                          and 0 <= record[-1] < MAX_HARTS):
+        raise TraceError(f"{cls.KIND} field 'hart' must be a hart number below {MAX_HARTS}, "
+                         f"got {record[-1]!r:.40}")
     _check_value(cls.KIND, "icount", UINT, record[1])
     if record[2] is not None:
         _check_value(cls.KIND, "pc", UINT, record[2])
@@ -221,6 +231,8 @@ def format_event(event: Event, max_bytes: int | None = None) -> str:
     an error line) and says how long they were.
     """
     pc = f"pc={event.pc:#x}" if event.pc is not None else "pc=-"
+    if event.hart is not None:
+        pc += f" hart={event.hart}"
     own = " ".join(f"{name}={_show(getattr(event, name), max_bytes)}"
                    for name, _ in type(event).FIELDS)
     return f"{event.icount:>14} {event.KIND:<15} {pc} {own}".rstrip()

@@ -28,8 +28,9 @@ from rr.log.schema import (Field, blob, boolean, fields_of, hex_digest, integer,
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.constants import (
     DISK_EMBED_LIMIT, MAX_BOOTARGS, MAX_COMMAND_LINE_ARG, MAX_COMMAND_LINE_ITEMS,
-    MAX_DISK_SIZE, MAX_DTB_SIZE, MAX_EPOCH_INSNS, MAX_RAM_SIZE, MAX_TEXT_FIELD,
-    MIN_EPOCH_INSNS, MIN_RAM_SIZE, RAM_BASE, RAM_SIZE_ALIGN, RNG_SEED_BYTES,
+    DEFAULT_QUANTUM_INSNS, MAX_CHAOS_SEED, MAX_DISK_SIZE, MAX_DTB_SIZE, MAX_EPOCH_INSNS, MAX_HARTS,
+    MAX_QUANTUM_INSNS, MAX_RAM_SIZE, MAX_TEXT_FIELD, MIN_EPOCH_INSNS, MIN_QUANTUM_INSNS,
+    MIN_RAM_SIZE, RAM_BASE, RAM_SIZE_ALIGN, RNG_SEED_BYTES,
     UNRECORDED_EPOCH_INSNS,
 )
 
@@ -105,6 +106,10 @@ BOARD_FIELDS = (
     Field("disk", optional(fields_of(DISK_FIELDS)), None),
     Field("virtio_rng", boolean, False),
     Field("epoch_insns", integer(MIN_EPOCH_INSNS, MAX_EPOCH_INSNS), UNRECORDED_EPOCH_INSNS),
+    # Written only for more than one hart: absent means the one hart of old traces.
+    Field("harts", integer(1, MAX_HARTS), 1),
+    Field("quantum_insns", integer(MIN_QUANTUM_INSNS, MAX_QUANTUM_INSNS), DEFAULT_QUANTUM_INSNS),
+    Field("chaos_seed", optional(integer(0, MAX_CHAOS_SEED)), None),   # rrvm record --chaos
 )
 CLOCK_FIELDS = (
     Field("mode", one_of("virtual", "host")),

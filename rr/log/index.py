@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rr.log.errors import TraceError
-from rr.log.schema import Field, hex_digest, integer, read_map, seconds, text
-from rr.monitor.constants import MAX_TEXT_FIELD
+from rr.log.schema import Field, hex_digest, integer, optional, read_map, seconds, text
+from rr.monitor.constants import MAX_HARTS, MAX_TEXT_FIELD
 
 U64 = 1 << 64
 
@@ -46,6 +46,8 @@ class TraceFooter:
     state_hash: str = ""             # hex digest of the final CPU, device and memory state
     event_counts: dict[str, int] = field(default_factory=dict)
     closed: float = field(default_factory=time.time)   # Unix time the writer finished
+    # Instructions each hart ran, when the board had more than one (else not written).
+    hart_insns: list[int] | None = None
 
     @property
     def events(self) -> int:
@@ -55,7 +57,8 @@ class TraceFooter:
         return {"final_icount": self.final_icount, "exit_status": self.exit_status,
                 "exit_kind": self.exit_kind, "exit_code": self.exit_code,
                 "state_hash": self.state_hash, "event_counts": dict(self.event_counts),
-                "closed": float(self.closed)}
+                "closed": float(self.closed),
+                **({"hart_insns": list(self.hart_insns)} if self.hart_insns is not None else {})}
 
     @classmethod
     def from_plain(cls, data: Any) -> "TraceFooter":
@@ -74,6 +77,14 @@ def _event_counts(value: Any, what: str) -> dict[str, int]:
             for kind, number in value.items()}
 
 
+def _hart_insns(value: Any, what: str) -> list[int]:
+    """Per-hart instruction totals: a list of 1 to MAX_HARTS counts."""
+    if type(value) is not list or not 1 <= len(value) <= MAX_HARTS:
+        raise TraceError(f"{what} is not a list of 1 to {MAX_HARTS} counts")
+    count = integer()
+    return [count(number, f"{what} item {n}") for n, number in enumerate(value)]
+
+
 # Kinds a footer may count: the known ones and room for later ones.
 MAX_COUNTED_KINDS = 64
 FOOTER_FIELDS = (
@@ -84,6 +95,7 @@ FOOTER_FIELDS = (
     Field("state_hash", hex_digest(None)),
     Field("event_counts", _event_counts),
     Field("closed", seconds),
+    Field("hart_insns", optional(_hart_insns), None),     # added with --smp
 )
 
 

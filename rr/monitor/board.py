@@ -1,4 +1,4 @@
-"""The virtual board: one hart, RAM, devices at QEMU virt's addresses, the SBI.
+"""The virtual board: harts (one unless --smp), RAM, devices at QEMU virt's addresses, the SBI.
 
 ``Board`` wires the parts together and puts the guest in its initial state
 (``reset``): images in RAM, a0 = hart id, a1 = device tree, S-mode at the
@@ -23,12 +23,14 @@ from rr.monitor.bus import MmioBus
 from rr.monitor.clock import VirtualClock, make_clock
 from rr.monitor.constants import (
     DMA_VIRTIO_BLK, DMA_VIRTIO_RNG, MIDELEG_S_INTERRUPTS, MIP_SEIP, MIP_SSIP, PLIC_BASE,
-    PLIC_NUM_CONTEXTS, PLIC_NUM_SOURCES, PRIV_S, RAM_BASE, RTC_BASE, RTC_IRQ, SIFIVE_TEST_BASE,
-    UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
+    PLIC_CONTEXTS_PER_HART, PLIC_NUM_SOURCES, PRIV_S, RAM_BASE, SSTATUS_SIE, RTC_BASE, RTC_IRQ,
+    SIFIVE_TEST_BASE, UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
 )
 from rr.monitor.counters import CounterEmulator
 from rr.monitor.cpu import Cpu
 from rr.monitor.device_writes import DeviceWrites
+from rr.monitor.hart import Hart, HsmStatus
+from rr.monitor.hart_control import BoardHarts
 from rr.monitor.devices.goldfish_rtc import GoldfishRtc
 from rr.monitor.devices.plic import Plic
 from rr.monitor.devices.sifive_test import SifiveTest
@@ -56,7 +58,7 @@ UART_LSR_DATA_READY = 0x01
 
 
 class _NoLine:
-    """PLIC context 0 (M-mode): nothing in the hart listens to it."""
+    """A hart's M-mode PLIC context: nothing in the hart listens to it."""
 
     def set_level(self, level: bool) -> None:
         pass
@@ -102,7 +104,26 @@ def settle_payload(config: BoardConfig, payload: BootPayload) -> SettledPayload:
     return SettledPayload(payload.image, payload.initrd, dtb, disk)
 
 
+class _CurrentCpu:
+    """Whichever hart is current, for what dates inputs and output by position (its
+    pc and ``icount_in_hook`` are the board's wherever the scheduler is)."""
+
+    def __init__(self, board: "Board") -> None:
+        self._board = board
+
+    @property
+    def pc(self) -> int:
+        return self._board.cpu.pc
+
+    def icount_in_hook(self) -> int:
+        return self._board.cpu.icount_in_hook()
+
+
 class Board:
+    """The machine. ``cpu``, ``lines``, ``timer``, ``sbi``, ``memory``, ``address_spaces``
+    and ``traps`` are those of the current hart (the one that runs, or ran last);
+    ``harts`` has them all (hart.py)."""
+
     def __init__(self, config: BoardConfig, payload: BootPayload, inputs: InputSource,
                  console_out) -> None:
         self.config = config
@@ -110,37 +131,63 @@ class Board:
                         else settle_payload(config, payload))
         self.inputs = inputs
         self.console_out = console_out
-        self.cpu = Cpu()
-        self.ram = GuestRam(self.cpu, RAM_BASE, config.ram_size)
-        self.memory = GuestMemory(self.cpu, self.ram)
         self.device_writes = DeviceWrites()
-        self.lines = CpuInterruptLines(self.cpu)
-        self.clock = make_clock(config.clock, inputs)
-        self.cpu.use_clock(self.clock if isinstance(self.clock, VirtualClock) else None)
-        self.timer = SbiTimer(self.clock, self.lines)
         self.exit_request: GuestExit | None = None
         # Console bytes already taken from the input source but not yet in
         # the UART (given back by a receive-FIFO reset); fed before new input.
         self.console_backlog = bytearray()
         self.suspend_requested = False
         self.replan_requested = False
-        self.sbi = Sbi(self.cpu, SbiPorts(
-            console_write=console_out, console_read=self._sbi_console_read,
-            set_timer=self._sbi_set_timer, send_self_ipi=self.lines.set_software_pending,
-            clear_self_ipi=self._clear_ipi, flush_tlb=self.cpu.flush_tlb,
-            request_exit=self._sbi_exit, suspend=self._sbi_suspend))
-        self.address_spaces = AddressSpaces(self.cpu, self.memory, self.replan)
-        self.traps = TrapHandler(self.cpu, self.memory, self.sbi,
-                                 CounterEmulator(self.cpu, self.clock), self.address_spaces)
-        self.bus = MmioBus(self.cpu)
+        first = Cpu()
+        self.ram = GuestRam(first, RAM_BASE, config.ram_size)
+        self.clock = make_clock(config.clock, inputs)
+        self.hart_control = BoardHarts(self) if config.harts > 1 else None
+        self.harts = [self._make_hart(0, first)]
+        for index in range(1, config.harts):
+            cpu = Cpu()
+            self.ram.map_into(cpu)
+            self.harts.append(self._make_hart(index, cpu))
+        self.select(0)
+        self.bus = MmioBus(*(hart.cpu for hart in self.harts))
         self.dtb = self.payload.dtb
         self.dtb_addr = dtb_address(config.ram_size, len(self.dtb))
         self.reset(first=True)
 
+    def running_cpu(self) -> Cpu | _CurrentCpu:
+        """The hart that runs: the only one, or a view that follows the scheduler."""
+        return self.cpu if len(self.harts) == 1 else _CurrentCpu(self)
+
+    def _make_hart(self, index: int, cpu: Cpu) -> Hart:
+        memory = GuestMemory(cpu, self.ram)
+        lines = CpuInterruptLines(cpu)
+        cpu.use_clock(self.clock if isinstance(self.clock, VirtualClock) else None)
+        timer = SbiTimer(self.clock, lines)
+        sbi = Sbi(cpu, SbiPorts(
+            console_write=self.console_out, console_read=self._sbi_console_read,
+            set_timer=self._sbi_set_timer, send_self_ipi=lines.set_software_pending,
+            clear_self_ipi=self._clear_ipi, flush_tlb=cpu.flush_tlb,
+            request_exit=self._sbi_exit, suspend=self._sbi_suspend,
+            hart_id=index, harts=self.hart_control))
+        address_spaces = AddressSpaces(cpu, memory, self.replan)
+        traps = TrapHandler(cpu, memory, sbi, CounterEmulator(cpu, self.clock), address_spaces)
+        return Hart(index, cpu, memory, lines, timer, sbi, address_spaces, traps)
+
+    def select(self, index: int) -> None:
+        """Make hart ``index`` the current one (the scheduler's switch; it carries the
+        position over)."""
+        hart = self.harts[index]
+        self.current = index
+        self.hart = hart
+        self.cpu, self.memory, self.lines = hart.cpu, hart.memory, hart.lines
+        self.timer, self.sbi = hart.timer, hart.sbi
+        self.address_spaces, self.traps = hart.address_spaces, hart.traps
+
     # --- assembly -----------------------------------------------------------
     def _make_devices(self) -> None:
-        self.plic = Plic(PLIC_BASE, PLIC_NUM_SOURCES, PLIC_NUM_CONTEXTS,
-                         [_NoLine(), self.lines.line(MIP_SEIP)])
+        contexts = [line for hart in self.harts
+                    for line in (_NoLine(), hart.lines.line(MIP_SEIP))]
+        self.plic = Plic(PLIC_BASE, PLIC_NUM_SOURCES, PLIC_CONTEXTS_PER_HART * len(self.harts),
+                         contexts)
         self.uart = Uart16550(UART0_BASE, self.plic.source_line(UART0_IRQ), self.console_out,
                               unread=self._console_unread)
         self.rtc = GoldfishRtc(RTC_BASE, self.plic.source_line(RTC_IRQ), self._wall_time)
@@ -157,7 +204,8 @@ class Board:
         # instruction; RAM filled behind unicorn's back drops stale translations.
         # Each device's DMA is announced under its name, for watchpoints.
         def dma(device: str) -> RamDma:
-            return RamDma(self.ram.map, RAM_BASE, unicorn_code_invalidator(self.cpu),
+            return RamDma(self.ram.map, RAM_BASE,
+                          unicorn_code_invalidator(*(hart.cpu for hart in self.harts)),
                           self.device_writes.announcer(device))
         if self.payload.disk is not None:
             n = next(free)
@@ -170,15 +218,31 @@ class Board:
         return slots
 
     def reset(self, first: bool = False) -> None:
-        """Power-on (or reboot): fresh devices, images reloaded, hart at the entry point."""
-        cpu = self.cpu
+        """Power-on (or reboot): fresh devices, images reloaded, hart 0 at the entry point,
+        the other harts stopped until HSM starts them."""
         if not first:
             self.ram.zero()
         self.exit_request = None
-        self.timer.deadline = None
-        self.lines.wanted = self.lines.applied = 0
+        self.select(0)
+        if self.hart_control is not None:
+            self.hart_control.pending_ipis.clear()
+        for hart in self.harts:
+            hart.timer.deadline = None
+            hart.lines.wanted = hart.lines.applied = 0
         self._make_devices()
         self._load_payload()
+        for hart in self.harts:
+            self._reset_hart(hart)
+        cpu = self.cpu
+        cpu.set_x(10, 0)                    # a0: hart id
+        cpu.set_x(11, self.dtb_addr)        # a1: device tree
+        cpu.priv = PRIV_S
+        cpu.pc = self.payload.image.entry
+        for hart in self.harts:
+            hart.cpu.invalidate_caches()
+
+    def _reset_hart(self, hart: Hart) -> None:
+        cpu = hart.cpu
         for n in range(32):
             cpu.set_x(n, 0)
             cpu.set_f(n, 0)
@@ -187,12 +251,25 @@ class Board:
             cpu.set_csr(name, 0)
         cpu.set_csr("mideleg", MIDELEG_S_INTERRUPTS)
         cpu.set_csr("mstatus", MSTATUS_FS_DIRTY)
-        self.address_spaces.sync()          # a reboot keeps following address spaces
-        cpu.set_x(10, 0)                    # a0: hart id
-        cpu.set_x(11, self.dtb_addr)        # a1: device tree
+        hart.address_spaces.sync()          # a reboot keeps following address spaces
+        hart.status = HsmStatus.STARTED if hart.index == 0 else HsmStatus.STOPPED
+        hart.waiting, hart.resume, hart.retired = False, None, 0
+        if hart.index:
+            cpu.priv = PRIV_S
+
+    def start_hart(self, hart: Hart, address: int, opaque: int) -> None:
+        """HSM hart_start (or the wake-up from a non-retentive suspend): S-mode at
+        ``address``, a0 = hart id, a1 = ``opaque``, the MMU off and interrupts masked,
+        as the SBI specification leaves a starting hart."""
+        cpu = hart.cpu
+        cpu.set_csr("satp", 0)
+        cpu.set_csr("sstatus", cpu.csr("sstatus") & ~SSTATUS_SIE)
+        cpu.set_x(10, hart.index)
+        cpu.set_x(11, opaque)
         cpu.priv = PRIV_S
-        cpu.pc = self.payload.image.entry
-        cpu.invalidate_caches()
+        cpu.pc = address
+        cpu.flush_tlb()
+        hart.status, hart.waiting, hart.resume = HsmStatus.STARTED, False, None
 
     def _load_payload(self) -> None:
         for seg in self.payload.image.segments:
@@ -213,18 +290,31 @@ class Board:
 
         Taken only between runs, where no exit or stop request is pending.
         """
-        return {
+        first = self.harts[0]
+        state = {
             "devices": [device.get_state() for device in self.bus.devices],
-            "clock": self.clock.get_state(), "timer": self.timer.get_state(),
-            "lines": self.lines.get_state(), "console_backlog": bytes(self.console_backlog),
+            "clock": self.clock.get_state(), "timer": first.timer.get_state(),
+            "lines": first.lines.get_state(), "console_backlog": bytes(self.console_backlog),
         }
+        if len(self.harts) > 1:
+            state["smp"] = {"current": self.current,
+                            "harts": [hart.get_state() for hart in self.harts],
+                            "control": self.hart_control.get_state()}
+        return state
 
     def set_state(self, state: dict) -> None:
         for device, device_state in zip(self.bus.devices, state["devices"]):
             device.set_state(device_state)
         self.clock.set_state(state["clock"])
-        self.timer.set_state(state["timer"])
-        self.lines.set_state(state["lines"])
+        first = self.harts[0]
+        first.timer.set_state(state["timer"])
+        first.lines.set_state(state["lines"])
+        if len(self.harts) > 1:
+            smp = state["smp"]
+            for hart, hart_state in zip(self.harts, smp["harts"]):
+                hart.set_state(hart_state)
+            self.hart_control.set_state(smp["control"])
+            self.select(smp["current"])
         self.console_backlog[:] = state["console_backlog"]
         self.exit_request = None
         self.suspend_requested = self.replan_requested = False

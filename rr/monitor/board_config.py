@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rr.errors import RrError
-from rr.monitor.constants import (DEFAULT_EPOCH_INSNS, DEFAULT_RAM_SIZE, MAX_EPOCH_INSNS,
-                                  MIN_EPOCH_INSNS, UNRECORDED_EPOCH_INSNS)
+from rr.monitor.constants import (DEFAULT_EPOCH_INSNS, DEFAULT_QUANTUM_INSNS, DEFAULT_RAM_SIZE,
+                                  MAX_CHAOS_SEED, MAX_EPOCH_INSNS, MAX_HARTS, MAX_QUANTUM_INSNS, MIN_EPOCH_INSNS,
+                                  MIN_QUANTUM_INSNS, UNRECORDED_EPOCH_INSNS)
 
 
 class BoardConfigError(RrError):
@@ -60,15 +61,27 @@ class BoardConfig:
     # (run_loop.py). Headers written before it existed ran with
     # UNRECORDED_EPOCH_INSNS, whatever the default is now.
     epoch_insns: int = DEFAULT_EPOCH_INSNS
+    # Harts (--smp) and the instructions each runs before the next takes its
+    # turn (smp_run_loop.py). A one-hart board stores neither, so its header
+    # is what it was before they existed; absent means one hart.
+    harts: int = 1
+    quantum_insns: int = DEFAULT_QUANTUM_INSNS
+    # Chaos scheduling (chaos.py): quantum lengths drawn from this seed (None: fixed).
+    chaos_seed: int | None = None
 
     def to_dict(self) -> dict:
-        return {
+        plain = {
             "ram_size": self.ram_size, "bootargs": self.bootargs, "clock": self.clock,
             "initrd_start": self.initrd_start, "initrd_end": self.initrd_end,
             "stdout_path": self.stdout_path, "rng_seed": self.rng_seed,
             "disk": self.disk.to_dict() if self.disk is not None else None,
             "virtio_rng": self.virtio_rng, "epoch_insns": self.epoch_insns,
         }
+        if self.harts > 1:
+            plain.update(harts=self.harts, quantum_insns=self.quantum_insns)
+        if self.chaos_seed is not None:
+            plain["chaos_seed"] = self.chaos_seed
+        return plain
 
     @classmethod
     def from_dict(cls, data: dict) -> "BoardConfig":
@@ -77,6 +90,13 @@ class BoardConfig:
             known["disk"] = DiskConfig.from_dict(known["disk"])
         known["epoch_insns"] = check_epoch(known.get("epoch_insns", UNRECORDED_EPOCH_INSNS),
                                            "board configuration: epoch_insns")
+        known["harts"] = check_harts(known.get("harts", 1), "board configuration: harts")
+        known["quantum_insns"] = check_quantum(known.get("quantum_insns", DEFAULT_QUANTUM_INSNS),
+                                               "board configuration: quantum_insns")
+        seed = known.get("chaos_seed")
+        if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_CHAOS_SEED):
+            raise BoardConfigError(f"board configuration: chaos_seed {seed!r} is not a "
+                                   "64-bit seed")
         return cls(**known)
 
 
@@ -85,4 +105,19 @@ def check_epoch(value: Any, what: str) -> int:
     if type(value) is not int or not MIN_EPOCH_INSNS <= value <= MAX_EPOCH_INSNS:
         raise BoardConfigError(f"{what} {value!r} is not an instruction count from "
                                f"{MIN_EPOCH_INSNS:,} to {MAX_EPOCH_INSNS:,}")
+    return value
+
+
+def check_harts(value: Any, what: str) -> int:
+    """A hart count the board can build (1 to MAX_HARTS), or one error line naming ``what``."""
+    if type(value) is not int or not 1 <= value <= MAX_HARTS:
+        raise BoardConfigError(f"{what} {value!r} is not a hart count from 1 to {MAX_HARTS}")
+    return value
+
+
+def check_quantum(value: Any, what: str) -> int:
+    """A scheduling quantum the run loop can use, or one error line naming ``what``."""
+    if type(value) is not int or not MIN_QUANTUM_INSNS <= value <= MAX_QUANTUM_INSNS:
+        raise BoardConfigError(f"{what} {value!r} is not an instruction count from "
+                               f"{MIN_QUANTUM_INSNS:,} to {MAX_QUANTUM_INSNS:,}")
     return value

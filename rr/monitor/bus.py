@@ -20,10 +20,10 @@ class _Window:
     kept on the bus, the hart is stopped before the access completes, and the
     run loop raises it (``MmioBus.take_fault``)."""
 
-    def __init__(self, bus: "MmioBus", device: MmioDevice) -> None:
+    def __init__(self, bus: "MmioBus", device: MmioDevice, cpu: Cpu) -> None:
         self.bus = bus
         self.device = device
-        self.cpu = bus.cpu
+        self.cpu = cpu
 
     def read(self, _uc, offset: int, size: int, _user) -> int:
         cpu = self.cpu
@@ -31,7 +31,7 @@ class _Window:
         try:
             return self.device.read(offset, size)
         except Exception as exc:  # noqa: BLE001 - re-raised by the run loop
-            self.bus.stop_with(exc)
+            self.bus.stop_with(exc, cpu)
             return 0
         finally:
             cpu.in_mmio = False
@@ -42,22 +42,25 @@ class _Window:
         try:
             self.device.write(offset, size, value)
         except Exception as exc:  # noqa: BLE001 - re-raised by the run loop
-            self.bus.stop_with(exc)
+            self.bus.stop_with(exc, cpu)
         finally:
             cpu.in_mmio = False
 
 
 class MmioBus:
-    def __init__(self, cpu: Cpu) -> None:
-        self.cpu = cpu
-        self._windows: dict[int, _Window] = {}
+    """The windows of every device, mapped into each hart's engine (one window per hart
+    and device, all forwarding to the same device object)."""
+
+    def __init__(self, cpu: Cpu, *more: Cpu) -> None:
+        self.cpus = (cpu, *more)
+        self._windows: dict[int, list[_Window]] = {}
         self._fault: tuple[Exception, int] | None = None
 
-    def stop_with(self, fault: Exception) -> None:
+    def stop_with(self, fault: Exception, cpu: Cpu) -> None:
         """From a device callback: stop the hart at this access and report ``fault``."""
         if self._fault is None:
-            self._fault = (fault, self.cpu.icount_in_hook())
-        self.cpu.stop()
+            self._fault = (fault, cpu.icount_in_hook())
+        cpu.stop()
 
     def take_fault(self) -> tuple[Exception, int] | None:
         """The exception a device raised during the last run, and the instruction count of
@@ -68,15 +71,18 @@ class MmioBus:
 
     def attach(self, device: MmioDevice) -> None:
         """Map ``device`` at its base, or put it in place of the one already there."""
-        window = self._windows.get(device.base)
-        if window is not None:
-            window.device = device
+        windows = self._windows.get(device.base)
+        if windows is not None:
+            for window in windows:
+                window.device = device
             return
-        window = _Window(self, device)
         size = (device.size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
-        self.cpu.uc.mmio_map(device.base, size, window.read, None, window.write, None)
-        self._windows[device.base] = window
+        windows = self._windows[device.base] = []
+        for cpu in self.cpus:
+            window = _Window(self, device, cpu)
+            cpu.uc.mmio_map(device.base, size, window.read, None, window.write, None)
+            windows.append(window)
 
     @property
     def devices(self) -> list[MmioDevice]:
-        return [w.device for w in self._windows.values()]
+        return [windows[0].device for windows in self._windows.values()]

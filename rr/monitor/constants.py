@@ -33,6 +33,21 @@ PLIC_NUM_PRIORITIES = 7
 PLIC_CONTEXT_M = 0               # hart 0 M-mode context
 PLIC_CONTEXT_S = 1               # hart 0 S-mode context
 PLIC_NUM_CONTEXTS = 2
+PLIC_CONTEXTS_PER_HART = 2       # hart h: M context 2h, S context 2h + 1 (QEMU virt)
+
+# --- Harts (--smp) ----------------------------------------------------------
+# QEMU virt takes up to 512 harts; eight is what one host thread runs usefully.
+MAX_HARTS = 8
+# Instructions one hart runs before the next takes its turn (run one at a time,
+# round robin, on one host thread). The boundaries are absolute instruction
+# counts that are multiples of the quantum, as epochs are, so the interleaving
+# does not depend on where a run was stopped. Part of the board configuration.
+DEFAULT_QUANTUM_INSNS = 10_000
+MIN_QUANTUM_INSNS = 100
+MAX_QUANTUM_INSNS = 10_000_000
+# rrvm record --chaos SEED: seeds are 64-bit; --until-fail tries at most this many runs.
+MAX_CHAOS_SEED = (1 << 64) - 1
+MAX_CHAOS_RUNS = 100_000
 
 # --- Clocks -----------------------------------------------------------------
 TIMEBASE_HZ = 10_000_000         # the rdtime tick on virt (timebase-frequency)
@@ -392,11 +407,13 @@ FDT_MODEL = "riscv-virtio,qemu"
 # No sstc (this CPU has no stimecmp) and no h: docs/unicorn-facts.md, fact 21.
 FDT_CPU_ISA = "rv64imafdc_zicsr_zifencei"
 FDT_CPU_MMU_TYPE = "riscv,sv48"              # what QEMU 7.2 virt advertises
-# phandles as QEMU 7.2 virt numbers them.
+# phandles as QEMU 7.2 virt numbers them: the harts from the last one down
+# (cpu, then its interrupt controller), then the PLIC and the test device.
 FDT_PHANDLE_CPU0 = 1
 FDT_PHANDLE_CPU0_INTC = 2
 FDT_PHANDLE_PLIC = 3
 FDT_PHANDLE_TEST = 4
+FDT_PHANDLES_PER_HART = 2
 # Local interrupt numbers of the hart's interrupt controller the PLIC contexts feed.
 IRQ_M_EXT = 11
 IRQ_S_EXT = 9

@@ -146,6 +146,10 @@ class Cpu:
                 self.priv = old
         return self._reservation.keep(switched)
 
+    def drop_reservation(self) -> None:
+        """Make the hart's next sc fail, as a store by another hart would have."""
+        self._reservation.drop()
+
     def _with_fpu(self, access: Callable[[], int]) -> int:
         """Run ``access`` with mstatus.FS on: unicorn refuses the FP CSRs while the FPU is
         off (a read then returns whatever its buffer held, a write is dropped), which

@@ -17,6 +17,7 @@ The blob is built with the ``fdt`` package (PyPI ``fdt``), not by hand.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from string import printable
 
@@ -25,7 +26,8 @@ import fdt
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.constants import (
     FDT_COMPATIBLE, FDT_CPU_ISA, FDT_CPU_MMU_TYPE, FDT_MODEL, FDT_PHANDLE_CPU0,
-    FDT_PHANDLE_CPU0_INTC, FDT_PHANDLE_PLIC, FDT_PHANDLE_TEST, FDT_ROOT_ADDRESS_CELLS,
+    FDT_PHANDLE_CPU0_INTC, FDT_PHANDLE_PLIC, FDT_PHANDLE_TEST, FDT_PHANDLES_PER_HART,
+    FDT_ROOT_ADDRESS_CELLS,
     FDT_ROOT_SIZE_CELLS, FDT_VERSION, IRQ_M_EXT, IRQ_S_EXT, PLIC_BASE, PLIC_NDEV, PLIC_SIZE,
     RAM_BASE, RTC_BASE, RTC_IRQ, RTC_SIZE, SIFIVE_TEST_BASE, SIFIVE_TEST_PASS,
     SIFIVE_TEST_RESET, SIFIVE_TEST_SIZE, TIMEBASE_HZ, UART0_BASE, UART0_IRQ, UART0_SIZE,
@@ -33,6 +35,29 @@ from rr.monitor.constants import (
 )
 
 _CELL_MASK = 0xFFFF_FFFF
+
+
+@dataclass(frozen=True)
+class Phandles:
+    """QEMU virt's phandle numbering for ``harts`` harts: the last hart's cpu node gets 1
+    and its interrupt controller 2, hart 0's come last, then the PLIC and the test
+    device (one hart: 1, 2, 3, 4)."""
+
+    harts: int
+
+    def cpu(self, hart: int) -> int:
+        return FDT_PHANDLE_CPU0 + FDT_PHANDLES_PER_HART * (self.harts - 1 - hart)
+
+    def intc(self, hart: int) -> int:
+        return FDT_PHANDLE_CPU0_INTC + FDT_PHANDLES_PER_HART * (self.harts - 1 - hart)
+
+    @property
+    def plic(self) -> int:
+        return FDT_PHANDLE_PLIC + FDT_PHANDLES_PER_HART * (self.harts - 1)
+
+    @property
+    def test(self) -> int:
+        return FDT_PHANDLE_TEST + FDT_PHANDLES_PER_HART * (self.harts - 1)
 
 
 def _u64_cells(value: int) -> list[int]:
@@ -60,12 +85,12 @@ def _device(name: str, base: int, size: int, *items: fdt.Property | fdt.Node) ->
     return _node(f"{name}@{base:x}", *items, _reg(base, size))
 
 
-def _plic_device(name: str, base: int, size: int, compatible: str, irq: int,
+def _plic_device(phandles: Phandles, name: str, base: int, size: int, compatible: str, irq: int,
                  *items: fdt.Property) -> fdt.Node:
     """A device whose interrupt goes to the PLIC."""
     return _device(name, base, size,
                    fdt.PropWords("interrupts", irq),
-                   fdt.PropWords("interrupt-parent", FDT_PHANDLE_PLIC),
+                   fdt.PropWords("interrupt-parent", phandles.plic),
                    *items,
                    fdt.PropStrings("compatible", compatible))
 
@@ -86,12 +111,12 @@ def _chosen(config: BoardConfig) -> fdt.Node:
     return node
 
 
-def _syscon_action(name: str, value: int) -> fdt.Node:
+def _syscon_action(phandles: Phandles, name: str, value: int) -> fdt.Node:
     """poweroff/reboot: Linux's syscon drivers write ``value`` to the test device."""
     return _node(name,
                  fdt.PropWords("value", value),
                  fdt.PropWords("offset", 0),
-                 fdt.PropWords("regmap", FDT_PHANDLE_TEST),
+                 fdt.PropWords("regmap", phandles.test),
                  fdt.PropStrings("compatible", f"syscon-{name}"))
 
 
@@ -100,68 +125,74 @@ def _memory(config: BoardConfig) -> fdt.Node:
                    fdt.PropStrings("device_type", "memory"))
 
 
-def _cpu_intc() -> fdt.Node:
+def _cpu_intc(phandles: Phandles, hart: int) -> fdt.Node:
     return _node("interrupt-controller",
                  fdt.PropWords("#interrupt-cells", 1),
                  fdt.Property("interrupt-controller"),
                  fdt.PropStrings("compatible", "riscv,cpu-intc"),
-                 fdt.PropWords("phandle", FDT_PHANDLE_CPU0_INTC))
+                 fdt.PropWords("phandle", phandles.intc(hart)))
 
 
-def _cpus() -> fdt.Node:
-    cpu0 = _node("cpu@0",
-                 fdt.PropWords("phandle", FDT_PHANDLE_CPU0),
+def _cpu(phandles: Phandles, hart: int) -> fdt.Node:
+    return _node(f"cpu@{hart}",
+                 fdt.PropWords("phandle", phandles.cpu(hart)),
                  fdt.PropStrings("device_type", "cpu"),
-                 fdt.PropWords("reg", 0),
+                 fdt.PropWords("reg", hart),
                  fdt.PropStrings("status", "okay"),
                  fdt.PropStrings("compatible", "riscv"),
                  fdt.PropStrings("riscv,isa", FDT_CPU_ISA),
                  fdt.PropStrings("mmu-type", FDT_CPU_MMU_TYPE),
-                 _cpu_intc())
-    cpu_map = _node("cpu-map", _node("cluster0", _node("core0",
-                                                        fdt.PropWords("cpu", FDT_PHANDLE_CPU0))))
+                 _cpu_intc(phandles, hart))
+
+
+def _cpus(phandles: Phandles) -> fdt.Node:
+    """One cpu node per hart, and QEMU's cpu-map: every hart a core of cluster 0."""
+    harts = range(phandles.harts)
+    cpu_map = _node("cpu-map", _node("cluster0", *(
+        _node(f"core{hart}", fdt.PropWords("cpu", phandles.cpu(hart))) for hart in harts)))
     return _node("cpus",
                  fdt.PropWords("#address-cells", 1),
                  fdt.PropWords("#size-cells", 0),
                  fdt.PropWords("timebase-frequency", TIMEBASE_HZ),
-                 cpu0, cpu_map)
+                 *(_cpu(phandles, hart) for hart in harts), cpu_map)
 
 
-def _plic() -> fdt.Node:
+def _plic(phandles: Phandles) -> fdt.Node:
+    """Contexts as QEMU numbers them: hart h's M-mode context 2h, its S-mode context 2h + 1."""
+    contexts = [cell for hart in range(phandles.harts)
+                for cell in (phandles.intc(hart), IRQ_M_EXT, phandles.intc(hart), IRQ_S_EXT)]
     return _device("plic", PLIC_BASE, PLIC_SIZE,
-                   fdt.PropWords("phandle", FDT_PHANDLE_PLIC),
+                   fdt.PropWords("phandle", phandles.plic),
                    fdt.PropWords("riscv,ndev", PLIC_NDEV),
-                   fdt.PropWords("interrupts-extended",
-                                 FDT_PHANDLE_CPU0_INTC, IRQ_M_EXT,
-                                 FDT_PHANDLE_CPU0_INTC, IRQ_S_EXT),
+                   fdt.PropWords("interrupts-extended", *contexts),
                    fdt.Property("interrupt-controller"),
                    fdt.PropStrings("compatible", "sifive,plic-1.0.0", "riscv,plic0"),
                    fdt.PropWords("#address-cells", 0),
                    fdt.PropWords("#interrupt-cells", 1))
 
 
-def _virtio_slots() -> list[fdt.Node]:
+def _virtio_slots(phandles: Phandles) -> list[fdt.Node]:
     """Highest slot first, the order QEMU emits them (Linux probes in tree order)."""
-    return [_plic_device("virtio_mmio", VIRTIO_BASE + n * VIRTIO_STRIDE, VIRTIO_STRIDE,
+    return [_plic_device(phandles, "virtio_mmio", VIRTIO_BASE + n * VIRTIO_STRIDE, VIRTIO_STRIDE,
                          "virtio,mmio", VIRTIO_IRQ_BASE + n)
             for n in reversed(range(VIRTIO_COUNT))]
 
 
-def _soc() -> fdt.Node:
+def _soc(phandles: Phandles) -> fdt.Node:
     test = _device("test", SIFIVE_TEST_BASE, SIFIVE_TEST_SIZE,
-                   fdt.PropWords("phandle", FDT_PHANDLE_TEST),
+                   fdt.PropWords("phandle", phandles.test),
                    fdt.PropStrings("compatible", "sifive,test1", "sifive,test0", "syscon"))
     return _node("soc",
                  fdt.PropWords("#address-cells", FDT_ROOT_ADDRESS_CELLS),
                  fdt.PropWords("#size-cells", FDT_ROOT_SIZE_CELLS),
                  fdt.PropStrings("compatible", "simple-bus"),
                  fdt.Property("ranges"),
-                 _plic_device("rtc", RTC_BASE, RTC_SIZE, "google,goldfish-rtc", RTC_IRQ),
-                 _plic_device("serial", UART0_BASE, UART0_SIZE, "ns16550a", UART0_IRQ,
+                 _plic_device(phandles, "rtc", RTC_BASE, RTC_SIZE, "google,goldfish-rtc", RTC_IRQ),
+                 _plic_device(phandles, "serial", UART0_BASE, UART0_SIZE, "ns16550a", UART0_IRQ,
                               fdt.PropWords("clock-frequency", UART_CLOCK_HZ)),
                  test,
-                 *_virtio_slots(),
-                 _plic())
+                 *_virtio_slots(phandles),
+                 _plic(phandles))
 
 
 # ---------------------------------------------------------------------- public API
@@ -170,16 +201,17 @@ def build_tree(config: BoardConfig) -> fdt.FDT:
     """The device tree as an ``fdt.FDT`` object (for inspection, or to add nodes before encoding)."""
     tree = fdt.FDT(entries=[])   # a fresh list: the library's default one is shared
     root = tree.root
+    phandles = Phandles(config.harts)
     for item in (fdt.PropWords("#address-cells", FDT_ROOT_ADDRESS_CELLS),
                  fdt.PropWords("#size-cells", FDT_ROOT_SIZE_CELLS),
                  fdt.PropStrings("compatible", FDT_COMPATIBLE),
                  fdt.PropStrings("model", FDT_MODEL),
                  _chosen(config),
-                 _syscon_action("poweroff", SIFIVE_TEST_PASS),
-                 _syscon_action("reboot", SIFIVE_TEST_RESET),
+                 _syscon_action(phandles, "poweroff", SIFIVE_TEST_PASS),
+                 _syscon_action(phandles, "reboot", SIFIVE_TEST_RESET),
                  _memory(config),
-                 _cpus(),
-                 _soc()):
+                 _cpus(phandles),
+                 _soc(phandles)):
         root.append(item)
     return tree
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:                    # the hart is bound after the board is built
     from rr.monitor.cpu import Cpu
@@ -24,17 +24,25 @@ class InputSource(ABC):
     """Supplier of nondeterministic inputs; live, recording and replay implement it."""
 
     _cpu: Cpu | None = None
+    _hart: Callable[[], int] | None = None
 
-    def bind(self, cpu: Cpu) -> None:
+    def bind(self, cpu: Cpu, hart: Callable[[], int] | None = None) -> None:
         """The hart whose pc goes with the inputs it observes: recording logs it, replay
         checks it. Bound once the board exists, so what the board reads while it is
-        being built (the host clock's start) carries no pc."""
+        being built (the host clock's start) carries no pc. ``hart``: with several
+        harts, which one runs (logged and checked too)."""
         self._cpu = cpu
+        self._hart = hart
 
     def pc(self) -> int | None:
         """The bound hart's pc; None before ``bind``."""
         cpu = self._cpu
         return None if cpu is None else cpu.pc
+
+    def hart(self) -> int | None:
+        """The hart that runs, on a board with several; else None."""
+        hart = self._hart
+        return None if hart is None else hart()
 
     @abstractmethod
     def console_bytes(self, icount: int, max_bytes: int) -> bytes:

@@ -105,3 +105,14 @@ class ReservationKeeper:
         self._word(layout.value).value = value
         uc.context_restore(self._context)
         return result
+
+    def drop(self) -> None:
+        """Forget a held reservation: the hart's next sc fails (another hart ran since
+        its lr: smp_run_loop.py)."""
+        uc = self.uc
+        uc.context_update(self._context)
+        word = self._word(self.layout.address)
+        if word.value == NO_RESERVATION:
+            return
+        word.value = NO_RESERVATION
+        uc.context_restore(self._context)

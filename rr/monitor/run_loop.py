@@ -65,7 +65,8 @@ class RunLoop:
         self.limit_words = "--max-insns"
         self._poll_due = 0.0                # monotonic time of the next poll
         self._quit_seen: float | None = None    # when a quit the guest has not taken was seen
-        board.traps.on_many_traps = self._on_many_traps
+        for hart in board.harts:
+            hart.traps.on_many_traps = self._on_many_traps
 
     def get_state(self) -> dict[str, Any]:
         return {"reboots": self.reboots, "serviced_at": self.serviced_at,
@@ -107,13 +108,16 @@ class RunLoop:
                 self.serviced_at = icount
             if board.exit_request is not None:
                 return board.exit_request
+            if not self._ready():
+                continue                    # no hart can run: the machine idles
             if stop_at is not None and icount >= stop_at:
                 return None
             if time.monotonic() >= self._poll_due and self._poll(icount):
                 return None
+            cpu = board.cpu                 # the scheduler may have switched harts
             target = self._chunk_end(icount, stop_at)
             board.address_spaces.settle()   # watch hooks moved by the last run's satp writes
-            stop = cpu.run(target - icount)
+            stop = self._run_hart(target - icount)
             device_fault = board.bus.take_fault()
             if device_fault is not None:    # raised before the access completed (bus.py)
                 error, cpu.icount = device_fault
@@ -149,6 +153,14 @@ class RunLoop:
         if time.monotonic() >= self._poll_due:
             self.board.replan()
 
+    def _ready(self) -> bool:
+        """A hart is ready to run from here (always, with one hart: smp_run_loop.py
+        schedules several)."""
+        return True
+
+    def _run_hart(self, count: int) -> RunStop:
+        return self.board.cpu.run(count)
+
     def pause(self) -> None:
         """From a hook: end the current run_until as soon as unicorn stops."""
         self._pause_requested = True
@@ -174,17 +186,33 @@ class RunLoop:
         """Deliver what may reach the guest at this exact position."""
         board = self.board
         if board.clock.instruction_driven:      # deadlines are exact instruction counts
-            board.timer.check(icount)
+            self._check_timers(icount)
         if icount % self.epoch:
             return
         self._feed_console(icount)
         if not board.clock.instruction_driven:  # host time is read at epochs, after input
-            board.timer.check(icount)
+            self._check_timers(icount)
         if board.rtc.alarm_deadline_ns() is not None:
             board.rtc.check_alarm(board.inputs.wall_time_ns(icount))
         if board.inputs.quit_requested(icount):
             board.exit_request = GuestExit(ExitKind.QUIT, 0, "stopped by the user")
-        board.lines.apply_raises()
+        self._apply_raises()
+
+    # --- the harts' timers and interrupt lines (all of them: smp_run_loop.py) ----
+    def _check_timers(self, icount: int) -> bool:
+        """Fire the timers that are due; True if one fired."""
+        return self.board.timer.check(icount)
+
+    def _apply_raises(self) -> None:
+        self.board.lines.apply_raises()
+
+    def _wakes(self) -> bool:
+        """Would a waiting hart wake now?"""
+        return self.board.lines.pending_enabled()
+
+    def _next_deadline(self) -> int | None:
+        """The earliest timer deadline set, in ticks."""
+        return self.board.timer.deadline
 
     def _feed_console(self, icount: int) -> bool:
         board = self.board
@@ -235,24 +263,23 @@ class RunLoop:
     def _wait_for_interrupt(self) -> bool:
         """False when ``idle_poll`` asked for the run back before the wait was over."""
         board, cpu = self.board, self.board.cpu
-        lines = board.lines
         while True:
             icount = cpu.icount
-            if lines.pending_enabled():
+            if self._wakes():
                 return True
-            lines.apply_raises()
-            if lines.pending_enabled() or self._feed_console(icount):
-                lines.apply_raises()
+            self._apply_raises()
+            if self._wakes() or self._feed_console(icount):
+                self._apply_raises()
                 return True
             if board.inputs.quit_requested(icount):
                 board.exit_request = GuestExit(ExitKind.QUIT, 0, "stopped by the user")
                 return True
-            deadline = board.timer.deadline
+            deadline = self._next_deadline()
             clock = board.clock
             if deadline is not None and clock.skip_to(deadline, icount):
-                board.timer.check(icount)       # time jumped to the deadline: it fires now
+                self._check_timers(icount)      # time jumped to the deadline: it fires now
                 return True
-            if deadline is not None and board.timer.check(icount):
+            if deadline is not None and self._check_timers(icount):
                 return True
             if deadline is None and clock.instruction_driven \
                     and board.inputs.console_closed(icount):

@@ -3,13 +3,15 @@
 An ``ecall`` from S-mode arrives at the trap hook; ``Sbi.handle`` reads the
 extension (a7) and function (a6) ids and the arguments, does the work and
 writes ``a0`` (error) and ``a1`` (value). The monitor plays the part OpenSBI
-plays on QEMU virt, for a single hart.
+plays on QEMU virt. Each hart has its own ``Sbi``; what one hart does to
+another (an IPI, a remote fence, HSM start) goes through ``HartControl``,
+which a one-hart board does not have.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 from rr import __version__
 from rr.monitor.cpu import Cpu
@@ -56,6 +58,8 @@ SRST_WARM_REBOOT = 2
 SRST_REASON_FAILURE = 1
 
 HSM_STARTED = 0
+HSM_SUSPEND_RETENTIVE = 0
+HSM_SUSPEND_NON_RETENTIVE = 0x8000_0000
 HART_ID = 0
 XLEN_MASK = 0xFFFF_FFFF_FFFF_FFFF
 
@@ -63,6 +67,19 @@ SUPPORTED_EXTENSIONS = frozenset({
     EXT_BASE, EXT_TIME, EXT_IPI, EXT_RFENCE, EXT_HSM, EXT_SRST, EXT_DBCN,
     *LEGACY_EXTENSIONS,
 })
+
+
+class HartControl(Protocol):
+    """What one hart's SBI may do to the others (and to itself through HSM)."""
+
+    count: int
+
+    def send_ipi(self, hart: int) -> None: ...
+    def remote_fence(self, hart: int, fence_i: bool) -> None: ...
+    def start(self, hart: int, address: int, opaque: int) -> int: ...
+    def stop(self, hart: int) -> int: ...
+    def status(self, hart: int) -> tuple[int, int]: ...
+    def suspend(self, hart: int, kind: int, address: int, opaque: int) -> int: ...
 
 
 @dataclass
@@ -77,6 +94,8 @@ class SbiPorts:
     flush_tlb: Callable[[], None]
     request_exit: Callable[[GuestExit], None]
     suspend: Callable[[], None]                  # behave like wfi (HSM retentive suspend)
+    hart_id: int = HART_ID
+    harts: HartControl | None = None             # None: this is the board's only hart
 
 
 def _signed(value: int) -> int:
@@ -127,26 +146,38 @@ class Sbi:
         self.ports.set_timer(self._arg(0))
         return SBI_SUCCESS, 0
 
-    def _targets_us(self, mask: int, base: int) -> bool:
+    def _targets(self, mask: int, base: int) -> list[int]:
+        """The harts a (hart_mask, hart_mask_base) pair names; ids past the last hart
+        are ignored."""
+        harts = self.ports.harts
+        count = harts.count if harts is not None else 1
         if base == XLEN_MASK:           # hart_mask_base = -1: all harts
-            return True
-        return base <= HART_ID and bool((mask >> (HART_ID - base)) & 1)
+            return list(range(count))
+        return [hart for hart in range(count) if base <= hart and (mask >> (hart - base)) & 1]
 
     def _ipi(self, fid: int) -> tuple[int, int]:
         if fid != 0:
             return SBI_ERR_NOT_SUPPORTED, 0
-        if self._targets_us(self._arg(0), self._arg(1)):
-            self.ports.send_self_ipi()
+        for hart in self._targets(self._arg(0), self._arg(1)):
+            if hart == self.ports.hart_id:
+                self.ports.send_self_ipi()
+            else:
+                self.ports.harts.send_ipi(hart)
         return SBI_SUCCESS, 0
 
     def _rfence(self, fid: int) -> tuple[int, int]:
-        if fid in (0, 1, 2):     # fence.i, sfence.vma, sfence.vma.asid on hart 0
-            if fid and self._targets_us(self._arg(0), self._arg(1)):
+        if fid not in (0, 1, 2):        # fence.i, sfence.vma, sfence.vma.asid
+            return SBI_ERR_NOT_SUPPORTED, 0   # hypervisor fences: no H extension
+        for hart in self._targets(self._arg(0), self._arg(1)):
+            if hart != self.ports.hart_id:
+                self.ports.harts.remote_fence(hart, fence_i=fid == 0)
+            elif fid:                   # the calling hart's own fence.i is the guest's
                 self.ports.flush_tlb()
-            return SBI_SUCCESS, 0
-        return SBI_ERR_NOT_SUPPORTED, 0   # hypervisor fences: no H extension
+        return SBI_SUCCESS, 0
 
-    def _hsm(self, fid: int) -> tuple[int, int]:
+    def _hsm(self, fid: int) -> tuple[int, int] | None:
+        if self.ports.harts is not None:
+            return self._hsm_smp(fid)
         hart = self._arg(0)
         if fid == 0:            # hart_start
             return (SBI_ERR_ALREADY_AVAILABLE if hart == HART_ID else SBI_ERR_INVALID_PARAM), 0
@@ -159,6 +190,26 @@ class Sbi:
                 return SBI_ERR_NOT_SUPPORTED, 0
             self.ports.suspend()
             return SBI_SUCCESS, 0
+        return SBI_ERR_NOT_SUPPORTED, 0
+
+    def _hsm_smp(self, fid: int) -> tuple[int, int] | None:
+        """HSM on a board with more than one hart: start, stop, status and suspend for real."""
+        harts, me = self.ports.harts, self.ports.hart_id
+        if fid == 0:            # hart_start(hartid, start_addr, opaque)
+            return harts.start(self._arg(0), self._arg(1), self._arg(2)), 0
+        if fid == 1:            # hart_stop: returns only when it fails
+            error = harts.stop(me)
+            return None if error == SBI_SUCCESS else (error, 0)
+        if fid == 2:            # hart_get_status(hartid)
+            return harts.status(self._arg(0))
+        if fid == 3:            # hart_suspend(suspend_type, resume_addr, opaque)
+            kind = self._arg(0) & 0xFFFF_FFFF
+            if kind not in (HSM_SUSPEND_RETENTIVE, HSM_SUSPEND_NON_RETENTIVE):
+                return SBI_ERR_NOT_SUPPORTED, 0
+            error = harts.suspend(me, kind, self._arg(1), self._arg(2))
+            if error == SBI_SUCCESS:    # waits as wfi does; a non-retentive one wakes
+                self.ports.suspend()    # at its resume address (HartControl.suspend)
+            return error, 0
         return SBI_ERR_NOT_SUPPORTED, 0
 
     def _srst(self, fid: int) -> tuple[int, int] | None:

@@ -18,7 +18,13 @@ DIGEST_CSRS = ("sstatus", "sie", "stvec", "sscratch", "sepc", "scause", "stval",
 
 
 def register_state(board: Board) -> dict:
-    cpu = board.cpu
+    """The current hart's registers; with several harts, every hart's in a list."""
+    if len(board.harts) > 1:
+        return {"harts": [cpu_registers(hart.cpu) for hart in board.harts]}
+    return cpu_registers(board.cpu)
+
+
+def cpu_registers(cpu) -> dict:
     return {
         "pc": cpu.pc, "priv": cpu.priv,
         "x": [cpu.x(n) for n in range(32)], "f": [cpu.f(n) for n in range(32)],

@@ -63,6 +63,10 @@ class Recording:
 
     def _close(self, board: Board, kind: str, code: int, status: int) -> None:
         icount = board.cpu.icount
-        self.writer.write(GuestExitEvent(icount, kind, code, pc=board.cpu.pc))
+        self.writer.write(GuestExitEvent(icount, kind, code, pc=board.cpu.pc,
+                                         hart=board.current if len(board.harts) > 1 else None))
+        harts = board.harts
         self.writer.close(TraceFooter(final_icount=icount, exit_status=status, exit_kind=kind,
-                                      exit_code=code, state_hash=state_digest(board)))
+                                      exit_code=code, state_hash=state_digest(board),
+                                      hart_insns=([hart.retired for hart in harts]
+                                                  if len(harts) > 1 else None)))

@@ -40,7 +40,7 @@ class RecordingInputs(InputSource):
     def console_bytes(self, icount: int, max_bytes: int) -> bytes:
         data = self.live.console_bytes(icount, max_bytes)
         if data:
-            self._log(ConsoleInput(icount, data, pc=self.pc()))
+            self._log(ConsoleInput(icount, data, pc=self.pc(), hart=self.hart()))
         # Called at every epoch boundary: the sink's once-a-second flush rides on it.
         self.sink.maybe_flush()
         return data
@@ -50,18 +50,18 @@ class RecordingInputs(InputSource):
 
     def host_time_ns(self, icount: int) -> int:
         ns = self.live.host_time_ns(icount)
-        self._log(ClockRead(icount, ns, pc=self.pc()))
+        self._log(ClockRead(icount, ns, pc=self.pc(), hart=self.hart()))
         return ns
 
     def wall_time_ns(self, icount: int) -> int:
         # Read from an MMIO callback, where unicorn's pc is not exact: no pc.
         ns = self.live.wall_time_ns(icount)
-        self._log(WallClockRead(icount, ns))
+        self._log(WallClockRead(icount, ns, hart=self.hart()))
         return ns
 
     def entropy(self, icount: int, size: int) -> bytes:
         data = self.live.entropy(icount, size)
-        self._log(Entropy(icount, data))
+        self._log(Entropy(icount, data, hart=self.hart()))
         return data
 
     def quit_requested(self, icount: int) -> bool:
@@ -69,7 +69,7 @@ class RecordingInputs(InputSource):
             return True
         if self.live.quit_requested(icount):
             self._quit_logged = True
-            self._log(UserQuit(icount, pc=self.pc()))
+            self._log(UserQuit(icount, pc=self.pc(), hart=self.hart()))
         return self._quit_logged
 
     def console_closed(self, icount: int) -> bool:
@@ -77,7 +77,7 @@ class RecordingInputs(InputSource):
             return True
         if self.live.console_closed(icount):
             self._closed_logged = True
-            self._log(ConsoleClosed(icount, pc=self.pc()))
+            self._log(ConsoleClosed(icount, pc=self.pc(), hart=self.hart()))
         return self._closed_logged
 
     def quit_pending(self) -> bool:

@@ -89,7 +89,8 @@ def run_stream(repl: Repl, stream) -> int:
 def prompt_text(debugger: Debugger, colour: bool):
     pc = debugger.pc
     where = debugger.symbols.describe(pc) or f"{pc:#x}"
-    head = f"[{debugger.position} {where}]"
+    hart = f" hart {debugger.hart}" if len(debugger.board.harts) > 1 else ""
+    head = f"[{debugger.position}{hart} {where}]"
     if not colour:
         return f"{head} rr> "
     return [("class:prompt", head), ("", " rr> ")]

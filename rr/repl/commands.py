@@ -98,6 +98,8 @@ class Repl:
             self.out.error(f"unknown command {words[0]!r}; `help` lists the commands")
             return False
         start = debugger.position
+        if cmd.moves:
+            debugger.view_hart(None)      # as gdb, show the hart that runs where it stops
         try:
             cmd.run(self, words[1:])
             return True
@@ -140,8 +142,9 @@ class Repl:
         """'icount N  pc 0x... <sym+off>  instruction' after every movement."""
         debugger = self.debugger
         pc = debugger.pc
-        self.out.line("icount ", ("num", str(debugger.position)), "  pc ", *self.where_fragments(pc),
-                      "  ", *self.instruction_fragments(pc))
+        hart = ["  hart ", ("num", str(debugger.hart))] if len(debugger.board.harts) > 1 else []
+        self.out.line("icount ", ("num", str(debugger.position)), *hart,
+                      "  pc ", *self.where_fragments(pc), "  ", *self.instruction_fragments(pc))
 
     def instruction_fragments(self, address: int) -> list[Fragment]:
         """'jal -0x4a  # 0x802007a8 <payload_checksum>' (direct targets resolved)."""
@@ -430,6 +433,39 @@ def _breakpoint_rows(repl: Repl) -> None:
 # ======================================================================================
 # State
 # ======================================================================================
+
+@command("hart", "harts", usage="hart [N|current]", words=("current",),
+         summary="list the harts; `hart N` shows hart N's registers and memory",
+         details="""
+Each hart of a board built with --smp: its state (HSM), pc and the
+instructions it has run so far; `*` marks the hart that runs the next
+instruction, `=>` the one whose registers, memory and stack the other
+commands show. `hart N` picks that one until `hart current` goes back to
+following whichever hart runs.""")
+def _hart(repl: Repl, args: list[str]) -> None:
+    debugger = repl.debugger
+    repl.need(args, 0, 1, "hart [N|current]")
+    if args:
+        if args[0] == "current":
+            debugger.view_hart(None)
+        else:
+            try:
+                debugger.view_hart(int(args[0], 0))
+            except ValueError:
+                raise CommandError(f"{args[0]!r} is not a hart number") from None
+    board = debugger.board
+    rows: list[list] = [["", ("head", "hart"), ("head", "state"), ("head", "pc"),
+                         ("head", "function"), ("head", "instructions")]]
+    for hart in board.harts:
+        marker = "=>" if hart.index == debugger.hart else ""
+        current = "*" if hart.index == board.current else ""
+        pc = hart.cpu.pc
+        retired = hart.retired if len(board.harts) > 1 else debugger.position
+        rows.append([("mark", marker), f"{current}{hart.index}", hart.status.name.lower()
+                     + (" (waiting)" if hart.waiting else ""), ("addr", f"{pc:#x}"),
+                     ("sym", repl.label(pc) or "?"), ("num", f"{retired:,}")])
+    repl.out.lines(table(rows, "<><<<>"))
+
 
 @command("regs", "r", "registers", usage="regs [NAME...]", complete="registers",
          summary="general registers with ABI names, pc and privilege")
@@ -760,7 +796,9 @@ def _write_table(repl: Repl, writes: list[Write], address: int, length: int) -> 
     if not writes:
         return
     here = repl.debugger.position
-    rows: list[list] = [["", ("head", "icount"), ("head", "pc"), ("head", "function"),
+    smp = len(repl.debugger.board.harts) > 1
+    rows: list[list] = [["", ("head", "icount"), *([("head", "hart")] if smp else []),
+                         ("head", "pc"), ("head", "function"),
                          ("head", "where"), ("head", "old -> new")]]
     for write in writes:
         marker = ("mark", "=>") if write.icount == here else ""
@@ -769,15 +807,16 @@ def _write_table(repl: Repl, writes: list[Write], address: int, length: int) -> 
             change: list[Fragment] = [before, ("dim", " (unchanged)")] if before == after \
                 else [before, " -> ", ("changed", after)]
             where = ("sym", repl.label(at) or f"{at:#x}")
+            hart = [("num", str(write.hart)) if not n else ""] if smp else []
             if n:
-                rows.append(["", "", "", "", where, change])
+                rows.append(["", "", *hart, "", "", where, change])
             else:
                 # a device's DMA is named in place of the function it happened under
                 who = ("sym", write.writer) if write.device is not None \
                     else ("sym", repl.label(write.pc) or "?")
-                rows.append([marker, ("num", str(write.icount)), ("addr", f"{write.pc:#x}"),
+                rows.append([marker, ("num", str(write.icount)), *hart, ("addr", f"{write.pc:#x}"),
                              who, where, change])
-    repl.out.lines(table(rows, " >"))
+    repl.out.lines(table(rows, " >>" if smp else " >"))
 
 
 # ======================================================================================

@@ -96,11 +96,30 @@ class Debugger:
         self.cancellation = Cancellation()
         history.attach(self.timeline, self.cancellation)
         self.board = self.session.board
-        self.cpu = self.board.cpu
-        self._read_register = register_reader(self.cpu)
+        # `hart N`: whose registers and memory are shown (None: the current hart's).
+        self.viewed_hart: int | None = None
         self.stops: dict[int, StopPoint] = {}
         self._next_number = 1
         self._sret_sites: set[int] | None = None
+
+    # --- harts ---------------------------------------------------------------------------
+    @property
+    def hart(self) -> int:
+        """The hart shown: the one chosen with `hart N`, else the current one."""
+        return self.viewed_hart if self.viewed_hart is not None else self.board.current
+
+    @property
+    def cpu(self):
+        return self.board.harts[self.hart].cpu
+
+    @property
+    def memory(self):
+        return self.board.harts[self.hart].memory
+
+    def view_hart(self, hart: int | None) -> None:
+        if hart is not None and not 0 <= hart < len(self.board.harts):
+            raise RrError(f"there is no hart {hart} (harts 0 to {len(self.board.harts) - 1})")
+        self.viewed_hart = hart
 
     # --- position and state -----------------------------------------------------------
     @property
@@ -133,18 +152,18 @@ class Debugger:
         return queries.recorded_events(self.timeline)
 
     def register(self, name: str) -> int:
-        return self._read_register(name)
+        return register_reader(self.cpu)(name)
 
     def read(self, address: int, size: int) -> bytes:
         """Guest virtual memory as the hart sees it now; raises PageFault."""
-        return self.board.memory.read(address, size)
+        return self.memory.read(address, size)
 
     def read_prefix(self, address: int, size: int) -> tuple[bytes, PageFault | None]:
         """As much of the range as is readable, and the fault that ended it (or None)."""
-        return self.board.memory.read_prefix(address, size)
+        return self.memory.read_prefix(address, size)
 
     def try_read(self, address: int, size: int) -> bytes | None:
-        return self.board.memory.try_read(address, size)
+        return self.memory.try_read(address, size)
 
     def instruction(self, address: int | None = None) -> Instruction:
         return decode_at(self.read, self.pc if address is None else address)

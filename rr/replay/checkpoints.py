@@ -38,7 +38,8 @@ MAX_SIDE_CHECKPOINTS = 16       # the oldest side checkpoint goes when one more 
 @dataclass
 class Checkpoint:
     icount: int
-    cpu: Any                                    # unicorn UcContext (registers only)
+    cpu: Any                                    # unicorn UcContext (registers only); with
+                                                # several harts, a list of one per hart
     machine: dict[str, Any]
     # Frontier checkpoints: page contents as of this checkpoint for every page
     # that changed before the next one was taken (empty for the newest).
@@ -118,12 +119,16 @@ class CheckpointStack:
                 written.update(newer.undo)
         board = self.board
         base = board.ram.base
-        forget_code(board.cpu, [(base + offset, size) for offset, size in page_runs(written)])
-        board.cpu.restore_context(checkpoint.cpu)
-        board.address_spaces.sync()       # the context may have been saved while listened to
-        board.cpu.icount = checkpoint.icount
+        ranges = [(base + offset, size) for offset, size in page_runs(written)]
+        contexts = checkpoint.cpu if isinstance(checkpoint.cpu, list) else [checkpoint.cpu]
+        for hart, context in zip(board.harts, contexts):
+            forget_code(hart.cpu, ranges)
+            hart.cpu.restore_context(context)
+            hart.address_spaces.sync()    # the context may have been saved while listened to
+            hart.cpu.icount = checkpoint.icount
         self.session.set_state(checkpoint.machine)
-        board.cpu.flush_tlb()
+        for hart in board.harts:
+            hart.cpu.flush_tlb()
 
     def restart_here(self) -> Checkpoint:
         """Forget all history: the current state becomes the only checkpoint (the
@@ -137,8 +142,11 @@ class CheckpointStack:
 
     # --- internals ----------------------------------------------------------
     def _capture(self) -> Checkpoint:
-        return Checkpoint(self.board.cpu.icount, self.board.cpu.uc.context_save(),
-                          self.session.get_state())
+        board = self.board
+        harts = board.harts
+        contexts = (harts[0].cpu.uc.context_save() if len(harts) == 1
+                    else [hart.cpu.uc.context_save() for hart in harts])
+        return Checkpoint(board.cpu.icount, contexts, self.session.get_state())
 
     def _take_side(self) -> Checkpoint:
         checkpoint = self._capture()

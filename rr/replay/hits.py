@@ -138,6 +138,7 @@ class Hit:
     address: int         # the pc for a breakpoint, the data address for a watchpoint
     watch: Watchpoint | None = None
     store: Store | None = field(default=None, compare=False)   # writes only
+    hart: int = field(default=0, compare=False)     # the hart that executed it
 
 
 class HitCollector:
@@ -153,54 +154,72 @@ class HitCollector:
         device writes into the watched bytes are write hits too (``Store.device``);
         a debugger's watchpoints leave them out, as hardware and QEMU's do."""
         self.board = board
-        self.cpu = board.cpu
+        # Every hart's engine gets the hooks: a breakpoint fires on any hart. In a
+        # hook, the hart executing is the board's current one (only it runs).
+        self.cpus = [hart.cpu for hart in board.harts]
         self.after = after
         self.on_hit = on_hit
         self.condition = condition
         self.hits: list[Hit] = []
         self.watches = sorted(set(watchpoints))
-        uc = self.cpu.uc
-        self._code_handles = [uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc)
-                              for pc in set(breakpoints)]
-        self._hooked: dict[tuple[int, int, int], int] = {}    # (type, begin, end) -> handle
+        self._code_handles = [(cpu, cpu.uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc))
+                              for cpu in self.cpus for pc in set(breakpoints)]
+        # (type, begin, end) -> the handle in each hart's engine
+        self._hooked: dict[tuple[int, int, int], list[int]] = {}
         self._pieces: list[WatchedPiece] = []
         self._moved_to: list[WatchedPiece] | None = None
         self._place(translate_watchpoints(board.memory, self.watches))
         self._follows = any(not watch.physical for watch in self.watches)
+        # Virtual watchpoints follow the address space of the hart current now (with
+        # several harts, their kernel mappings are assumed to agree).
+        self._spaces = board.address_spaces
         if self._follows:
-            board.address_spaces.listen(self._address_space_changed, self._settle)
+            self._spaces.listen(self._address_space_changed, self._settle)
         self._dma = dma and any(watch.catches(HitKind.WRITE) for watch in self.watches)
         if self._dma:
             board.device_writes.listen(self._on_dma)
-        self.cpu.invalidate_caches()       # hooks do not apply to code translated before them
+        self._invalidate_caches()          # hooks do not apply to code translated before them
+
+    @property
+    def cpu(self):
+        """The hart that runs (or ran last)."""
+        return self.board.cpu
+
+    def _invalidate_caches(self) -> None:
+        for cpu in self.cpus:
+            cpu.invalidate_caches()
 
     def remove(self) -> None:
         if self._follows:
-            self.board.address_spaces.unlisten(self._address_space_changed)
+            self._spaces.unlisten(self._address_space_changed)
             self._follows = False
         if self._dma:
             self.board.device_writes.unlisten(self._on_dma)
             self._dma = False
-        for handle in self._code_handles + list(self._hooked.values()):
-            self.cpu.uc.hook_del(handle)
+        for cpu, handle in self._code_handles:
+            cpu.uc.hook_del(handle)
+        for handles in self._hooked.values():
+            for cpu, handle in zip(self.cpus, handles):
+                cpu.uc.hook_del(handle)
         self._code_handles, self._hooked = [], {}
-        self.cpu.memory_hooks_set(False)
-        self.cpu.invalidate_caches()
+        for cpu in self.cpus:
+            cpu.memory_hooks_set(False)
+        self._invalidate_caches()
 
     # --- following the address space ----------------------------------------
     def _place(self, pieces: list[WatchedPiece]) -> None:
         """Hook the watches at ``pieces`` (outside any run). Hooks of ranges the watches
         left stay until ``remove`` (deleting hooks between runs crashed the native
         engine); ``_on_memory`` only counts accesses to the current pieces."""
-        uc = self.cpu.uc
         for piece in pieces:
             key = (_HOOK_TYPES[piece.watch.kind], max(0, piece.paddr - MAX_ACCESS + 1),
                    piece.paddr + piece.length - 1)
             if key not in self._hooked:
-                self._hooked[key] = uc.hook_add(key[0], self._on_memory, begin=key[1],
-                                                end=key[2])
+                self._hooked[key] = [cpu.uc.hook_add(key[0], self._on_memory, begin=key[1],
+                                                     end=key[2]) for cpu in self.cpus]
         self._pieces = pieces
-        self.cpu.memory_hooks_set(bool(self._hooked))
+        for cpu in self.cpus:
+            cpu.memory_hooks_set(bool(self._hooked))
 
     def _address_space_changed(self) -> bool:
         """A satp write or sfence.vma was just emulated (in the trap hook, between
@@ -216,7 +235,7 @@ class HitCollector:
         if self._moved_to is not None:
             self._place(self._moved_to)
             self._moved_to = None
-            self.cpu.invalidate_caches()       # hooks do not apply to code translated before
+            self._invalidate_caches()          # hooks do not apply to code translated before
 
     # --- hooks --------------------------------------------------------------
     def _note(self, hit: Hit) -> None:
@@ -228,7 +247,7 @@ class HitCollector:
     def _on_code(self, _uc, address: int, _size: int, _user) -> None:
         icount = self.cpu.icount_in_hook()
         if icount > self.after:
-            self._note(Hit(icount, HitKind.BREAKPOINT, address))
+            self._note(Hit(icount, HitKind.BREAKPOINT, address, hart=self.board.current))
 
     def _on_memory(self, _uc, access: int, address: int, size: int, value: int, _user) -> None:
         icount = self.cpu.icount_in_hook()
@@ -244,7 +263,7 @@ class HitCollector:
             vaddr = piece.vaddr + max(0, address - piece.paddr)
             store = self._store(piece.watch, address, _stored_bytes(value, size)) \
                 if kind is HitKind.WRITE else None
-            self._note(Hit(icount, kind, vaddr, piece.watch, store))
+            self._note(Hit(icount, kind, vaddr, piece.watch, store, self.board.current))
             return
 
     def _on_dma(self, device: str, paddr: int, data: bytes) -> None:
@@ -266,7 +285,8 @@ class HitCollector:
                     # buffer's old value to this one's new value
                     self.hits[-1] = replace(last, store=replace(store, old=last.store.old))
                     return
-                self._note(Hit(icount, HitKind.WRITE, vaddr, piece.watch, store))
+                self._note(Hit(icount, HitKind.WRITE, vaddr, piece.watch, store,
+                               self.board.current))
                 return
 
     def _through(self, piece: WatchedPiece, paddr: int) -> bool:

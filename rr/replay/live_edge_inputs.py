@@ -20,7 +20,7 @@ position, and a query that answered "nothing" logged nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from rr.log.events import Event
 from rr.log.trace_writer import TraceWriter
@@ -64,10 +64,10 @@ class LiveEdgeInputs(InputSource):
         """Every input logged so far, in order (the trace's event stream)."""
         return self.history.events
 
-    def bind(self, cpu: Cpu) -> None:
-        """Both sources note the same hart's pc."""
-        self.history.bind(cpu)
-        self.recorder.bind(cpu)
+    def bind(self, cpu: Cpu, hart: Callable[[], int] | None = None) -> None:
+        """Both sources note the same hart's pc (and, with several harts, which one runs)."""
+        self.history.bind(cpu, hart)
+        self.recorder.bind(cpu, hart)
 
     def at_live_edge(self, icount: int) -> bool:
         """True when an input asked for at ``icount`` comes from the host."""

@@ -83,6 +83,7 @@ class Write:
     new: bytes | None
     instruction: bytes | None    # the instruction's bytes at pc then (None: unreadable)
     device: str | None = None    # a device's DMA during that instruction ("virtio-blk")
+    hart: int = 0                # the hart that wrote
 
     @property
     def writer(self) -> str:
@@ -121,7 +122,7 @@ def write_of(hit: Hit) -> Write:
     if store is None:
         raise ValueError(f"the hit at instruction {hit.icount} is not a write")
     return Write(hit.icount, store.pc, hit.address, store.old, store.new, store.instruction,
-                 store.device)
+                 store.device, hit.hart)
 
 
 def value_changes(base: int, length: int, address: int, old: bytes | None,

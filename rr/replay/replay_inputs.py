@@ -86,6 +86,9 @@ class ReplayInputs(InputSource):
         if event.pc is not None and event.pc != self.pc():
             raise self._fail(f"the guest is at another pc than when {event.KIND} was recorded",
                              icount)
+        if event.hart is not None and event.hart != self.hart():
+            raise self._fail(f"another hart runs than when {event.KIND} was recorded "
+                             f"(hart {self.hart()}, recorded hart {event.hart})", icount)
 
     def _passed(self, icount: int) -> None:
         if self._next is not None and self._next.icount < icount:

@@ -17,7 +17,7 @@ from rr.monitor.board_config import BoardConfig
 from rr.monitor.cpu import Cpu
 from rr.monitor.exits import GuestExit
 from rr.monitor.inputs import InputSource
-from rr.monitor.run_loop import RunLoop
+from rr.monitor.smp_run_loop import make_run_loop
 from rr.record.recording import Recording
 from rr.replay.console_log import ConsoleLog
 
@@ -33,12 +33,13 @@ class Session:
         self.recording = recording
         self.board = Board(config, payload, inputs, console_out)
         self.payload = self.board.payload
-        self._bind(self.board.cpu)
-        self.loop = RunLoop(self.board, instruction_limit)
+        self._bind(self.board.running_cpu())
+        self.loop = make_run_loop(self.board, instruction_limit)
 
     def _bind(self, cpu: Cpu) -> None:
         """What notes where the guest is follows the board's hart (once the board is built)."""
-        self.inputs.bind(cpu)
+        board = self.board
+        self.inputs.bind(cpu, (lambda: board.current) if len(board.harts) > 1 else None)
 
     def history_ended(self, ended: GuestExit | RrError) -> None:
         """The guest's end was reached for the first time (the board is in its end state):

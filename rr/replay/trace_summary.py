@@ -64,6 +64,9 @@ def describe(reader: TraceReader) -> str:
     if footer is not None:
         length = footer.final_icount
         lines.append(f"length       {length:,} instructions")
+        if footer.hart_insns is not None:
+            lines.append("harts        " + ", ".join(f"hart {n}: {count:,}"
+                                                     for n, count in enumerate(footer.hart_insns)))
     else:
         length = reader.last_icount or 0
         lines.append(f"length       incomplete, at least {length:,} instructions "
@@ -134,6 +137,9 @@ def _board(header: TraceHeader) -> str:
         parts.append("virtio-rng")
     epoch = board.get("epoch_insns", UNRECORDED_EPOCH_INSNS)
     parts.append(f"epoch {epoch:,} instructions" if isinstance(epoch, int) else "epoch ?")
+    harts = board.get("harts", 1)
+    if isinstance(harts, int) and harts > 1:
+        parts.append(f"{harts} harts, quantum {board.get('quantum_insns', 0):,} instructions")
     return ", ".join(parts)
 
 

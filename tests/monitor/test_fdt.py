@@ -198,15 +198,21 @@ def _properties(tree: fdt.FDT) -> dict[str, dict[str, bytes]]:
 
 
 @needs_qemu
-def test_agrees_with_qemu_virt(tmp_path: Path):
-    """Every node we emit exists in QEMU 7.2's virt tree with the same properties,
-    apart from the documented differences."""
+@pytest.mark.parametrize("harts", [1, 2, 4, 8])
+def test_agrees_with_qemu_virt(tmp_path: Path, harts: int):
+    """Every node we emit exists in QEMU 7.2's virt tree (``-smp harts``) with the same
+    properties, apart from the documented differences: the cpu nodes, cpu-map,
+    phandles and the PLIC's contexts (hart h: M context 2h, S context 2h + 1) as
+    QEMU numbers them."""
     qemu_dtb = tmp_path / "virt.dtb"
-    subprocess.run(["qemu-system-riscv64", "-M", f"virt,dumpdtb={qemu_dtb}", "-nographic"],
-                   capture_output=True, check=True, timeout=60)
+    subprocess.run(["qemu-system-riscv64", "-M", f"virt,dumpdtb={qemu_dtb}", "-smp", str(harts),
+                    "-nographic"], capture_output=True, check=True, timeout=60)
     qemu = _properties(fdt.parse_dtb(qemu_dtb.read_bytes()))
-    ours = _properties(parse(BoardConfig()))
-    allowed = {("/cpus/cpu@0", "riscv,isa"), ("/soc/plic@c000000", "riscv,ndev")}
+    ours = _properties(parse(BoardConfig(harts=harts)))
+    allowed = {*((f"/cpus/cpu@{hart}", "riscv,isa") for hart in range(harts)),
+               ("/soc/plic@c000000", "riscv,ndev")}
+    assert {path for path in qemu if path.startswith("/cpus/")} == \
+        {path for path in ours if path.startswith("/cpus/")}
     for path, props in ours.items():
         if path == "/chosen":
             continue   # QEMU's carries a random rng-seed

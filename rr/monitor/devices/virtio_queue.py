@@ -93,11 +93,12 @@ class RamDma:
             self._invalidate_code(paddr, len(data))
 
 
-def unicorn_code_invalidator(cpu) -> Callable[[int, int], None]:
-    """``invalidate_code`` for ``RamDma`` on the board's ``Cpu``: a disk read may fill a
-    page the guest ran code from (``rr.monitor.ram.forget_code``)."""
+def unicorn_code_invalidator(cpu, *more) -> Callable[[int, int], None]:
+    """``invalidate_code`` for ``RamDma`` on the board's harts (each ``Cpu``): a disk
+    read may fill a page a hart ran code from (``rr.monitor.ram.forget_code``)."""
     def invalidate(paddr: int, size: int) -> None:
-        forget_code(cpu, ((paddr, size),))
+        for each in (cpu, *more):
+            forget_code(each, ((paddr, size),))
     return invalidate
 
 
