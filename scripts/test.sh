@@ -26,8 +26,10 @@ python3 -m pip install -q -e ".[test]"
 # The reference Debug Adapter Protocol client library, for tests/dap (pinned by its lock file).
 (cd tests/dap && npm ci --no-audit --no-fund --silent)
 # The Linux guest (kernel, initramfs, disk), cached outside the repository:
-# a few minutes the first time on a new machine, nothing afterwards.
+# a few minutes the first time on a new machine, nothing afterwards; the SMP
+# kernel (CONFIG_SMP, for tests/test_linux_smp.py) likewise.
 guests/linux/build.sh
+guests/linux/build.sh --smp
 python3 -m pytest -q "$@"
 # Again on the count-hook engine (what runs when the native one cannot attach):
 # the board and replay tests, less the long seek test and the engine
