@@ -6,13 +6,13 @@ import argparse
 import sys
 
 from rr import __version__
-from rr.commands import dap, debug, dtb, dump, info, record, repl, replay, run
+from rr.commands import dap, debug, dtb, dump, index, info, record, repl, replay, run
 from rr.commands.broken_pipe import silence_stdout
 from rr.errors import RrError
 from rr.printable import clipped
 
 COMMANDS = {"run": run, "record": record, "replay": replay, "info": info, "dump": dump,
-            "dtb": dtb, "debug": debug, "repl": repl, "dap": dap}
+            "dtb": dtb, "index": index, "debug": debug, "repl": repl, "dap": dap}
 
 
 def build_parser() -> argparse.ArgumentParser:

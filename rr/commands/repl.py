@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from rr.commands.board_options import add_board_arguments
+from rr.commands.index_options import add_index_arguments
 
 HELP = ("explore a trace interactively (or a guest image, run live with its history kept): "
         "step both ways, watch memory, ask when it changed")
@@ -16,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (HELP + ". IMAGE is a trace written by rrvm record, or a guest image "
                           "to run live; the board options apply to a live guest only.")
     add_history_arguments(parser)
+    add_index_arguments(parser)
     parser.add_argument("-c", dest="commands", metavar="COMMANDS",
                         help='run these commands (separated by ";") and exit, e.g. '
                              '-c "goto 1000; regs"')

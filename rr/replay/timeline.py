@@ -14,6 +14,13 @@ virtual addresses follow the guest's address spaces as it runs
 
 Every operation that executes takes an optional ``Cancellation``, checked at
 the end of each slice and while the guest idles (see rr.replay.cancellation).
+
+With a trace's persistent index (rr/replay/checkpoint_index.py), a move
+beyond the executed history starts from the index's checkpoint nearest
+before the target instead of replaying everything up to it: the restored
+state becomes a new frontier checkpoint, as if history had been run there.
+Without one, a first run to the end can record the index as it goes (its
+frontier checkpoints are the index's).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from rr.errors import RrError
+from rr.replay.checkpoint_index import CheckpointIndex, IndexRecorder, IndexRejected
 from rr.replay.checkpoints import CheckpointStack
 from rr.replay.cancellation import Cancellation, Interrupted
 from rr.replay.divergence import Divergence
@@ -33,13 +41,23 @@ NEAR_TARGET = 1_000_000          # a seek leaves a checkpoint at most this far b
 
 
 class Timeline:
-    def __init__(self, session: HistorySession, spacing: int = DEFAULT_SPACING) -> None:
-        """``session``: a replay of a trace, or a live guest with its history kept."""
+    def __init__(self, session: HistorySession, spacing: int = DEFAULT_SPACING,
+                 index: CheckpointIndex | None = None, recorder: IndexRecorder | None = None,
+                 warn: Callable[[str], None] | None = None) -> None:
+        """``session``: a replay of a trace, or a live guest with its history kept.
+        ``index``: the trace's persistent checkpoints; ``recorder``: writes them as
+        history is first run to its end (used without an index); ``warn``: told in one
+        line when the index turns out unusable (it is then dropped)."""
         self.session = session
         self.board = session.board
         self.loop = session.loop
         self.spacing = spacing
         self.checkpoints = CheckpointStack(session)
+        self.index = index
+        self.recorder = recorder
+        self.warn = warn
+        if recorder is not None:
+            self.checkpoints.on_frontier = recorder.record
         self.loop.run(0)              # position 0 as a replay sees it: inputs recorded there fed
         self.checkpoints.take()
         self.begin = 0                # where history starts (moves when the machine is changed)
@@ -82,6 +100,7 @@ class Timeline:
     def seek(self, target: int, cancel: Cancellation | None = None) -> int:
         """Go to instruction count ``target`` (clamped to recorded history); return the position."""
         target = max(self.begin, target if self.end is None else min(target, self.end))
+        self._jump_towards(target)
         checkpoint = self.checkpoints.at_or_before(target)
         if self._dirty or target < self.position or checkpoint.icount > self.position:
             self.checkpoints.restore(checkpoint)
@@ -113,6 +132,8 @@ class Timeline:
         before a watched access it makes). ``condition``: only the hits it
         accepts count (see HitCollector).
         """
+        if not breakpoints and not watchpoints:
+            self._jump_towards(self.end)            # nothing to stop on before the end
         after = self.position - 1 if include_current else self.position
         collector = HitCollector(self.board, breakpoints, watchpoints, after,
                                  on_hit=lambda hit: self.loop.pause(), condition=condition)
@@ -140,10 +161,13 @@ class Timeline:
     def last_hit(self, breakpoints: Iterable[int] = (),
                  watchpoints: Iterable[Watchpoint] = (),
                  condition: Callable[[Hit], bool] | None = None,
-                 cancel: Cancellation | None = None) -> Hit | None:
-        """The last hit before here, as run_backward finds it; the position is kept."""
+                 cancel: Cancellation | None = None, low: int | None = None) -> Hit | None:
+        """The last hit before here, as run_backward finds it; the position is kept.
+        ``low``: the search may stop once it has covered [low, here) (None if no hit
+        there; a hit before low may still be found)."""
         here = self.position
-        hit = self._last_hit_before(here, set(breakpoints), list(watchpoints), condition, cancel)
+        hit = self._last_hit_before(here, set(breakpoints), list(watchpoints), condition, cancel,
+                                    low)
         self.seek(here, cancel)
         return hit
 
@@ -162,13 +186,50 @@ class Timeline:
         self.seek(here, cancel)
         return sorted(collector.hits)
 
+    def run_to_end(self, cancel: Cancellation | None = None) -> int:
+        """Execute to the end of history (the index's last checkpoint first, if any)."""
+        self._jump_towards(None)
+        self._advance(None, cancel=cancel)
+        return self.position
+
     # --- internals ----------------------------------------------------------
+    def _jump_towards(self, target: int | None) -> None:
+        """Restore the index's checkpoint nearest before ``target`` (None: the end) when
+        it lies beyond executed history and beyond here."""
+        index = self.index
+        if index is None:
+            return
+        number = index.at_or_before(target if target is not None else 1 << 64)
+        if number is None:
+            return
+        icount = index.checkpoint(number).icount
+        here = self.position
+        if icount <= self.checkpoints.newest.icount or \
+                (not self._dirty and here <= (target if target is not None else here)
+                 and icount <= here):
+            return
+        try:
+            index.restore(self.session, number)
+        except IndexRejected as exc:
+            self.index = None
+            if self.warn is not None:
+                self.warn(f"{exc}; not using the index")
+            self.checkpoints.restore(self.checkpoints.newest)
+            self._dirty = False
+            return
+        self._dirty = False
+        console = self.session.console
+        console.skipped(index.console_between(console.frontier, icount), icount)
+        self.checkpoints.take()
+        self.furthest = max(self.furthest, icount)
+
     def _last_hit_before(self, start: int, breakpoints: set[int],
                          watchpoints: list[Watchpoint],
                          condition: Callable[[Hit], bool] | None = None,
-                         cancel: Cancellation | None = None) -> Hit | None:
+                         cancel: Cancellation | None = None,
+                         low: int | None = None) -> Hit | None:
         high = start
-        while high > self.begin:
+        while high > max(self.begin, low or 0):
             # Whole spacing intervals: each one costs a restore, side checkpoints only add some.
             checkpoint = self.checkpoints.at_or_before(high - 1, frontier_only=True)
             self.checkpoints.restore(checkpoint)
@@ -227,12 +288,20 @@ class Timeline:
                     self.ended = HistoryEnd.at(self.position, exit_)
                     self.end = self.position
                     self.session.history_ended(exit_)
+                    self._finish_recording()
                 return
             if stop():
                 return                # paused by a hook, mid-instruction: not a real position
             self.furthest = max(self.furthest, self.position)
             if cancel is not None:
                 cancel.check(self.position)
+
+
+    def _finish_recording(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            self.checkpoints.on_frontier = None
+            recorder.finish()
 
 
 def _never() -> bool:
