@@ -147,12 +147,20 @@ def verify_segment(task: SegmentTask) -> SegmentCheck:
         problem = None if outcome.verified or replay.reader.footer is None or \
             not replay.reader.footer.state_hash else "the final state was not verified"
         return SegmentCheck(segment, outcome.icount, problem)
-    _run_to(session, segment.end)
-    expected = replay.index.checkpoint(segment.number + 1).state_hash
+    try:
+        _run_to(session, segment.end)
+    except RrError as exc:
+        return SegmentCheck(segment, session.board.cpu.icount, str(exc))
+    expected = replay.index.checkpoint(segment.number + 1)
     digest = state_digest(session.board)
-    problem = None if digest == expected else (
-        f"state hash {digest[:16]}... at instruction {segment.end}, the index has "
-        f"{expected[:16]}...")
+    if digest != expected.state_hash:
+        problem = (f"state hash {digest[:16]}... at instruction {segment.end}, the index "
+                   f"has {expected.state_hash[:16]}...")
+    elif session.get_state() != expected.machine:
+        problem = (f"the devices, inputs or run loop at instruction {segment.end} are not "
+                   "what the index has")
+    else:
+        problem = None
     return SegmentCheck(segment, session.board.cpu.icount, problem)
 
 
