@@ -22,7 +22,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DETERMINISTIC = ["hello", "timer", "echo", "paging", "compute", "virtio", "remap"]
+DETERMINISTIC = ["hello", "timer", "echo", "paging", "compute", "virtio", "remap", "long"]
 DISK = os.path.join(HERE, "bin", "virtio-disk.img")
 
 

@@ -21,7 +21,7 @@ HELP = "replay a trace under gdb, with reverse execution (gdb-multiarch: target 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trace", help="a trace written by rrvm record")
     add_gdb_arguments(parser, required=True)
-    add_index_arguments(parser, searches=False)
+    add_index_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from rr.replay.timeline import Timeline
     from rr.replay.trace_summary import brief
 
-    from rr.commands.index_options import open_for, warn
+    from rr.commands.index_options import open_for, search_for, warn
 
     reader = TraceReader(args.trace)
     image = reader.header.image
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         session = ReplaySession(reader, HostConsoleOutput())
         index, recorder = open_for(args, reader, session)
         timeline = Timeline(session, index=index, recorder=recorder, warn=warn)
+        timeline.search = search_for(args, reader, index)
     except BaseException:
         listener.close()
         raise
@@ -54,4 +55,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if timeline.recorder is not None:         # history was not run to its end
             timeline.recorder.abandon()
+        if timeline.search is not None:
+            timeline.search.close()
     return 0

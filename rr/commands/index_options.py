@@ -26,16 +26,11 @@ if TYPE_CHECKING:
 MAX_JOBS = 1024
 
 
-def add_index_arguments(parser: argparse.ArgumentParser, searches: bool = True) -> None:
+def add_index_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-index", action="store_true",
                         help="neither use nor write the checkpoint index (TRACE.idx)")
     parser.add_argument("--no-write-index", action="store_true",
                         help="do not write TRACE.idx when the trace is run to its end")
-    if searches:
-        add_search_arguments(parser)
-
-
-def add_search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", "-j", type=jobs_count, default=None, metavar="N",
                         help="worker processes for searches split by index segment "
                              "(default: one per core; 1: no workers)")
@@ -58,10 +53,6 @@ def warn(message: str) -> None:
     print(f"rrvm: warning: {clipped(message)}", file=sys.stderr)
 
 
-def note(message: str) -> None:
-    print(f"rrvm: {clipped(message)}", file=sys.stderr)
-
-
 def open_for(args: argparse.Namespace, reader: TraceReader, session: HistorySession
              ) -> tuple[CheckpointIndex | None, IndexRecorder | None]:
     """The index to use (None: none, or not usable: warned), or else the recorder that
@@ -74,7 +65,7 @@ def open_for(args: argparse.Namespace, reader: TraceReader, session: HistorySess
     if index is not None or getattr(args, "no_write_index", False) or not reader.complete:
         return index, None
     try:
-        return None, IndexRecorder(reader, session, notice=note)
+        return None, IndexRecorder(reader, session)       # a cache: written silently
     except OSError as exc:
         warn(f"cannot write the checkpoint index next to {reader.path} ({exc.strerror}); "
              "going on without")

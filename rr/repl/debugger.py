@@ -94,7 +94,7 @@ class Debugger:
         self.session = history.session
         self.timeline = Timeline(self.session, index=history.index, recorder=history.recorder,
                                  warn=history.warn)
-        self.search = history.search          # segment searches over an indexed trace
+        self.timeline.search = history.search     # searches split by the index's segments
         self.cancellation = Cancellation()
         history.attach(self.timeline, self.cancellation)
         self.board = self.session.board
@@ -387,18 +387,11 @@ class Debugger:
     def writes(self, address: int, length: int,
                space: WatchSpace = WatchSpace.VIRTUAL) -> list[Write]:
         """Every instruction that wrote the range over the whole trace; the position is kept."""
-        return queries.writes(self.timeline, address, length, self.cancellation, space,
-                              self._segments())
+        return queries.writes(self.timeline, address, length, self.cancellation, space)
 
     def last_write(self, address: int, length: int,
                    space: WatchSpace = WatchSpace.VIRTUAL) -> Write | None:
-        return queries.last_write(self.timeline, address, length, self.cancellation, space,
-                                  self._segments())
-
-    def _segments(self):
-        """The segment search, while the timeline still uses the index it splits by."""
-        return self.search if self.search is not None and self.timeline.index is not None \
-            else None
+        return queries.last_write(self.timeline, address, length, self.cancellation, space)
 
     def trap_entries(self) -> set[int]:
         stvec = self.cpu.csr("stvec")

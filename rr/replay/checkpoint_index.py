@@ -165,10 +165,8 @@ class IndexRecorder:
 
     def __init__(self, reader: TraceReader, session: HistorySession,
                  path: str | os.PathLike[str] | None = None, every: int = DEFAULT_EVERY,
-                 max_size: int = DEFAULT_MAX_SIZE, notice: Warn | None = None) -> None:
-        """``notice``: told in one line where the index was written."""
+                 max_size: int = DEFAULT_MAX_SIZE) -> None:
         self.session = session
-        self.notice = notice
         self.every = every
         digest, size = trace_identity(reader.path)
         cpu = session.board.cpu
@@ -216,8 +214,6 @@ class IndexRecorder:
             self.writer.abandon()
             return None
         self.written = self.writer.finish(complete=True)
-        if self.notice is not None:
-            self.notice(f"wrote the checkpoint index {self.written}")
         return self.written
 
     def abandon(self) -> None:

@@ -17,25 +17,18 @@ guest's address spaces, or on physical ones (``space``; rr.replay.hits,
 docs/watchpoints.md). The values of a write (the range before and after, the
 instruction) are what the write hook saw, so a query over many writes runs
 history once and seeks nowhere.
-
-Given a ``SegmentSearch`` (a trace with a persistent index, and workers),
-the queries over long stretches run its segments side by side
-(rr/replay/segments.py); the answers are the same.
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from rr.log.events import Event
 from rr.replay.cancellation import Cancellation
 from rr.replay.hits import Hit, Watchpoint, WatchKind, WatchSpace
 from rr.replay.timeline import Timeline
-
-if TYPE_CHECKING:
-    from rr.replay.segments import SegmentSearch
 
 
 EVENTS_AROUND = 5            # events shown on each side of now unless a client asks otherwise
@@ -92,42 +85,20 @@ class Write:
 
 def last_write(timeline: Timeline, address: int, length: int,
                cancel: Cancellation | None = None,
-               space: WatchSpace = WatchSpace.VIRTUAL,
-               segments: SegmentSearch | None = None) -> Write | None:
-    """The last instruction before now that wrote any byte of the range.
-
-    With ``segments``: the current segment is searched here, and only when it
-    holds no write are the segments before it searched, side by side."""
-    watch = [Watchpoint(address, length, WatchKind.WRITE, space)]
-    here = timeline.position
-    start = _segment_start(timeline, segments, here)
-    hit = timeline.last_hit(watchpoints=watch, cancel=cancel, low=start)
-    if hit is None and start is not None and start > 0:
-        hits = segments.all_hits(watchpoints=watch, cancel=cancel, high=start)
-        hit = hits[-1] if hits else None
+               space: WatchSpace = WatchSpace.VIRTUAL) -> Write | None:
+    """The last instruction before now that wrote any byte of the range."""
+    hit = timeline.last_hit(watchpoints=[Watchpoint(address, length, WatchKind.WRITE, space)],
+                            cancel=cancel)
     return None if hit is None else write_of(hit)
-
-
-def _segment_start(timeline: Timeline, segments: SegmentSearch | None,
-                   here: int) -> int | None:
-    """Where the segment before ``here`` starts, when segments can be searched."""
-    if segments is None or timeline.begin != 0 or here == 0:
-        return None
-    number = segments.index.at_or_before(here - 1)
-    return None if number is None else segments.index.positions[number]
 
 
 def writes(timeline: Timeline, address: int, length: int,
            cancel: Cancellation | None = None,
-           space: WatchSpace = WatchSpace.VIRTUAL,
-           segments: SegmentSearch | None = None) -> list[Write]:
+           space: WatchSpace = WatchSpace.VIRTUAL) -> list[Write]:
     """Every instruction that wrote the range over the whole of history (so far, for a
     live guest), in order, each once."""
-    watch = [Watchpoint(address, length, WatchKind.WRITE, space)]
-    if segments is not None and timeline.begin == 0:
-        hits = segments.all_hits(watchpoints=watch, cancel=cancel)
-    else:
-        hits = timeline.all_hits(watchpoints=watch, cancel=cancel)
+    hits = timeline.all_hits(watchpoints=[Watchpoint(address, length, WatchKind.WRITE, space)],
+                             cancel=cancel)
     seen: set[int] = set()
     result = []
     for hit in hits:

@@ -216,9 +216,33 @@ class SegmentSearch:
                  high: int | None = None) -> list[Hit]:
         """Every hit at positions in [low, high), in order."""
         tasks = self.tasks(self.segments(low, high), breakpoints, watchpoints)
-        hits = [hit for found in self.run(search_segment, tasks, cancel, "searching")
-                for hit in found]
-        return [hit for hit in hits if hit.icount >= low and (high is None or hit.icount < high)]
+        return [hit for found in self.run(search_segment, tasks, cancel, "searching")
+                for hit in found if hit.icount >= low and (high is None or hit.icount < high)]
+
+    def first_hit(self, breakpoints: Iterable[int] = (), watchpoints: Iterable[Watchpoint] = (),
+                  cancel: Cancellation | None = None, low: int = 0) -> Hit | None:
+        """The first hit at or after ``low`` (the segments after the one holding it are
+        not waited for)."""
+        tasks = self.tasks(self.segments(low), breakpoints, watchpoints)
+        for found in self.run(search_segment, tasks, cancel, "continuing",
+                              enough=lambda hits: any(hit.icount >= low for hit in hits)):
+            hits = [hit for hit in found if hit.icount >= low]
+            if hits:
+                return hits[0]
+        return None
+
+    def last_hit(self, breakpoints: Iterable[int] = (), watchpoints: Iterable[Watchpoint] = (),
+                 cancel: Cancellation | None = None, high: int | None = None) -> Hit | None:
+        """The last hit before ``high``: the segments are searched from the latest back."""
+        tasks = self.tasks(reversed(self.segments(0, high)), breakpoints, watchpoints)
+
+        def before(hits: list[Hit]) -> list[Hit]:
+            return [hit for hit in hits if high is None or hit.icount < high]
+        for found in self.run(search_segment, tasks, cancel, "searching back",
+                              enough=lambda hits: bool(before(hits))):
+            if before(found):
+                return before(found)[-1]
+        return None
 
     def verify(self, cancel: Cancellation | None = None) -> list[SegmentCheck]:
         """Every segment replayed and its end state checked, in order."""
@@ -226,8 +250,10 @@ class SegmentSearch:
 
     # --- running tasks --------------------------------------------------------
     def run(self, function: Callable[[SegmentTask], Any], tasks: Sequence[SegmentTask],
-            cancel: Cancellation | None, what: str) -> list[Any]:
-        """``function`` over ``tasks``, results in task order."""
+            cancel: Cancellation | None, what: str,
+            enough: Callable[[Any], bool] | None = None) -> list[Any]:
+        """``function`` over ``tasks``, results in task order; ``enough(result)``: the
+        results so far answer the question, the tasks after it are cancelled."""
         done = [0]
         status = self.progress(lambda: done[0], len(tasks), what) \
             if self.progress is not None and len(tasks) > 1 else None
@@ -235,37 +261,45 @@ class SegmentSearch:
             status.start()
         try:
             if self.scheduler is None and self.jobs <= 1:
-                return self._in_process(function, tasks, cancel, done)
-            return self._on_workers(function, tasks, cancel, done)
+                return self._in_process(function, tasks, cancel, done, enough)
+            return self._on_workers(function, tasks, cancel, done, enough)
         finally:
             if status is not None:
                 status.stop()
 
-    def _in_process(self, function, tasks, cancel, done) -> list[Any]:
+    def _in_process(self, function, tasks, cancel, done, enough) -> list[Any]:
         results = []
         for task in tasks:
             if cancel is not None:
                 cancel.check(task.segment.start)
             results.append(function(task))
             done[0] += 1
+            if enough is not None and enough(results[-1]):
+                break
         return results
 
-    def _on_workers(self, function, tasks, cancel, done) -> list[Any]:
+    def _on_workers(self, function, tasks, cancel, done, enough) -> list[Any]:
         futures = self._submit(function, tasks)
+        results: list[Any] = []
         try:
-            pending = set(range(len(futures)))
-            while pending:
-                finished = {n for n in pending if futures[n].done()}
-                for n in finished:
-                    self._raise_failure(futures[n])
-                pending -= finished
-                done[0] = len(futures) - len(pending)
-                if pending:
+            while len(results) < len(futures):
+                while len(results) < len(futures) and futures[len(results)].done():
+                    future = futures[len(results)]
+                    self._raise_failure(future)
+                    results.append(future.result())
+                    if enough is not None and enough(results[-1]):
+                        self._cancel(futures[len(results):])
+                        return results
+                for future in futures[len(results):]:
+                    if future.done():
+                        self._raise_failure(future)       # a failure anywhere ends it now
+                done[0] = sum(1 for future in futures if future.done())
+                if len(results) < len(futures):
                     if cancel is not None and cancel.requested():
                         raise Interrupted(f"{cancel.why} ({done[0]} of {len(futures)} "
                                           "segments searched)", cancel.why or "")
                     time.sleep(POLL)
-            return [future.result() for future in futures]
+            return results
         except BaseException:
             self._cancel(futures)
             raise

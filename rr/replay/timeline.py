@@ -20,12 +20,16 @@ beyond the executed history starts from the index's checkpoint nearest
 before the target instead of replaying everything up to it: the restored
 state becomes a new frontier checkpoint, as if history had been run there.
 Without one, a first run to the end can record the index as it goes (its
-frontier checkpoints are the index's).
+frontier checkpoints are the index's). Given a ``SegmentSearch`` over the
+index (rr/replay/segments.py), searches over long stretches (every hit, the
+last hit before here, a continue in either direction) search the current
+segment here and the others side by side on its workers; the hits are the
+same as when history is run here from end to end.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from rr.errors import RrError
 from rr.replay.checkpoint_index import CheckpointIndex, IndexRecorder, IndexRejected
@@ -35,6 +39,9 @@ from rr.replay.divergence import Divergence
 from rr.replay.history_end import HistoryEnd
 from rr.replay.hits import Hit, HitCollector, Watchpoint
 from rr.replay.session import HistorySession
+
+if TYPE_CHECKING:
+    from rr.replay.segments import SegmentSearch
 
 DEFAULT_SPACING = 10_000_000     # instructions between checkpoints on first execution
 NEAR_TARGET = 1_000_000          # a seek leaves a checkpoint at most this far before its target
@@ -56,6 +63,7 @@ class Timeline:
         self.index = index
         self.recorder = recorder
         self.warn = warn
+        self.search: SegmentSearch | None = None     # searches split by the index's segments
         if recorder is not None:
             self.checkpoints.on_frontier = recorder.record
         self.loop.run(0)              # position 0 as a replay sees it: inputs recorded there fed
@@ -132,18 +140,28 @@ class Timeline:
         before a watched access it makes). ``condition``: only the hits it
         accepts count (see HitCollector).
         """
+        breakpoints, watchpoints = set(breakpoints), list(watchpoints)
         if not breakpoints and not watchpoints:
             self._jump_towards(self.end)            # nothing to stop on before the end
+        search = self._segments(condition)
+        segment_end = self._segment_end(self.position) if search is not None else None
         after = self.position - 1 if include_current else self.position
         collector = HitCollector(self.board, breakpoints, watchpoints, after,
                                  on_hit=lambda hit: self.loop.pause(), condition=condition)
         try:
-            self._advance(self.end, stop=lambda: bool(collector.hits), cancel=cancel)
+            self._advance(segment_end if segment_end is not None else self.end,
+                          stop=lambda: bool(collector.hits), cancel=cancel)
         finally:
             collector.remove()
-        if not collector.hits:
+        hit = min(collector.hits, default=None)
+        if hit is None and segment_end is not None and self.position == segment_end:
+            # Nothing in this segment: the later ones, side by side.
+            hit = search.first_hit(breakpoints, watchpoints, cancel, low=segment_end)
+            if hit is None:
+                self.run_to_end(cancel)
+                return None
+        if hit is None:
             return None
-        hit = min(collector.hits)
         self._dirty = True
         self.seek(hit.icount, cancel)
         return hit
@@ -176,6 +194,9 @@ class Timeline:
                  cancel: Cancellation | None = None) -> list[Hit]:
         """Every hit over the whole of history (so far, for a live guest), in order; the
         position is kept."""
+        search = self._segments()
+        if search is not None:
+            return search.all_hits(breakpoints, watchpoints, cancel)
         here = self.position
         self.seek(self.begin, cancel)
         collector = HitCollector(self.board, breakpoints, watchpoints, -1)
@@ -228,6 +249,44 @@ class Timeline:
                          condition: Callable[[Hit], bool] | None = None,
                          cancel: Cancellation | None = None,
                          low: int | None = None) -> Hit | None:
+        search = self._segments(condition)
+        if search is not None and start > 0:
+            # This segment here, the earlier ones side by side when it holds no hit.
+            segment_start = self.index.positions[self.index.at_or_before(start - 1)]
+            hit = self._last_hit_in(start, breakpoints, watchpoints, None, cancel,
+                                    max(segment_start, low or 0))
+            if hit is not None or segment_start == 0 or (low or 0) >= segment_start:
+                return hit
+            try:
+                return search.last_hit(breakpoints, watchpoints, cancel, high=segment_start)
+            except Interrupted as stop:
+                stop.searched_back_to = segment_start
+                raise
+        return self._last_hit_in(start, breakpoints, watchpoints, condition, cancel, low)
+
+    def _segments(self, condition: Callable[[Hit], bool] | None = None
+                  ) -> SegmentSearch | None:
+        """The segment search, when it applies: over a replay from its start, with the
+        index it splits by still in use, and no condition (which runs in this
+        process's hooks)."""
+        if self.search is None or self.index is None or self.begin != 0 or \
+                self.session.live or condition is not None:
+            return None
+        return self.search
+
+    def _segment_end(self, position: int) -> int | None:
+        """Where the index segment holding ``position`` ends (None: the last one)."""
+        positions = self.index.positions
+        number = self.index.at_or_before(position)
+        following = 0 if number is None else number + 1
+        return positions[following] if following < len(positions) else None
+
+    def _last_hit_in(self, start: int, breakpoints: set[int], watchpoints: list[Watchpoint],
+                     condition: Callable[[Hit], bool] | None = None,
+                     cancel: Cancellation | None = None,
+                     low: int | None = None) -> Hit | None:
+        """The last hit before ``start``, searching back from here interval by interval
+        (to ``low`` at least, further when an interval reaches back past it)."""
         high = start
         while high > max(self.begin, low or 0):
             # Whole spacing intervals: each one costs a restore, side checkpoints only add some.

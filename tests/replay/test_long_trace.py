@@ -98,15 +98,21 @@ def test_when_is_the_same_sequentially_on_two_workers_and_on_dask(long_trace, ex
 
 
 def test_the_repl_answers_alike_with_and_without_workers(long_trace, expected_writes):
-    """`when`, and `last-write` from a segment without a write (the earlier segments
-    are searched side by side), print the same with two workers as sequentially."""
-    script = "when progress; goto 40000001; last-write progress; goto end; regs"
+    """`when`, `last-write` from a segment without a write (the earlier segments are
+    searched side by side), continues in both directions over most of the trace and
+    over a few segments print the same with two workers as sequentially."""
+    script = ("when progress; goto 40000001; last-write progress; goto end; regs; "
+              "goto 0; break long_run+0x22; continue; delete; break long_run; rcontinue; "
+              "delete; watch progress; goto 40000001; rcontinue; continue; goto 40000001; "
+              "rcontinue; goto 1; continue")
     parallel = rrvm("repl", str(long_trace), "-j", "2", "-c", script)
     sequential = rrvm("repl", str(long_trace), "--no-index", "-c", script)
     assert parallel.returncode == sequential.returncode == 0, parallel.stderr
     assert parallel.stdout == sequential.stdout and parallel.stderr == ""
     last_before = max(icount for icount, _ in expected_writes if icount < 40_000_001)
     assert f"{last_before:>11}  0x{symbol('long_run_write'):x}" in parallel.stdout
+    after_loop = expected_writes[-1][0] + 2          # sd, bne: then the mv after the loop
+    assert f"icount {after_loop}  pc 0x{symbol('long_run') + 0x22:x}" in parallel.stdout
 
 
 def test_replay_verify_on_two_workers(long_trace):
