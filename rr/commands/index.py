@@ -8,17 +8,17 @@ import sys
 
 from rr.commands.board_options import parse_size
 from rr.errors import RrError
+from rr.monitor.constants import INDEX_EVERY, INDEX_MAX_SIZE, MIN_INDEX_EVERY
 
 HELP = "write a trace's checkpoint index (TRACE.idx): whole-machine states every N instructions"
-MIN_EVERY = 100_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from_defaults = "(default %(default)s)"
     parser.add_argument("trace", help="a trace written by rrvm record")
-    parser.add_argument("--every", type=int, default=10_000_000, metavar="N",
+    parser.add_argument("--every", type=int, default=INDEX_EVERY, metavar="N",
                         help=f"instructions between checkpoints {from_defaults}")
-    parser.add_argument("--max-size", type=parse_size, default=2 << 30, metavar="SIZE",
+    parser.add_argument("--max-size", type=parse_size, default=INDEX_MAX_SIZE, metavar="SIZE",
                         help="largest index file, e.g. 500M or 2G (default 2G); checkpoints "
                              "past it are left out")
     parser.add_argument("-o", "--output", metavar="PATH",
@@ -28,11 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rr.commands import progress
     from rr.log.trace_reader import TraceReader
-    from rr.replay.checkpoint_index import IndexRecorder
+    from rr.replay.checkpoint_index import IndexRecorder, check_index
     from rr.replay.replay_session import ReplaySession
 
-    if args.every < MIN_EVERY:
-        raise RrError(f"--every {args.every}: checkpoints at least {MIN_EVERY:,} "
+    if args.every < MIN_INDEX_EVERY:
+        raise RrError(f"--every {args.every}: checkpoints at least {MIN_INDEX_EVERY:,} "
                       "instructions apart")
     reader = TraceReader(args.trace)
     session = ReplaySession(reader, lambda data: None)
@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         if status is not None:
             status.stop()
     path = recorder.finish()
-    from rr.replay.checkpoint_index import check_index
+    if path is None:
+        raise RrError(f"--max-size {args.max_size}: too small for the first checkpoint")
     index = check_index(reader, path)
     print(f"{path}: {index.describe()}", file=sys.stdout)
     if not index.file.complete:

@@ -57,6 +57,7 @@ def open_for(args: argparse.Namespace, reader: TraceReader, session: HistorySess
              ) -> tuple[CheckpointIndex | None, IndexRecorder | None]:
     """The index to use (None: none, or not usable: warned), or else the recorder that
     writes one as the trace is first run to its end (None when not wanted)."""
+    from rr.log.errors import TraceError
     from rr.replay.checkpoint_index import IndexRecorder, open_index
 
     if getattr(args, "no_index", False):
@@ -66,9 +67,8 @@ def open_for(args: argparse.Namespace, reader: TraceReader, session: HistorySess
         return index, None
     try:
         return None, IndexRecorder(reader, session)       # a cache: written silently
-    except OSError as exc:
-        warn(f"cannot write the checkpoint index next to {reader.path} ({exc.strerror}); "
-             "going on without")
+    except TraceError as exc:
+        warn(f"{exc}; going on without it")
         return None, None
 
 

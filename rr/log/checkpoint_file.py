@@ -171,7 +171,11 @@ class IndexFileWriter:
         self.path = Path(path)
         self.max_size = max_size
         self._temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        self._file: BinaryIO | None = open(self._temporary, "wb")
+        try:
+            self._file: BinaryIO | None = open(self._temporary, "wb")
+        except OSError as exc:
+            raise TraceError(f"cannot write the checkpoint index ({exc.strerror})",
+                             self.path) from None
         self._pages: dict[bytes, int] = {}
         self.checkpoints = 0
         self.last_icount = 0

@@ -475,3 +475,8 @@ MAX_COMMAND_LINE_ITEMS = 4096
 MAX_COMMAND_LINE_ARG = 128 << 10  # Linux's MAX_ARG_STRLEN
 MAX_EVENT_BYTES = 64 << 10        # console bytes come a UART FIFO at a time, entropy 4 KiB at most
 MAX_CHUNK_EVENTS = 1 << 16        # a writer closes a chunk at 4096 events by default
+
+# --- The checkpoint index (TRACE.idx, docs/checkpoint-index.md) --------------------------
+INDEX_EVERY = 10_000_000          # instructions between its checkpoints (the timeline's spacing)
+MIN_INDEX_EVERY = 100_000         # closer checkpoints cost more to write than they save
+INDEX_MAX_SIZE = 2 << 30          # a laptop keeps a 2 GiB file next to a long trace

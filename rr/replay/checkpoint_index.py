@@ -27,7 +27,7 @@ from rr.log.checkpoint_file import (IndexCheckpoint, IndexFile, IndexFileWriter,
                                     file_digest)
 from rr.log.errors import TraceError
 from rr.log.trace_reader import TraceReader
-from rr.monitor.constants import PAGE_SIZE
+from rr.monitor.constants import INDEX_EVERY, INDEX_MAX_SIZE, PAGE_SIZE
 from rr.monitor.ram import advance_shadow, buffer_address
 from rr.monitor.state_digest import state_digest
 from rr.printable import byte_size
@@ -36,8 +36,6 @@ from rr.replay.machine_state import MachineState
 from rr.replay.session import HistorySession
 
 INDEX_SUFFIX = ".idx"
-DEFAULT_EVERY = 10_000_000             # instructions between persistent checkpoints
-DEFAULT_MAX_SIZE = 2 << 30             # a laptop keeps a 2 GiB file next to a long trace
 
 Warn = Callable[[str], None]
 
@@ -164,8 +162,8 @@ class IndexRecorder:
     """Writes a trace's index from the checkpoints of a first run through its history."""
 
     def __init__(self, reader: TraceReader, session: HistorySession,
-                 path: str | os.PathLike[str] | None = None, every: int = DEFAULT_EVERY,
-                 max_size: int = DEFAULT_MAX_SIZE) -> None:
+                 path: str | os.PathLike[str] | None = None, every: int = INDEX_EVERY,
+                 max_size: int = INDEX_MAX_SIZE) -> None:
         self.session = session
         self.every = every
         digest, size = trace_identity(reader.path)

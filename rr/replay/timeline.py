@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from rr.errors import RrError
+from rr.monitor.constants import INDEX_EVERY
 from rr.replay.checkpoint_index import CheckpointIndex, IndexRecorder, IndexRejected
 from rr.replay.checkpoints import CheckpointStack
 from rr.replay.cancellation import Cancellation, Interrupted
@@ -43,7 +44,7 @@ from rr.replay.session import HistorySession
 if TYPE_CHECKING:
     from rr.replay.segments import SegmentSearch
 
-DEFAULT_SPACING = 10_000_000     # instructions between checkpoints on first execution
+DEFAULT_SPACING = INDEX_EVERY    # instructions between checkpoints on first execution
 NEAR_TARGET = 1_000_000          # a seek leaves a checkpoint at most this far before its target
 
 
@@ -179,13 +180,10 @@ class Timeline:
     def last_hit(self, breakpoints: Iterable[int] = (),
                  watchpoints: Iterable[Watchpoint] = (),
                  condition: Callable[[Hit], bool] | None = None,
-                 cancel: Cancellation | None = None, low: int | None = None) -> Hit | None:
-        """The last hit before here, as run_backward finds it; the position is kept.
-        ``low``: the search may stop once it has covered [low, here) (None if no hit
-        there; a hit before low may still be found)."""
+                 cancel: Cancellation | None = None) -> Hit | None:
+        """The last hit before here, as run_backward finds it; the position is kept."""
         here = self.position
-        hit = self._last_hit_before(here, set(breakpoints), list(watchpoints), condition, cancel,
-                                    low)
+        hit = self._last_hit_before(here, set(breakpoints), list(watchpoints), condition, cancel)
         self.seek(here, cancel)
         return hit
 
@@ -247,22 +245,20 @@ class Timeline:
     def _last_hit_before(self, start: int, breakpoints: set[int],
                          watchpoints: list[Watchpoint],
                          condition: Callable[[Hit], bool] | None = None,
-                         cancel: Cancellation | None = None,
-                         low: int | None = None) -> Hit | None:
+                         cancel: Cancellation | None = None) -> Hit | None:
         search = self._segments(condition)
         if search is not None and start > 0:
             # This segment here, the earlier ones side by side when it holds no hit.
             segment_start = self.index.positions[self.index.at_or_before(start - 1)]
-            hit = self._last_hit_in(start, breakpoints, watchpoints, None, cancel,
-                                    max(segment_start, low or 0))
-            if hit is not None or segment_start == 0 or (low or 0) >= segment_start:
+            hit = self._last_hit_in(start, breakpoints, watchpoints, None, cancel, segment_start)
+            if hit is not None or segment_start == 0:
                 return hit
             try:
                 return search.last_hit(breakpoints, watchpoints, cancel, high=segment_start)
             except Interrupted as stop:
                 stop.searched_back_to = segment_start
                 raise
-        return self._last_hit_in(start, breakpoints, watchpoints, condition, cancel, low)
+        return self._last_hit_in(start, breakpoints, watchpoints, condition, cancel)
 
     def _segments(self, condition: Callable[[Hit], bool] | None = None
                   ) -> SegmentSearch | None:
@@ -283,12 +279,11 @@ class Timeline:
 
     def _last_hit_in(self, start: int, breakpoints: set[int], watchpoints: list[Watchpoint],
                      condition: Callable[[Hit], bool] | None = None,
-                     cancel: Cancellation | None = None,
-                     low: int | None = None) -> Hit | None:
+                     cancel: Cancellation | None = None, low: int = 0) -> Hit | None:
         """The last hit before ``start``, searching back from here interval by interval
         (to ``low`` at least, further when an interval reaches back past it)."""
         high = start
-        while high > max(self.begin, low or 0):
+        while high > max(self.begin, low):
             # Whole spacing intervals: each one costs a restore, side checkpoints only add some.
             checkpoint = self.checkpoints.at_or_before(high - 1, frontier_only=True)
             self.checkpoints.restore(checkpoint)
@@ -354,7 +349,6 @@ class Timeline:
             self.furthest = max(self.furthest, self.position)
             if cancel is not None:
                 cancel.check(self.position)
-
 
     def _finish_recording(self) -> None:
         recorder, self.recorder = self.recorder, None

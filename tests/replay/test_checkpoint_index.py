@@ -246,7 +246,9 @@ def test_replay_verify_checks_every_segment(indexed, tmp_path):
 
 def test_index_options_are_checked(indexed):
     for args, words in ((["--every", "10"], "at least 100,000"),
-                        (["--max-size", "lots"], "--max-size")):
+                        (["--max-size", "lots"], "--max-size"),
+                        (["--max-size", "10K"], "too small for the first checkpoint"),
+                        (["-o", "/nonexistent/x.idx"], "cannot write the checkpoint index")):
         proc = rrvm("index", str(indexed), *args)
         assert proc.returncode != 0 and words in proc.stderr and "Traceback" not in proc.stderr
     proc = rrvm("repl", str(indexed), "--jobs", "0", "-c", "regs")
