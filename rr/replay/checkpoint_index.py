@@ -99,9 +99,9 @@ class CheckpointIndex:
             machine_state.load_ram(session, pages)
             machine_state.apply(session, MachineState(stored.icount, stored.harts,
                                                       stored.machine))
-        except (TraceError, ValueError, KeyError, TypeError, IndexError) as exc:
+        except Exception as exc:      # noqa: BLE001 - data from a file: any failure rejects it
             raise IndexRejected(f"{self.path}: checkpoint at instruction {stored.icount} "
-                                f"cannot be restored ({exc})") from None
+                                f"cannot be restored ({type(exc).__name__}: {exc})") from None
         if number not in self.verified:
             digest = state_digest(session.board)
             if digest != stored.state_hash:

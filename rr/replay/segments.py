@@ -77,12 +77,14 @@ class _Replay:
     index: CheckpointIndex
 
 
-_replays: dict[tuple[str, str], _Replay] = {}
+_replays: dict[tuple, _Replay] = {}
 
 
 def _replay_for(task: SegmentTask) -> _Replay:
-    """This worker's replay of the task's trace, built once and reused."""
-    key = (task.trace, task.index)
+    """This worker's replay of the task's trace, built once and reused (while neither
+    the trace nor the index file changes)."""
+    key = tuple((path, stat.st_size, stat.st_mtime_ns)
+                for path, stat in ((path, os.stat(path)) for path in (task.trace, task.index)))
     replay = _replays.get(key)
     if replay is None:
         reader = TraceReader(task.trace)

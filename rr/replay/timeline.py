@@ -157,7 +157,11 @@ class Timeline:
         hit = min(collector.hits, default=None)
         if hit is None and segment_end is not None and self.position == segment_end:
             # Nothing in this segment: the later ones, side by side.
-            hit = search.first_hit(breakpoints, watchpoints, cancel, low=segment_end)
+            try:
+                hit = search.first_hit(breakpoints, watchpoints, cancel, low=segment_end)
+            except IndexRejected as exc:
+                self._drop_index(exc)
+                return self.run_forward(breakpoints, watchpoints, True, None, cancel)
             if hit is None:
                 self.run_to_end(cancel)
                 return None
@@ -194,7 +198,10 @@ class Timeline:
         position is kept."""
         search = self._segments()
         if search is not None:
-            return search.all_hits(breakpoints, watchpoints, cancel)
+            try:
+                return search.all_hits(breakpoints, watchpoints, cancel)
+            except IndexRejected as exc:
+                self._drop_index(exc)
         here = self.position
         self.seek(self.begin, cancel)
         collector = HitCollector(self.board, breakpoints, watchpoints, -1)
@@ -230,9 +237,7 @@ class Timeline:
         try:
             index.restore(self.session, number)
         except IndexRejected as exc:
-            self.index = None
-            if self.warn is not None:
-                self.warn(f"{exc}; not using the index")
+            self._drop_index(exc)
             self.checkpoints.restore(self.checkpoints.newest)
             self._dirty = False
             return
@@ -258,7 +263,16 @@ class Timeline:
             except Interrupted as stop:
                 stop.searched_back_to = segment_start
                 raise
+            except IndexRejected as exc:
+                self._drop_index(exc)
+                start = segment_start
         return self._last_hit_in(start, breakpoints, watchpoints, condition, cancel)
+
+    def _drop_index(self, problem: IndexRejected) -> None:
+        """The index turned out unusable: say so once, and go on without it."""
+        self.index = None
+        if self.warn is not None:
+            self.warn(f"{problem}; not using the index")
 
     def _segments(self, condition: Callable[[Hit], bool] | None = None
                   ) -> SegmentSearch | None:

@@ -253,3 +253,17 @@ def test_index_options_are_checked(indexed):
         assert proc.returncode != 0 and words in proc.stderr and "Traceback" not in proc.stderr
     proc = rrvm("repl", str(indexed), "--jobs", "0", "-c", "regs")
     assert proc.returncode != 0 and "give 1 to" in proc.stderr
+
+
+def test_a_search_on_workers_falls_back_when_a_checkpoint_is_forged(indexed, tmp_path):
+    """The workers restore every segment's checkpoint: a forged one (its crc right, its
+    state not the one its hash names) stops the split search with one warning, and the
+    answer comes from the sequential search."""
+    trace = variant(indexed, tmp_path)
+    _damage_checkpoint(index_path(trace), lambda c: c["machine"]["board"]["clock"]
+                       .__setitem__("offset", 12345))
+    script = "when -p 0x10000000 1; goto 12000000; last-write -p 0x10000000 1"
+    used = rrvm("repl", str(trace), "-j", "2", "-c", script)
+    plain = rrvm("repl", str(indexed), "--no-index", "-c", script)
+    _one_warning(used, "restores another state")
+    assert used.stdout == plain.stdout and "writes to" in plain.stdout
