@@ -333,9 +333,11 @@ class SegmentSearch:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
             # Workers start from a clean server process: not a fork of this one
-            # (its threads, its terminal, its engine).
-            self._pool = ProcessPoolExecutor(self.jobs,
-                                             multiprocessing.get_context("forkserver"),
+            # (its threads, its terminal, its engine). The server imports this
+            # module (rrvm, unicorn) once, so each worker starts with it loaded.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
+            self._pool = ProcessPoolExecutor(self.jobs, context,
                                              initializer=_ignore_interrupts)
         return self._pool
 
