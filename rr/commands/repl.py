@@ -17,7 +17,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (HELP + ". IMAGE is a trace written by rrvm record, or a guest image "
                           "to run live; the board options apply to a live guest only.")
     add_history_arguments(parser)
-    add_index_arguments(parser)
     parser.add_argument("-c", dest="commands", metavar="COMMANDS",
                         help='run these commands (separated by ";") and exit, e.g. '
                              '-c "goto 1000; regs"')
@@ -30,6 +29,7 @@ def add_history_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbols", metavar="ELF",
                         help="guest symbols from this ELF (default: the guest image, if an "
                              "ELF); rrvm dap also reads its DWARF")
+    add_index_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
