@@ -67,8 +67,7 @@ def open_for(args: argparse.Namespace, reader: TraceReader, session: HistorySess
         return index, None
     try:
         return None, IndexRecorder(reader, session)       # a cache: written silently
-    except TraceError as exc:
-        warn(f"{exc}; going on without it")
+    except TraceError:            # a cache that cannot be written (a read-only directory)
         return None, None
 
 

@@ -83,18 +83,20 @@ def test_when_is_the_same_sequentially_on_two_workers_and_on_dask(long_trace, ex
     sequential = queries.writes(timeline, progress, 8, space=WatchSpace.VIRTUAL)
     assert long_run_writes(sequential) == expected_writes
     assert len(sequential) == ROUNDS + 1           # and _start's clearing of .bss
-    local = SegmentSearch(long_trace, index, jobs=2)
+    indexed = Timeline(open_session(long_trace), index=index, warn=pytest.fail)
+    indexed.search = SegmentSearch(long_trace, index, jobs=2)
     try:
-        assert queries.writes(timeline, progress, 8, segments=local) == sequential
+        assert queries.writes(indexed, progress, 8) == sequential
     finally:
-        local.close()
+        indexed.search.close()
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
-        dask = SegmentSearch(long_trace, index, scheduler=cluster.scheduler_address)
+        indexed.search = SegmentSearch(long_trace, index, scheduler=cluster.scheduler_address)
         try:
-            assert queries.writes(timeline, progress, 8, segments=dask) == sequential
+            assert queries.writes(indexed, progress, 8) == sequential
         finally:
-            dask.close()
+            indexed.search.close()
+    assert indexed.position == 0 and indexed.index is index       # used, and not dropped
 
 
 def test_the_repl_answers_alike_with_and_without_workers(long_trace, expected_writes):
