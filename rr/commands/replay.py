@@ -34,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
     if args.to is not None and args.to < 0:
         raise RrError(f"--to {args.to}: an instruction count is never negative")
     reader = TraceReader(args.trace)
+    if args.verify:
+        return _verify(args, reader)
     output = (lambda data: None) if args.quiet else HostConsoleOutput()
     session = ReplaySession(reader, output)
-    if args.verify:
-        return _verify(args, reader, session)
     index, recorder = open_for(args, reader, session)
     if args.to is not None:
         recorder = None                 # a run that stops early writes no index
@@ -88,12 +88,12 @@ def _start_near(index, session, target: int):
     except IndexRejected as exc:
         warn(f"{exc}; not using the index")
         return ReplaySession(session.reader, session.console.sink)
-    for _, data in index.console_between(0, index.positions[number]):
-        session.console(data)
+    start = index.positions[number]
+    session.console.skipped(index.console_between(0, start), start)
     return session
 
 
-def _verify(args: argparse.Namespace, reader, session) -> int:
+def _verify(args: argparse.Namespace, reader) -> int:
     """`rrvm replay --verify`: every segment of the index replayed and checked."""
     from rr.commands.index_options import search_for, warn
     from rr.replay.checkpoint_index import open_index
