@@ -90,7 +90,10 @@ def _replay_for(task: SegmentTask) -> _Replay:
         reader = TraceReader(task.trace)
         replay = _Replay(reader, ReplaySession(reader, lambda data: None),
                          check_index(reader, Path(task.index)))
-        _replays.clear()                # one trace at a time per worker
+        for old in _replays.values():   # one trace at a time per worker
+            old.index.file.close()
+            old.reader.close()
+        _replays.clear()
         _replays[key] = replay
     return replay
 
