@@ -106,6 +106,7 @@ def measure(name: str, trace: Path, address: int, length: int, repeat: int) -> l
     one, one_peak = timed([*RRVM, "repl", str(trace), "-j", "1", "-c", when], repeat)
     two, two_peak = timed([*RRVM, "repl", str(trace), "-j", "2", "-c", when], repeat)
     warm_one, warm_two = warm_searches(trace, address, length, repeat)
+    cpu_one, cpu_two = cpu_split(trace, address, length)
     goto_ratio = with_index / header
     verdict = "met" if goto_ratio < GOTO_TARGET else "NOT met"
     speedup, warm_speedup = one / two, warm_one / warm_two
@@ -129,7 +130,30 @@ def measure(name: str, trace: Path, address: int, length: int, repeat: int) -> l
         f"   speedup {speedup:.2f}x (target >= {WORKERS_TARGET}x: {verdict2})",
         f"  same search in process, warm pool   1 worker {warm_one:6.2f} s, 2 workers "
         f"{warm_two:6.2f} s   speedup {warm_speedup:.2f}x ({verdict3})",
+        f"  CPU time of that search             1 job {cpu_one:6.2f} s, the busier of 2 "
+        f"workers {cpu_two:6.2f} s   {cpu_one / cpu_two:.2f}x on two idle cores",
     ]
+
+
+def cpu_split(trace: Path, address: int, length: int) -> tuple[float, float]:
+    """CPU seconds of the whole search on one job, and the most any of two workers
+    spent on its share (after a first search): the speedup two idle cores give."""
+    from segment_timing import timed_search
+    index = open_index(TraceReader(trace))
+    watch = [Watchpoint(address, length)]
+    search = SegmentSearch(trace, index, jobs=1)
+    tasks = search.tasks(search.segments(), (), watch)
+    search.run(timed_search, tasks, None, "warming up")
+    one = sum(cpu for _, cpu in search.run(timed_search, tasks, None, "one job"))
+    search = SegmentSearch(trace, index, jobs=2)
+    try:
+        search.run(timed_search, tasks, None, "warming up")
+        by_worker: dict[int, float] = {}
+        for pid, cpu in search.run(timed_search, tasks, None, "two workers"):
+            by_worker[pid] = by_worker.get(pid, 0.0) + cpu
+    finally:
+        search.close()
+    return one, max(by_worker.values())
 
 
 def warm_searches(trace: Path, address: int, length: int, repeat: int) -> tuple[float, float]:
