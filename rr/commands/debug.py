@@ -12,8 +12,8 @@ import argparse
 
 from rr.commands.gdb_options import (add_gdb_arguments, gdb_symbols, open_listener,
                                      protocol_trace, stub_log)
+from rr.commands.index_options import add_index_arguments, open_for, search_for, warn
 from rr.printable import printable
-from rr.commands.index_options import add_index_arguments
 
 HELP = "replay a trace under gdb, with reverse execution (gdb-multiarch: target remote :PORT)"
 
@@ -32,8 +32,6 @@ def run(args: argparse.Namespace) -> int:
     from rr.replay.replay_session import ReplaySession
     from rr.replay.timeline import Timeline
     from rr.replay.trace_summary import brief
-
-    from rr.commands.index_options import open_for, search_for, warn
 
     reader = TraceReader(args.trace)
     image = reader.header.image
