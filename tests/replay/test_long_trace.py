@@ -123,6 +123,21 @@ def test_replay_verify_on_two_workers(long_trace):
     assert "verified 51 of 51 segments" in proc.stdout
 
 
+def group(pgid: int) -> list[int]:
+    """The processes of a process group (from /proc)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                members.append(int(entry))
+    return members
+
+
 def test_ctrl_c_stops_the_workers(long_trace, tmp_path):
     """SIGINT to the command's process group (what a terminal's Ctrl-C does): the
     command ends with one line, and no worker is left running."""
@@ -132,7 +147,11 @@ def test_ctrl_c_stops_the_workers(long_trace, tmp_path):
     proc = subprocess.Popen([*RRVM, "replay", str(trace), "--verify", "-j", "2"], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    time.sleep(4)
+    deadline = time.monotonic() + 120
+    while len(group(proc.pid)) < 4:                 # rrvm, the forkserver, two workers
+        assert proc.poll() is None and time.monotonic() < deadline, "no workers started"
+        time.sleep(0.05)
+    time.sleep(0.5)                                 # the workers are on their first segments
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
