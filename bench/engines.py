@@ -101,6 +101,21 @@ def rrvm_linux(command: str, *extra: str, append: str = LINUX_APPEND) -> list[st
                 "--append", append, "--disk", str(LINUX / "disk.img"), "--rng", *extra)
 
 
+LINUX_CRASH_INSNS = "64000000"      # the README's crash run: sysrq crash, then panic()
+
+
+def record_linux_crash(trace: Path) -> Path | None:
+    """Record the README's Linux crash run into ``trace``; the kernel's vmlinux (for
+    its symbols), or None when the Linux guest is not built."""
+    vmlinux = LINUX / "vmlinux"
+    if not linux_built() or not vmlinux.is_file():
+        return None
+    subprocess.run(rrvm_linux("record", "--max-insns", LINUX_CRASH_INSNS, "-o", str(trace),
+                              append=f"{LINUX_APPEND} crash"),
+                   cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=1200)
+    return vmlinux
+
+
 def qemu_linux(*extra: str, append: str = LINUX_APPEND) -> list[str]:
     return qemu("-kernel", str(LINUX / "Image"), "-initrd", str(LINUX / "initramfs.cpio.gz"),
                 "-append", append, "-global", "virtio-mmio.force-legacy=false",

@@ -38,7 +38,6 @@ Prints a table; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import subprocess
@@ -51,6 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from engines import LINUX, record_linux_crash  # noqa: E402
 from rr.log.trace_reader import TraceReader  # noqa: E402
 from rr.replay import queries  # noqa: E402
 from rr.repl.symbols import SymbolTable  # noqa: E402
@@ -69,8 +69,6 @@ INTERVAL = 10_000_000
 REVERSE_STEP_TARGET = 0.050
 REVERSE_CONTINUE_TARGET = 2.0
 WATCH_SEARCH_TARGET = 2.0
-LINUX = Path(os.environ.get("RRVM_CACHE", Path.home() / ".cache" / "rrvm")) / "linux"
-LINUX_CRASH = ["--append", "console=ttyS0 crash", "--max-insns", "64000000"]
 
 
 def record(guest: str, workdir: Path) -> tuple[Path, str, float]:
@@ -255,15 +253,11 @@ def main() -> int:
 
 def linux_watch_search(workdir: Path) -> None:
     """Section 4: `when panic_cpu` over the Linux crash recording, against a plain replay."""
-    files = [LINUX / name for name in ("Image", "initramfs.cpio.gz", "disk.img", "vmlinux")]
-    if not all(path.is_file() for path in files):
+    trace = workdir / "crash.rrt"
+    vmlinux = record_linux_crash(trace)
+    if vmlinux is None:
         print(f"watch search over a Linux boot: no Linux build in {LINUX}, skipped")
         return
-    image, initrd, disk, vmlinux = files
-    trace = workdir / "crash.rrt"
-    subprocess.run([*RRVM, "record", str(image), "--initrd", str(initrd), "--disk", str(disk),
-                    "--rng", *LINUX_CRASH, "-o", str(trace)], cwd=REPO,
-                   stdin=subprocess.DEVNULL, capture_output=True, timeout=1200)
     symbol = SymbolTable.from_elf(vmlinux.read_bytes()).get("panic_cpu")
     assert symbol is not None, "vmlinux has no panic_cpu"
     with TraceReader(trace) as reader:

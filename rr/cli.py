@@ -6,15 +6,15 @@ import argparse
 import sys
 
 from rr import __version__
-from rr.commands import dap, debug, diff, dtb, dump, info, origin, record, repl, replay, run, \
-    trace
+from rr.commands import dap, debug, diff, dtb, dump, index, info, origin, record, repl, \
+    replay, run, trace
 from rr.commands.broken_pipe import silence_stdout
 from rr.errors import RrError
 from rr.printable import clipped
 
 COMMANDS = {"run": run, "record": record, "replay": replay, "info": info, "dump": dump,
-            "dtb": dtb, "debug": debug, "repl": repl, "dap": dap, "trace": trace,
-            "origin": origin, "diff": diff}
+            "dtb": dtb, "index": index, "debug": debug, "repl": repl, "dap": dap,
+            "trace": trace, "origin": origin, "diff": diff}
 
 
 def build_parser() -> argparse.ArgumentParser:

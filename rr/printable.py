@@ -36,3 +36,14 @@ def _escaped(ch: str) -> str:
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def byte_size(count: int) -> str:
+    """'512 B', '3.5 KiB', '1.2 GiB': a size for people."""
+    if count < 1024:
+        return f"{count} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        count /= 1024
+        if count < 1024 or unit == "GiB":
+            return f"{count:.1f} {unit}"
+    return f"{count:.1f} GiB"

@@ -22,7 +22,9 @@ HELLO = REPO / "guests" / "bin" / "hello.elf"
 # rr/replay/session.py, but none of the time-travel machinery)...
 UNWANTED = ("capstone", "elftools", "prompt_toolkit", "rr.repl", "rr.gdbstub",
             "rr.replay.timeline", "rr.replay.checkpoints", "rr.replay.hits",
-            "rr.replay.replay_session", "rr.replay.live_session")
+            "rr.replay.replay_session", "rr.replay.live_session",
+            "rr.replay.checkpoint_index", "rr.replay.segments", "rr.log.checkpoint_file",
+            "dask", "distributed", "concurrent.futures.process", "multiprocessing")
 # ...but for the gdb options' defaults and limits, all `rrvm run` takes from the stub.
 ALLOWED = {"rr.gdbstub", "rr.gdbstub.constants"}
 

@@ -200,6 +200,26 @@ def test_progress_line_updates_and_clears():
     assert "\n" not in written
 
 
+def test_indexing_and_segment_lines():
+    """The lines `rrvm index` and a search split over workers show while they run."""
+    stream = io.StringIO()
+    icount, done = [0], [0]
+    with progress.indexing(lambda: icount[0], 50_000_000, lambda: 5 << 20, stream,
+                           interval=0.02):
+        for _ in range(5):
+            icount[0] += 5_000_000
+            time.sleep(0.03)
+    with progress.segments(lambda: done[0], 51, "searching", stream, interval=0.02):
+        for _ in range(3):
+            done[0] += 1
+            time.sleep(0.03)
+    written = stream.getvalue()
+    assert "rrvm: indexing: " in written and " of 50,000,000 (" in written
+    assert "index 5.0 MiB" in written
+    assert "rrvm: searching: " in written and " of 51 segments done" in written
+    assert written.endswith(progress.CLEAR_LINE) and "\n" not in written
+
+
 def test_progress_only_when_stderr_is_a_terminal_and_stdout_is_not(tmp_path):
     master, slave = os.openpty()
     try:

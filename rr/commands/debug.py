@@ -12,6 +12,7 @@ import argparse
 
 from rr.commands.gdb_options import (add_gdb_arguments, gdb_symbols, open_listener,
                                      protocol_trace, stub_log)
+from rr.commands.index_options import add_index_arguments, open_for, search_for, warn
 from rr.printable import printable
 
 HELP = "replay a trace under gdb, with reverse execution (gdb-multiarch: target remote :PORT)"
@@ -20,6 +21,7 @@ HELP = "replay a trace under gdb, with reverse execution (gdb-multiarch: target 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trace", help="a trace written by rrvm record")
     add_gdb_arguments(parser, required=True)
+    add_index_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,11 +39,20 @@ def run(args: argparse.Namespace) -> int:
                           f"the embedded {printable(image.name)}" if image else "no image")
     listener = open_listener(args)
     try:
-        timeline = Timeline(ReplaySession(reader, HostConsoleOutput()))
+        session = ReplaySession(reader, HostConsoleOutput())
+        index, recorder = open_for(args, reader, session)
+        timeline = Timeline(session, index=index, recorder=recorder, warn=warn)
+        timeline.search = search_for(args, reader, index)
     except BaseException:
         listener.close()
         raise
     target = ReplayTarget(timeline, lambda: brief(reader), log=stub_log, symbols=symbols)
     stub_log(f"waiting for gdb on {listener.address}:{listener.port}")
-    listener.serve(GdbServer(target, stub_log), stub_log, protocol_trace(args))
+    try:
+        listener.serve(GdbServer(target, stub_log), stub_log, protocol_trace(args))
+    finally:
+        if timeline.recorder is not None:         # history was not run to its end
+            timeline.recorder.abandon()
+        if timeline.search is not None:
+            timeline.search.close()
     return 0

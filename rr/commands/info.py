@@ -15,6 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rr.replay.checkpoint_index import index_status
+
     with TraceReader(args.trace) as reader:
         print(describe(reader))
+        print(f"index        {index_status(reader)}")
     return 0

@@ -1,9 +1,11 @@
-"""One updating status line on stderr while a long recording runs.
+"""One updating status line on stderr while a long operation runs.
 
-Shown only when stderr is a terminal and stdout is not: otherwise the guest's
-console owns the terminal and a status line would be mixed into its output.
-A daemon thread samples the instruction count and the trace size once per
-second; it never touches the board beyond reading ``cpu.icount``.
+A recording, the building of a checkpoint index, a search split over
+workers. A recording's line is shown only when stderr is a terminal and
+stdout is not: otherwise the guest's console owns the terminal and a status
+line would be mixed into its output. A daemon thread samples what the line
+shows once per second; it never touches the board beyond reading
+``cpu.icount``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sys
 import threading
 import time
 from typing import Callable, TextIO
+
+from rr.printable import byte_size
 
 INTERVAL = 1.0
 CLEAR_LINE = "\r\x1b[K"
@@ -25,6 +29,11 @@ def wanted(stdout: TextIO | None = None, stderr: TextIO | None = None) -> bool:
     return _isatty(stderr) and not _isatty(stdout)
 
 
+def on_terminal(stderr: TextIO | None = None) -> bool:
+    """True when stderr is a terminal (a command that owns the terminal, like the REPL)."""
+    return _isatty(stderr or sys.stderr)
+
+
 def _isatty(stream: TextIO) -> bool:
     try:
         return os.isatty(stream.fileno())
@@ -32,13 +41,12 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-class Progress:
-    """``with Progress(icount, size): run()`` prints "N instructions, M instr/s, trace X"."""
+class StatusLine:
+    """``with StatusLine(text): work()`` shows "rrvm: " + text() once per ``interval``."""
 
-    def __init__(self, icount: Callable[[], int], trace_bytes: Callable[[], int],
-                 stream: TextIO | None = None, interval: float = INTERVAL) -> None:
-        self._icount = icount
-        self._trace_bytes = trace_bytes
+    def __init__(self, text: Callable[[], str], stream: TextIO | None = None,
+                 interval: float = INTERVAL) -> None:
+        self._text = text
         self._stream = stream or sys.stderr
         self._interval = interval
         self._stop = threading.Event()
@@ -59,7 +67,7 @@ class Progress:
         if self._shown:
             self._write(CLEAR_LINE)
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> "StatusLine":
         self.start()
         return self
 
@@ -67,12 +75,8 @@ class Progress:
         self.stop()
 
     def _run(self) -> None:
-        last_time, last_icount = time.monotonic(), self._icount()
         while not self._stop.wait(self._interval):
-            now, icount = time.monotonic(), self._icount()
-            rate = (icount - last_icount) / max(now - last_time, 1e-9) / 1e6
-            last_time, last_icount = now, icount
-            self._write(f"{CLEAR_LINE}rrvm: recording: {line(icount, rate, self._trace_bytes())}")
+            self._write(f"{CLEAR_LINE}rrvm: {self._text()}")
             self._shown = True
 
     def _write(self, text: str) -> None:
@@ -83,11 +87,47 @@ class Progress:
             pass
 
 
+class Rate:
+    """Millions of instructions per second since the previous call."""
+
+    def __init__(self, icount: Callable[[], int]) -> None:
+        self._icount = icount
+        self._time, self._last = time.monotonic(), icount()
+
+    def __call__(self) -> float:
+        now, icount = time.monotonic(), self._icount()
+        rate = (icount - self._last) / max(now - self._time, 1e-9) / 1e6
+        self._time, self._last = now, icount
+        return rate
+
+
+def Progress(icount: Callable[[], int], trace_bytes: Callable[[], int],  # noqa: N802
+             stream: TextIO | None = None, interval: float = INTERVAL) -> StatusLine:
+    """A recording's line: "recording: N instructions, M instr/s, trace X"."""
+    rate = Rate(icount)
+    return StatusLine(lambda: f"recording: {line(icount(), rate(), trace_bytes())}",
+                      stream, interval)
+
+
+def indexing(icount: Callable[[], int], total: int | None, index_bytes: Callable[[], int],
+             stream: TextIO | None = None, interval: float = INTERVAL) -> StatusLine:
+    """Building a checkpoint index: "indexing: N of M instructions (P%), R instr/s, index X"."""
+    rate = Rate(icount)
+
+    def text() -> str:
+        done = icount()
+        of = f" of {total:,} ({100 * done / total:.0f}%)" if total else ""
+        return (f"indexing: {done:,}{of} instructions, {rate():.1f} M instr/s, "
+                f"index {byte_size(index_bytes())}")
+    return StatusLine(text, stream, interval)
+
+
+def segments(done: Callable[[], int], total: int, what: str,
+             stream: TextIO | None = None, interval: float = INTERVAL) -> StatusLine:
+    """A search split by segment: "when: 3 of 50 segments searched (2 workers)"."""
+    return StatusLine(lambda: f"{what}: {done()} of {total} segments done", stream, interval)
+
+
 def line(icount: int, mips: float, trace_bytes: int) -> str:
-    return f"{icount:,} instructions, {mips:.1f} M instr/s, trace {_size(trace_bytes)}"
+    return f"{icount:,} instructions, {mips:.1f} M instr/s, trace {byte_size(trace_bytes)}"
 
-
-def _size(count: int) -> str:
-    if count < 1 << 20:
-        return f"{count / 1024:.1f} KiB"
-    return f"{count / (1 << 20):.1f} MiB"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from rr.commands.board_options import add_board_arguments
+from rr.commands.index_options import add_index_arguments
 
 HELP = ("explore a trace interactively (or a guest image, run live with its history kept): "
         "step both ways, watch memory, ask when it changed")
@@ -28,6 +29,7 @@ def add_history_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbols", metavar="ELF",
                         help="guest symbols from this ELF (default: the guest image, if an "
                              "ELF); rrvm dap also reads its DWARF")
+    add_index_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -517,3 +517,8 @@ MAX_CHUNK_EVENTS = 1 << 16        # a writer closes a chunk at 4096 events by de
 # --- Analyses over the whole history (rr/analysis, docs/analyses.md) --------------------
 ORIGIN_DEPTH = 32                 # steps `origin` takes back unless told otherwise
 ORIGIN_MAX_DEPTH = 1000
+
+# --- The checkpoint index (TRACE.idx, docs/checkpoint-index.md) --------------------------
+INDEX_EVERY = 10_000_000          # instructions between its checkpoints (the timeline's spacing)
+MIN_INDEX_EVERY = 100_000         # closer checkpoints cost more to write than they save
+INDEX_MAX_SIZE = 2 << 30          # a laptop keeps a 2 GiB file next to a long trace

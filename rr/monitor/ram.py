@@ -48,6 +48,16 @@ def differing_pages(a: int, b: int, size: int) -> Iterator[int]:
                 yield page
 
 
+def advance_shadow(ram_address: int, ram: mmap.mmap, shadow: bytearray,
+                   shadow_address: int) -> dict[int, bytes]:
+    """Bring a shadow copy of RAM up to RAM; return the changed pages' old contents."""
+    old = {}
+    for page in list(differing_pages(ram_address, shadow_address, len(shadow))):
+        old[page] = bytes(shadow[page:page + PAGE_SIZE])
+        shadow[page:page + PAGE_SIZE] = ram[page:page + PAGE_SIZE]
+    return old
+
+
 def forget_code(cpu: Cpu, ranges: Iterable[tuple[int, int]]) -> None:
     """Drop the blocks unicorn translated from the physical ``(address, size)`` ranges.
 

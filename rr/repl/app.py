@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from rr.commands.board_options import board_config, boot_payload, is_trace_file
+from rr.commands import index_options
 from rr.commands.broken_pipe import silence_stdout
 from rr.log.trace_reader import TraceReader
 from rr.monitor.board import settle_payload
@@ -143,7 +144,7 @@ def open_history(args: argparse.Namespace, guest_output: Callable[[bytes], None]
                                        f"the embedded {printable(image.name)}" if image
                                        else "no image",
                                        args.symbols)
-        return TraceHistory(reader), symbols, origin
+        return TraceHistory(reader, index_options.for_history(args)), symbols, origin
     config = board_config(args)
     payload = settle_payload(config, boot_payload(args))
     console = TypedConsole()

@@ -92,7 +92,9 @@ class Debugger:
         self.history = history
         self.symbols = symbols
         self.session = history.session
-        self.timeline = Timeline(self.session)
+        self.timeline = Timeline(self.session, index=history.index, recorder=history.recorder,
+                                 warn=history.warn)
+        self.timeline.search = history.search     # searches split by the index's segments
         self.cancellation = Cancellation()
         history.attach(self.timeline, self.cancellation)
         self.board = self.session.board

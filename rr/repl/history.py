@@ -7,7 +7,7 @@ which moves on as it runs) and in what `info` and the end of history say.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from rr.errors import RrError
 from rr.log.trace_reader import TraceReader
@@ -18,6 +18,14 @@ from rr.replay.session import HistorySession
 from rr.replay.timeline import Timeline
 from rr.replay.trace_summary import describe, footer_exit_words
 from rr.repl.typed_console import TypedConsole
+
+if TYPE_CHECKING:
+    from rr.replay.checkpoint_index import CheckpointIndex, IndexRecorder
+    from rr.replay.segments import SegmentSearch
+
+    IndexOptions = Callable[[TraceReader, HistorySession],
+                            tuple[CheckpointIndex | None, IndexRecorder | None,
+                                  SegmentSearch | None, Callable[[str], None] | None]]
 
 
 WAITING_FOR_INPUT = "waiting for console input (`type TEXT` sends some)"
@@ -30,6 +38,10 @@ class NotLive(RrError):
 class History(Protocol):
     session: HistorySession
     name: str
+    index: CheckpointIndex | None          # a trace's persistent checkpoints
+    recorder: IndexRecorder | None         # writes them on the first run to the end
+    search: SegmentSearch | None           # searches split by the index's segments
+    warn: Callable[[str], None] | None     # one line when the index turns out unusable
 
     def length(self, timeline: Timeline) -> int:
         """The last instruction count of history as known now."""
@@ -56,10 +68,17 @@ class History(Protocol):
 
 
 class TraceHistory:
-    def __init__(self, reader: TraceReader) -> None:
+    def __init__(self, reader: TraceReader,
+                 index_options: IndexOptions | None = None) -> None:
+        """``index_options``: opens the trace's index for the session, and the segment
+        search over it (None: no index)."""
         self.reader = reader
         self.name = str(reader.path)
         self.session = ReplaySession(reader, lambda data: None)   # the console is kept, not printed
+        self.index = self.recorder = self.search = self.warn = None
+        if index_options is not None:
+            self.index, self.recorder, self.search, self.warn = index_options(reader,
+                                                                              self.session)
 
     def length(self, timeline: Timeline) -> int:
         footer = self.reader.footer
@@ -84,6 +103,10 @@ class TraceHistory:
         pass
 
     def close(self, timeline: Timeline) -> None:
+        if self.search is not None:
+            self.search.close()
+        if timeline.recorder is not None:         # not run to the end: no index
+            timeline.recorder.abandon()
         self.reader.close()
 
     def type(self, data: bytes) -> None:
@@ -92,6 +115,8 @@ class TraceHistory:
 
 
 class LiveHistory:
+    index = recorder = search = warn = None     # history made live has no index
+
     def __init__(self, session: LiveSession, console: TypedConsole) -> None:
         self.session = session
         self.console = console

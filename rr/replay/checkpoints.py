@@ -26,10 +26,11 @@ the frontier's, and are dropped whenever the frontier moves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from rr.monitor.constants import PAGE_SIZE
-from rr.monitor.ram import buffer_address, differing_pages, forget_code, page_runs
+from rr.monitor.ram import (advance_shadow, buffer_address, differing_pages, forget_code,
+                            page_runs)
 from rr.replay.session import HistorySession
 
 MAX_SIDE_CHECKPOINTS = 16       # the oldest side checkpoint goes when one more is taken
@@ -61,6 +62,9 @@ class CheckpointStack:
         self._shadow_address = buffer_address(self._shadow)
         self._stack: list[Checkpoint] = []
         self._side: list[Checkpoint] = []
+        # Told of every new frontier checkpoint, with the RAM pages changed since the
+        # previous one (None for the first): what a persistent index records.
+        self.on_frontier: Callable[[Iterable[int] | None], None] | None = None
 
     # --- queries ------------------------------------------------------------
     def __len__(self) -> int:
@@ -94,6 +98,8 @@ class CheckpointStack:
             self._side.clear()            # their page sets were relative to the old frontier
         checkpoint = self._capture()
         self._stack.append(checkpoint)
+        if self.on_frontier is not None:
+            self.on_frontier(None if newest is None else newest.undo.keys())
         return checkpoint
 
     def restore(self, checkpoint: Checkpoint) -> None:
@@ -163,8 +169,4 @@ class CheckpointStack:
 
     def _advance_shadow(self) -> dict[int, bytes]:
         """Bring the shadow up to the current RAM; return the pages it had."""
-        undo = {}
-        for page in list(self._changed_pages()):
-            undo[page] = bytes(self._shadow[page:page + PAGE_SIZE])
-            self._shadow[page:page + PAGE_SIZE] = self._ram[page:page + PAGE_SIZE]
-        return undo
+        return advance_shadow(self._ram_address, self._ram, self._shadow, self._shadow_address)

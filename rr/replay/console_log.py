@@ -29,5 +29,14 @@ class ConsoleLog:
     def reached(self, icount: int) -> None:
         self.frontier = max(self.frontier, icount)
 
+    def skipped(self, entries: list[tuple[int, bytes]], icount: int) -> None:
+        """History up to ``icount`` was restored rather than run: its output (from a
+        persistent index) is kept and shown as if it had been run."""
+        for at, data in entries:
+            if at >= self.frontier:
+                self.entries.append((at, data))
+                self.sink(data)
+        self.reached(icount)
+
     def text_until(self, icount: int) -> bytes:
         return b"".join(data for at, data in self.entries if at < icount)

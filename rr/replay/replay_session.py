@@ -77,11 +77,15 @@ class ReplaySession(HistorySession):
         # A trace cut before its first chunk has history up to its first position only.
         return None if self.reader.complete else self.reader.last_icount or 0
 
-    def run(self, stop_at: int | None = None) -> ReplayOutcome:
-        """Replay to the end (or to ``stop_at``), checking every event and the final state."""
+    def run(self, stop_at: int | None = None, every: int | None = None,
+            at_checkpoint: Callable[[], None] | None = None) -> ReplayOutcome:
+        """Replay to the end (or to ``stop_at``), checking every event and the final state.
+
+        ``at_checkpoint``: called at the start and then every ``every`` instructions
+        (at multiples of it), the run stopped there: a persistent index is taken so."""
         limit = stop_at if stop_at is not None else self.end_icount
         try:
-            exit_ = self.loop.run(limit)
+            exit_ = self._run_slices(limit, every, at_checkpoint)
         except EndOfHistory:
             return ReplayOutcome(self.board.cpu.icount, None, None, False)
         except (Divergence, TraceError):   # a damaged chunk is not the guest's error
@@ -95,6 +99,20 @@ class ReplaySession(HistorySession):
             return ReplayOutcome(icount, None, None, False)
         self.inputs.expect_exit(icount, exit_.kind, exit_.code)
         return ReplayOutcome(icount, exit_, None, self._verify())
+
+    def _run_slices(self, limit: int | None, every: int | None,
+                    at_checkpoint: Callable[[], None] | None) -> GuestExit | None:
+        loop, cpu = self.loop, self.board.cpu
+        if at_checkpoint is None or every is None:
+            return loop.run(limit)
+        loop.run(0)                 # position 0 as a timeline sees it: inputs recorded there fed
+        while True:
+            if cpu.icount % every == 0:
+                at_checkpoint()
+            step_end = (cpu.icount // every + 1) * every
+            exit_ = loop.run(step_end if limit is None else min(limit, step_end))
+            if exit_ is not None or cpu.icount == limit:
+                return exit_
 
     def _verify(self) -> bool:
         footer = self.reader.footer

@@ -19,7 +19,7 @@ from rr.log.trace_reader import TraceReader
 from rr.monitor.clock import ClockKind
 from rr.monitor.constants import UNRECORDED_EPOCH_INSNS
 from rr.monitor.exits import exit_words
-from rr.printable import printable
+from rr.printable import byte_size, printable
 
 
 def footer_exit_words(footer: TraceFooter) -> str:
@@ -52,7 +52,7 @@ def describe(reader: TraceReader) -> str:
     if image is not None:
         lines.append(f"guest        {printable(image.name or image.path)}  "
                      f"sha256 {image.sha256[:16]}  "
-                     f"({_size(image.size)})")
+                     f"({byte_size(image.size)})")
     else:
         lines.append("guest        (no embedded image)")
     lines.append(f"board        {_board(header)}")
@@ -104,21 +104,21 @@ def describe(reader: TraceReader) -> str:
     embedded = [(role, header.embedded(role)) for role in EMBED_ROLES]
     embedded = [(role, e) for role, e in embedded if e is not None]
     embedded_raw = sum(e.size for _, e in embedded)
-    lines.append(f"size         {_size(reader.size)} ({reader.size:,} bytes)")
-    lines.append(f"  events     {_size(event_bytes)} msgpack, {_size(stored_bytes)} lz4")
+    lines.append(f"size         {byte_size(reader.size)} ({reader.size:,} bytes)")
+    lines.append(f"  events     {byte_size(event_bytes)} msgpack, {byte_size(stored_bytes)} lz4")
     for role, e in embedded:
-        lines.append(f"  {role:<10} {_size(e.size)}, {_size(len(e.compressed))} lz4")
+        lines.append(f"  {role:<10} {byte_size(e.size)}, {byte_size(len(e.compressed))} lz4")
     if reader.size:
         ratio = (event_bytes + embedded_raw) / reader.size
-        lines.append(f"compression  {ratio:.2f}x (events {_size(event_bytes)} + embedded "
-                     f"{_size(embedded_raw)} uncompressed, vs the file)")
+        lines.append(f"compression  {ratio:.2f}x (events {byte_size(event_bytes)} + embedded "
+                     f"{byte_size(embedded_raw)} uncompressed, vs the file)")
     return "\n".join(lines)
 
 
 def _board(header: TraceHeader) -> str:
     board = header.board
     ram = board.get("ram_size")
-    parts = [f"RAM {_size(ram)}" if isinstance(ram, int) else "RAM ?"]
+    parts = [f"RAM {byte_size(ram)}" if isinstance(ram, int) else "RAM ?"]
     rate = header.insns_per_tick * header.timebase_hz
     if header.clock_mode == ClockKind.VIRTUAL:
         parts.append(f"virtual clock ({rate / 1e6:g} M instructions per second)")
@@ -185,12 +185,3 @@ def _seconds(value: float) -> str:
     minutes, seconds = divmod(value, 60)
     return f"{int(minutes)} min {seconds:.1f} s"
 
-
-def _size(count: int) -> str:
-    if count < 1024:
-        return f"{count} B"
-    for unit in ("KiB", "MiB", "GiB"):
-        count /= 1024
-        if count < 1024 or unit == "GiB":
-            return f"{count:.1f} {unit}"
-    return f"{count:.1f} GiB"
