@@ -37,18 +37,40 @@ def buffer_address(buffer) -> int:
     return ctypes.addressof(ctypes.c_char.from_buffer(buffer))
 
 
+def resident_blocks(address: int, size: int) -> list[bool] | None:
+    """Per 1 MiB block of the mapping at ``address``: has any page of it ever been
+    touched (mincore)? A block never touched is zeros, and reading it would fault
+    its pages in (RAM and shadows are shared anonymous memory). None: not known."""
+    pages = -(-size // PAGE_SIZE)
+    vector = (ctypes.c_ubyte * pages)()
+    if address % PAGE_SIZE or mincore(address, size, vector) != 0:
+        return None
+    raw = bytes(vector)
+    per_block = BLOCK // PAGE_SIZE
+    return [any(raw[first:first + per_block]) for first in range(0, pages, per_block)]
+
+
 def differing_pages(a: int, b: int, size: int) -> Iterator[int]:
-    """Offsets of the pages where the buffers at addresses a and b differ."""
-    for block in range(0, size, BLOCK):
+    """Offsets of the pages where the buffers at addresses a and b differ. A block
+    neither side ever touched is skipped, and one side's untouched block is compared
+    as zeros, so a large RAM that the guest barely uses is not faulted in."""
+    touched_a, touched_b = resident_blocks(a, size), resident_blocks(b, size)
+    for number, block in enumerate(range(0, size, BLOCK)):
         length = min(BLOCK, size - block)
-        if not memcmp(a + block, b + block, length):
+        in_a = touched_a is None or touched_a[number]
+        in_b = touched_b is None or touched_b[number]
+        if not (in_a or in_b):
             continue
-        for page in range(block, block + length, PAGE_SIZE):
-            if memcmp(a + page, b + page, PAGE_SIZE):
-                yield page
+        left = a + block if in_a else ZERO_ADDRESS
+        right = b + block if in_b else ZERO_ADDRESS
+        if not memcmp(left, right, length):
+            continue
+        for page in range(0, length, PAGE_SIZE):
+            if memcmp(left + page, right + page, PAGE_SIZE):
+                yield block + page
 
 
-def advance_shadow(ram_address: int, ram: mmap.mmap, shadow: bytearray,
+def advance_shadow(ram_address: int, ram: mmap.mmap, shadow: mmap.mmap,
                    shadow_address: int) -> dict[int, bytes]:
     """Bring a shadow copy of RAM up to RAM; return the changed pages' old contents."""
     old = {}
@@ -56,6 +78,24 @@ def advance_shadow(ram_address: int, ram: mmap.mmap, shadow: bytearray,
         old[page] = bytes(shadow[page:page + PAGE_SIZE])
         shadow[page:page + PAGE_SIZE] = ram[page:page + PAGE_SIZE]
     return old
+
+
+def shadow_of(ram: GuestRam) -> mmap.mmap:
+    """A copy of RAM in a new anonymous mapping, written only where RAM holds anything
+    but zeros: the rest is never touched, so a large and mostly empty RAM (``--mem
+    4G``) costs what the guest uses, not a second RAM."""
+    shadow = mmap.mmap(-1, ram.size)
+    for block in ram.nonzero_blocks():
+        end = min(block + BLOCK, ram.size)
+        shadow[block:end] = ram.map[block:end]
+    return shadow
+
+
+def sync_shadow(ram_address: int, ram: mmap.mmap, shadow: mmap.mmap,
+                shadow_address: int) -> None:
+    """Bring a shadow copy of RAM up to RAM, page by changed page."""
+    for page in list(differing_pages(ram_address, shadow_address, len(shadow))):
+        shadow[page:page + PAGE_SIZE] = ram[page:page + PAGE_SIZE]
 
 
 def forget_code(cpu: Cpu, ranges: Iterable[tuple[int, int]]) -> None:

@@ -17,6 +17,7 @@ when history is run to its end (an unfinished run leaves no file).
 
 from __future__ import annotations
 
+import mmap
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,7 +174,7 @@ class IndexRecorder:
         self.writer = IndexFileWriter(path or index_path(reader.path), header, max_size)
         self._console_seen = 0
         self._last: int | None = None
-        self._shadow: bytearray | None = None
+        self._shadow: mmap.mmap | None = None
         self.written: Path | None = None
 
     @property
@@ -201,7 +202,8 @@ class IndexRecorder:
         shadow copy of RAM), for a run that keeps no checkpoints of its own."""
         ram = self.session.board.ram
         if self._shadow is None:
-            self._shadow = bytearray(ram.size)        # zeros: the first take stores all
+            # zeros, left untouched where RAM stays zero: the first take stores all
+            self._shadow = mmap.mmap(-1, ram.size)
         changed = advance_shadow(ram.address, ram.map, self._shadow,
                                  buffer_address(self._shadow))
         self.record(changed.keys())

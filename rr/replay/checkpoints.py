@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from rr.monitor.constants import PAGE_SIZE
 from rr.monitor.ram import (advance_shadow, buffer_address, differing_pages, forget_code,
-                            page_runs)
+                            page_runs, shadow_of, sync_shadow)
 from rr.replay.session import HistorySession
 
 MAX_SIDE_CHECKPOINTS = 16       # the oldest side checkpoint goes when one more is taken
@@ -58,7 +58,7 @@ class CheckpointStack:
         ram = board.ram
         self._ram = ram.map
         self._ram_address = ram.address
-        self._shadow = bytearray(ram.map)
+        self._shadow = shadow_of(ram)
         self._shadow_address = buffer_address(self._shadow)
         self._stack: list[Checkpoint] = []
         self._side: list[Checkpoint] = []
@@ -141,7 +141,7 @@ class CheckpointStack:
         machine was changed by hand, so no older checkpoint leads here any more)."""
         self._stack.clear()
         self._side.clear()
-        self._shadow[:] = self._ram
+        sync_shadow(self._ram_address, self._ram, self._shadow, self._shadow_address)
         checkpoint = self._capture()
         self._stack.append(checkpoint)
         return checkpoint

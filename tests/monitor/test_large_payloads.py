@@ -59,3 +59,18 @@ def test_a_trace_with_a_large_zero_initrd_costs_it_once(tmp_path):
     assert replayed.returncode == 0, replayed.stderr      # the final state hash matched
     for peak in (record_peak, replay_peak):
         assert peak < INITRD_MIB + BASELINE_MIB, (record_peak, replay_peak)
+
+
+def test_opening_a_trace_with_a_large_ram_costs_what_the_guest_uses(tmp_path):
+    """The checkpoints' shadow of RAM (rr/replay/checkpoints.py) was a full copy: a
+    `--mem 4G` trace took 4 GB to open in the REPL or gdb. Now it holds only what
+    RAM holds, and seeking back and forth still lands on the recorded states."""
+    trace = tmp_path / "large.rr"
+    recorded = subprocess.run([*RRVM, "record", str(REPO / "guests/bin/hello.elf"), "--mem",
+                               "4G", "-o", str(trace)], cwd=REPO, capture_output=True,
+                              timeout=120)
+    assert recorded.returncode == 0, recorded.stderr
+    commands = ["-c", "goto end", "-c", "goto 100", "-c", "goto end"]
+    opened, peak = child_peak_mib(["repl", str(trace), *commands])
+    assert opened.returncode == 0, opened.stderr
+    assert peak < BASELINE_MIB, peak
