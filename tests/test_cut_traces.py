@@ -25,8 +25,9 @@ from rr.log.trace_reader import TraceReader
 sys.path.insert(0, str(REPO / "tests" / "gdbstub"))
 from gdb_helpers import DebugServer, RspClient, icount_of  # noqa: E402
 
-# The compute guest made to run 1.5e9 instructions: seconds of recording, several markers.
-ITERATIONS = 300_000_000
+# The compute guest made to run 5e9 instructions: seconds of recording, several markers,
+# even on a fast machine (1.5e9 took under 2 s).
+ITERATIONS = 1_000_000_000
 FLUSH_SECONDS = 1.0            # the writer's flush interval: markers at least this often
 KILL_AFTER = 2.5               # seconds of recording before the SIGKILL
 

@@ -234,13 +234,17 @@ def test_a_live_guest_prints_exits_and_can_go_back(demo_trace):
     assert result["before"]["icount"] == result["last"]["icount"] - 1
 
 
-def test_pause_stops_a_continue_and_a_reverse_continue_where_they_got_to(demo_trace):
-    """compute.elf runs 500 M instructions live: a continue paused after 2 s stops inside its
-    loop; a reverse continue towards a breakpoint history never reached (poweroff), paused
-    after a tenth of that, stops between the start and where it began (searching back is
-    about as fast as running); each pause sends one stopped event, reason pause."""
-    result = scenario("pause", demo_trace, image=str(DEMO.parent / "compute.elf"),
-                      runFor=2000, backFor=200)
+def test_pause_stops_a_continue_and_a_reverse_continue_where_they_got_to(demo_trace,
+                                                                          tmp_path):
+    """compute.elf made to run 5e9 instructions live (its 5e8 take under 2 s on a fast
+    machine): a continue paused after 2 s stops inside its loop; a reverse continue towards
+    a breakpoint history never reached (poweroff), paused after a tenth of that, stops
+    between the start and where it began (searching back is about as fast as running);
+    each pause sends one stopped event, reason pause."""
+    from conftest import patch_symbol
+    compute = patch_symbol(DEMO.parent / "compute.elf", tmp_path / "compute.elf",
+                           "iterations", 1_000_000_000)
+    result = scenario("pause", demo_trace, image=str(compute), runFor=2000, backFor=200)
     ran, paused = result["ran"], result["paused"]
     assert ran["reason"] == "pause" and ran["text"].startswith("interrupted"), ran
     assert paused["name"].startswith("compute_loop") and paused["icount"] > 1_000_000
