@@ -102,16 +102,18 @@ class ReplaySession(HistorySession):
 
     def _run_slices(self, limit: int | None, every: int | None,
                     at_checkpoint: Callable[[], None] | None) -> GuestExit | None:
-        loop, cpu = self.loop, self.board.cpu
+        loop, board = self.loop, self.board
         if at_checkpoint is None or every is None:
             return loop.run(limit)
         loop.run(0)                 # position 0 as a timeline sees it: inputs recorded there fed
         while True:
-            if cpu.icount % every == 0:
+            # The position is the current hart's count (with several harts, the
+            # scheduler changes which one that is between runs).
+            if board.cpu.icount % every == 0:
                 at_checkpoint()
-            step_end = (cpu.icount // every + 1) * every
+            step_end = (board.cpu.icount // every + 1) * every
             exit_ = loop.run(step_end if limit is None else min(limit, step_end))
-            if exit_ is not None or cpu.icount == limit:
+            if exit_ is not None or board.cpu.icount == limit:
                 return exit_
 
     def _verify(self) -> bool:
