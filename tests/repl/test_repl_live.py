@@ -75,7 +75,12 @@ def test_type_on_a_trace_says_it_needs_a_live_guest(tmp_path):
 
 
 def test_ctrl_c_interrupts_a_live_guest(tmp_path):
-    child = pexpect.spawn(RRVM[0], [*RRVM[1:], "repl", str(BIN / "compute.elf")], cwd=str(REPO),
+    """compute made to run 5e9 instructions: its own 5e8 can end within the second before
+    the Ctrl-C on a fast machine."""
+    from conftest import patch_symbol
+    compute = patch_symbol(BIN / "compute.elf", tmp_path / "compute.elf", "iterations",
+                           1_000_000_000)
+    child = pexpect.spawn(RRVM[0], [*RRVM[1:], "repl", str(compute)], cwd=str(REPO),
                           env=repl_env(tmp_path / "history"), encoding="utf-8", timeout=TIMEOUT,
                           dimensions=(40, 200))
     try:
