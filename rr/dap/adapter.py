@@ -37,7 +37,8 @@ from rr.gdbstub.registers import (FEATURE_CPU, FEATURE_CSR, FEATURE_FPU, FEATURE
                                   REGISTERS, Register)
 from rr.gdbstub.replay_target import ReplayTarget
 from rr.gdbstub.gdb.trap_frames import TrapFrames
-from rr.gdbstub.target import MemoryFault
+from rr.gdbstub.stop_points import StopPoints
+from rr.gdbstub.target import Direction, MemoryFault, Resume, StopKind
 from rr.dap.call_stack import NO_TRAP_FRAMES, CallFrameInfo, Frame
 from rr.dap.inline_scopes import InlineScopes
 from rr.dap.dwarf_types import TypedValue
@@ -46,19 +47,21 @@ from rr.dap.messages import CAPABILITIES, Outbox, Request, RequestError
 from rr.dap.source_lines import SourceLines
 from rr.replay.cancellation import Interrupted
 from rr.repl.commands import Quit, Repl
-from rr.repl.debugger import Debugger, Motion
+from rr.repl.debugger import Debugger, Motion, Reason
 from rr.repl.expressions import ExpressionError
 from rr.repl.formatting import Printer
 from rr.repl.history import History
 from rr.repl.instructions import decode_at, listing
 from rr.repl.symbols import SymbolTable
 
-THREAD_ID = 1
+THREAD_ID = 1                    # hart h is thread h + 1, as in the gdb stub
 MAX_LINE_STEPS = 20_000          # a line step gives up (stops) after this many instructions
 MAX_READ_MEMORY = 1 << 20
 MAX_FUNCTION_DECODE = 64 << 10  # disassembling backwards decodes at most this much of a function
 ACCESS_OF_TYPE = {"write": "write", "read": "read", "readWrite": "access"}
 GOTO_ICOUNT = "gotoIcount"       # the custom time-travel request: {"icount": N}
+# How one hart's step (the gdb stub's) ended, as a movement of the Debugger.
+_MOTION_OF_STOP = {StopKind.HISTORY_END: Reason.END, StopKind.HISTORY_BEGIN: Reason.START}
 
 LOCALS_REFERENCE = 4
 FRAME_LOCALS_REFERENCE = 1000   # + N: the locals of frame N (N > 0) of the last stackTrace
@@ -114,6 +117,7 @@ class DapAdapter:
         self._expansions: dict[int, TypedValue] = {}     # reference -> what it expands
         # The machine frame of each entry of the last stack, and its depth of inlining.
         self._frames: list[tuple[Frame, int]] = []
+        self._stepped_hart: int | None = None   # the hart the running step moves
 
     # --- dispatch --------------------------------------------------------------------
     def handle(self, request: Request) -> dict:
@@ -217,10 +221,35 @@ class DapAdapter:
 
     # --- threads, frames, variables -------------------------------------------------------
     def _on_threads(self, request: Request) -> dict:
-        return {"threads": [{"id": THREAD_ID, "name": "hart 0"}]}
+        harts = len(self.debugger.board.harts) if self.debugger is not None else 1
+        return {"threads": [{"id": hart + THREAD_ID, "name": f"hart {hart}"}
+                            for hart in range(harts)]}
+
+    def _harts(self) -> int:
+        return len(self._debugger().board.harts)
+
+    def _thread_hart(self, request: Request) -> int:
+        """The hart the request's threadId names (none: the hart that runs now)."""
+        harts = self._harts()
+        thread = request.int("threadId", self.debugger.board.current + THREAD_ID)
+        if not THREAD_ID <= thread < THREAD_ID + harts:
+            raise RequestError(f"there is no thread {thread} (threads {THREAD_ID} to "
+                               f"{harts - 1 + THREAD_ID}, one per hart)")
+        return thread - THREAD_ID
+
+    def _view(self, hart: int) -> None:
+        """Show ``hart``'s registers and memory (the REPL's `hart N`, the gdb stub's Hg)
+        until the next stop, without moving."""
+        shown = None if hart == self.debugger.board.current else hart
+        if shown != self.debugger.viewed_hart:
+            self._frames = []
+            self._expansions.clear()
+        self.debugger.view_hart(shown)
+        self.target.view_hart(shown)
 
     def _on_stackTrace(self, request: Request) -> dict:
         debugger = self._debugger()
+        self._view(self._thread_hart(request))
         cpu = debugger.cpu
         registers = {number: cpu.x(number) for number in range(1, 32)}
         frames = self.call_frames.unwind(cpu.pc, registers, self._read_exactly,
@@ -447,28 +476,90 @@ class DapAdapter:
     # --- movement --------------------------------------------------------------------------
     def _on_continue(self, request: Request) -> dict:
         debugger = self._debugger()
+        self._stepped_hart = None
         self.pending = lambda: self._move(debugger.cont)
         return {"allThreadsContinued": True}
 
     def _on_reverseContinue(self, request: Request) -> None:
         debugger = self._debugger()
+        self._stepped_hart = None
         self.pending = lambda: self._move(debugger.reverse_cont, backward=True)
 
     def _on_next(self, request: Request) -> None:
         debugger = self._debugger()
-        self._step(request, debugger.next)
+        hart = self._stepping(request)
+        self._step(request, debugger.next if hart is None else
+                   lambda: self._hart_next(hart))
 
     def _on_stepIn(self, request: Request) -> None:
         debugger = self._debugger()
-        self._step(request, debugger.step)
+        hart = self._stepping(request)
+        self._step(request, debugger.step if hart is None else
+                   lambda: self._hart_step(hart, Direction.FORWARD))
 
     def _on_stepBack(self, request: Request) -> None:
         debugger = self._debugger()
-        self._step(request, debugger.reverse_next, backward=True)
+        hart = self._stepping(request)
+        self._step(request, debugger.reverse_next if hart is None else
+                   lambda: self._hart_step(hart, Direction.BACKWARD), backward=True)
 
     def _on_stepOut(self, request: Request) -> None:
         debugger = self._debugger()
-        self.pending = lambda: self._move(debugger.finish)
+        hart = self._stepping(request)
+        self.pending = lambda: self._move(debugger.finish if hart is None else
+                                          lambda: self._hart_out(hart))
+
+    def _stepping(self, request: Request) -> int | None:
+        """The hart a step of the request's thread steps, when there are several (with
+        one, the Debugger's own steps); its registers are the ones shown while it steps."""
+        hart = self._thread_hart(request)
+        self._stepped_hart = hart if self._harts() > 1 else None
+        self._view(hart)
+        return self._stepped_hart
+
+    def _hart_step(self, hart: int, direction: Direction) -> Motion:
+        """One instruction of ``hart``, forward or back: the gdb stub's step of a thread
+        (ReplayTarget.resume), the other harts running as they did meanwhile."""
+        stop = self.target.resume(Resume(direction, True, hart), StopPoints(),
+                                  lambda: self.debugger.interrupted)
+        self._view(hart)                       # the position moved: the hart may not run now
+        return Motion(_MOTION_OF_STOP.get(stop.kind, Reason.STEP))
+
+    def _hart_next(self, hart: int) -> Motion:
+        """One instruction of ``hart`` in this frame: a call runs (one of its instructions
+        at a time) until the hart is back after it with the same stack."""
+        debugger = self.debugger
+        pc0, sp0 = debugger.pc, debugger.sp
+        try:
+            insn = debugger.instruction(pc0)
+        except RrError:
+            insn = None
+        motion = self._hart_step(hart, Direction.FORWARD)
+        if insn is None or not insn.is_call:
+            return motion
+        for _ in range(MAX_LINE_STEPS):
+            if motion.reason != Reason.STEP or (debugger.pc == pc0 + insn.size
+                                                and debugger.sp >= sp0):
+                return motion
+            debugger.check()
+            motion = self._hart_step(hart, Direction.FORWARD)
+        return motion
+
+    def _hart_out(self, hart: int) -> Motion:
+        """``hart`` out of the function holding its pc: its instructions until its pc is
+        outside the function with a shallower stack."""
+        debugger = self.debugger
+        function = debugger.symbols.function_at(debugger.pc)
+        if function is None or not function.size:
+            raise RrError(f"finish: no function symbol with a size holds pc {debugger.pc:#x}")
+        sp0, inside = debugger.sp, range(function.address, function.address + function.size)
+        motion = Motion(Reason.STEP)
+        for _ in range(MAX_LINE_STEPS):
+            motion = self._hart_step(hart, Direction.FORWARD)
+            if motion.reason != Reason.STEP or (debugger.pc not in inside and debugger.sp > sp0):
+                return motion
+            debugger.check()
+        return motion
 
     def _step(self, request: Request, one: Callable[[], Motion], backward: bool = False) -> None:
         by_line = request.str("granularity", "line") != "instruction" and \
@@ -576,7 +667,12 @@ class DapAdapter:
         debugger = self.debugger
         self._expansions.clear()           # the values they showed are gone
         self._frames = []
-        body = {"reason": reason, "threadId": THREAD_ID, "allThreadsStopped": True,
+        # The hart a step stepped, else the one that runs here (a breakpoint's, a watched
+        # access's: the timeline stops before that hart's instruction).
+        hart = self._stepped_hart if self._stepped_hart is not None else debugger.board.current
+        self._stepped_hart = None
+        self._view(hart)
+        body = {"reason": reason, "threadId": hart + THREAD_ID, "allThreadsStopped": True,
                 "description": f"{reason} at instruction {debugger.position}"}
         if text:
             body["text"] = text

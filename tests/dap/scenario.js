@@ -62,7 +62,44 @@ async function pauseAfter(dc, request, ms) {
   return (await stopped).body;
 }
 
+// The top frame of one thread, and the a0 and icount its registers show.
+async function topOf(dc, threadId) {
+  const frame = (await dc.stackTraceRequest({ threadId })).body.stackFrames[0];
+  const registers = (await dc.variablesRequest({ variablesReference: 1 })).body.variables;
+  const value = name => registers.find(v => v.name === name).value;
+  return { name: frame.name, pc: frame.instructionPointerReference,
+           a0: Number(value('a0')), icount: Number(value('icount')) };
+}
+
 const scenarios = {
+  // An SMP trace: one thread per hart, a breakpoint only secondary harts reach, the stack
+  // and steps of the thread that hit it, the boot hart's thread meanwhile.
+  async harts(dc) {
+    await launch(dc);
+    const threads = (await dc.threadsRequest()).body.threads;
+    await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: config.function }] });
+    const hit = await stopAfter(dc, dc.configurationDoneRequest());
+    const thread = hit.threadId;
+    const at = await topOf(dc, thread);
+    const boot = await topOf(dc, 1);
+    await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
+    const stepIn = await stopAfter(dc, dc.stepInRequest({ threadId: thread,
+                                                          granularity: 'instruction' }));
+    const stepped = await topOf(dc, thread);
+    const stepBack = await stopAfter(dc, dc.stepBackRequest({ threadId: thread,
+                                                              granularity: 'instruction' }));
+    const back = await topOf(dc, thread);
+    const next = await stopAfter(dc, dc.nextRequest({ threadId: thread }));
+    const ahead = await topOf(dc, thread);
+    const bootStep = await stopAfter(dc, dc.stepInRequest({ threadId: 1,
+                                                            granularity: 'instruction' }));
+    const bootStepped = await topOf(dc, 1);
+    const bad = await dc.stackTraceRequest({ threadId: threads.length + 1 })
+      .then(() => null, e => e.message);
+    await dc.disconnectRequest({});
+    return { threads, hit, at, boot, stepIn, stepped, stepBack, back, next, ahead, bootStep,
+             bootStepped, bad };
+  },
   // A breakpoint by source line, the stack there, then a step back and a step forward.
   async breakpoint(dc) {
     const capabilities = await launch(dc);

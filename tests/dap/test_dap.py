@@ -372,3 +372,61 @@ def test_locals_are_shown_by_their_dwarf_types(types_trace):
     assert locals_["at"]["value"] == locals_["p"]["memoryReference"]
     assert [m["value"] for m in locals_["zeros"]["members"]] == ["4"] + ["0"] * 11
     assert "members" not in locals_["i"]
+
+
+SMP_HARTS = 4
+
+
+@pytest.fixture(scope="module")
+def smp_trace(tmp_path_factory) -> Path:
+    trace = tmp_path_factory.mktemp("dap-smp") / "smp.rr"
+    done = subprocess.run([sys.executable, "-m", "rr", "record", str(GUESTS / "bin" / "smp.elf"),
+                           "--smp", str(SMP_HARTS), "-o", str(trace)], cwd=REPO,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    return trace
+
+
+def test_each_hart_is_a_thread_with_its_own_stack_and_steps(smp_trace):
+    """Threads are the harts (hart h is thread h + 1, as gdb numbers them); a breakpoint in
+    code only secondary harts run stops with that hart's thread; its stack, registers and
+    steps are that hart's, checked against a Timeline of the same trace."""
+    entry = SymbolTable.from_elf((GUESTS / "bin" / "smp.elf").read_bytes()) \
+        .get("secondary_main").address
+    result = scenario("harts", smp_trace, function="secondary_main",
+                      source=str(GUESTS / "smp" / "smp.c"))
+    assert result["threads"] == [{"id": hart + 1, "name": f"hart {hart}"}
+                                 for hart in range(SMP_HARTS)]
+    hit, at = result["hit"], result["at"]
+    assert hit["reason"] == "function breakpoint" and hit["allThreadsStopped"] is True
+    thread = hit["threadId"]
+    assert thread != 1                             # the boot hart never enters secondary_main
+    assert at["name"] == "secondary_main" and int(at["pc"], 16) == entry
+    assert at["a0"] == thread - 1                  # its argument: its own hart id
+    boot = result["boot"]
+    assert boot["icount"] == at["icount"] and boot["a0"] != at["a0"]
+    assert not boot["name"].startswith("secondary_main")
+    for stop in ("stepIn", "stepBack", "next"):
+        assert result[stop]["threadId"] == thread, (stop, result[stop])
+        assert result[stop]["allThreadsStopped"] is True
+    stepped, back, ahead = result["stepped"], result["back"], result["ahead"]
+    assert int(stepped["pc"], 16) in (entry + 2, entry + 4), stepped
+    assert stepped["icount"] > at["icount"]
+    assert int(back["pc"], 16) == entry and back["a0"] == thread - 1
+    assert ahead["icount"] > back["icount"]
+    # A step of the boot hart's thread runs on to that hart's next instruction.
+    boot_step, boot_stepped = result["bootStep"], result["bootStepped"]
+    assert boot_step["threadId"] == 1 and boot_stepped["a0"] == 0
+    assert boot_stepped["icount"] > ahead["icount"]
+    assert "no thread" in result["bad"]
+    with TraceReader(smp_trace) as reader:        # each stop: that hart's pc, at that icount
+        timeline = Timeline(ReplaySession(reader, lambda data: None))
+        for seen in (at, boot, stepped, back, ahead, boot_stepped):
+            timeline.seek(seen["icount"])
+            hart = 0 if seen in (boot, boot_stepped) else thread - 1
+            assert timeline.board.harts[hart].cpu.pc == int(seen["pc"], 16), seen
+        # ... after executing exactly one instruction of its own since the last stop.
+        timeline.seek(ahead["icount"])
+        retired = timeline.board.harts[0].retired
+        timeline.seek(boot_stepped["icount"])
+        assert timeline.board.harts[0].retired == retired + 1
