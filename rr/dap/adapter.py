@@ -7,6 +7,10 @@ never a device), maps pcs to source lines with SourceLines, and runs REPL
 commands for `evaluate`. Bytes and JSON are framing.py's; the session loop
 (threads, pause) is server.py's.
 
+Each hart is a DAP thread, hart h being thread h + 1 as in the gdb stub. A
+request for a thread shows its hart (the REPL's `hart N`) until the next
+stop; a step of a thread is the gdb stub's step of that hart.
+
 A request that moves the machine (continue, the steps, their reverse) is
 answered at once and reports where it stopped in a ``stopped`` event, sent
 by ``run_pending`` after the response. Stops and what they mean:
@@ -766,6 +770,7 @@ class DapAdapter:
         except Quit:
             raise RequestError("quit: end the session from the IDE (disconnect)") from None
         text = self.repl_output.getvalue().rstrip("\n")
+        self.target.view_hart(debugger.viewed_hart)     # `hart N` shows that hart here too
         if not ok:
             raise RequestError(text.splitlines()[-1] if text else "the command failed")
         if debugger.position != start:
