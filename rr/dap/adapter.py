@@ -550,20 +550,19 @@ class DapAdapter:
         return motion
 
     def _hart_out(self, hart: int) -> Motion:
-        """``hart`` out of the function holding its pc: its instructions until its pc is
-        outside the function with a shallower stack."""
+        """``hart`` out of the function holding its pc, as the Debugger's ``finish``: its
+        instructions until one of the function's return instructions with the stack no
+        deeper than here, then over it."""
         debugger = self.debugger
-        function = debugger.symbols.function_at(debugger.pc)
-        if function is None or not function.size:
-            raise RrError(f"finish: no function symbol with a size holds pc {debugger.pc:#x}")
-        sp0, inside = debugger.sp, range(function.address, function.address + function.size)
-        motion = Motion(Reason.STEP)
+        returns, sp0 = debugger.return_sites(), debugger.sp
         for _ in range(MAX_LINE_STEPS):
+            if debugger.pc in returns and debugger.sp >= sp0:
+                break
             motion = self._hart_step(hart, Direction.FORWARD)
-            if motion.reason != Reason.STEP or (debugger.pc not in inside and debugger.sp > sp0):
+            if motion.reason != Reason.STEP:
                 return motion
             debugger.check()
-        return motion
+        return self._hart_step(hart, Direction.FORWARD)
 
     def _step(self, request: Request, one: Callable[[], Motion], backward: bool = False) -> None:
         by_line = request.str("granularity", "line") != "instruction" and \

@@ -293,16 +293,7 @@ class Debugger:
         """Out of the function holding pc: forward to one of its return instructions with
         the stack no deeper than here (not a recursive call's), then over it; a user stop
         on the way stops there."""
-        function = self.symbols.function_at(self.pc)
-        raw = self.try_read(function.address, function.size) \
-            if function is not None and function.size else None
-        if raw is None:
-            raise RrError(f"finish: no function symbol with a size holds pc {self.pc:#x}")
-        returns = {insn.address for insn in (decode(raw[at - function.address:], at)
-                                             for at in boundaries(raw, function.address))
-                   if insn.is_return}
-        if not returns:
-            raise RrError(f"finish: {function.name} has no return instruction")
+        returns = self.return_sites()
         if self.pc not in returns:
             breakpoints, watchpoints = self._user_points()
             sp0, cpu = self.sp, self.cpu
@@ -317,6 +308,21 @@ class Debugger:
             if stop is not None and not (hit.kind == "breakpoint" and hit.address in returns):
                 return self._report(hit, stop)
         return self.step(1)
+
+    def return_sites(self) -> set[int]:
+        """The addresses of the return instructions of the function holding pc (what
+        `finish` runs to); an error when no sized function symbol holds it."""
+        function = self.symbols.function_at(self.pc)
+        raw = self.try_read(function.address, function.size) \
+            if function is not None and function.size else None
+        if raw is None:
+            raise RrError(f"finish: no function symbol with a size holds pc {self.pc:#x}")
+        returns = {insn.address for insn in (decode(raw[at - function.address:], at)
+                                             for at in boundaries(raw, function.address))
+                   if insn.is_return}
+        if not returns:
+            raise RrError(f"finish: {function.name} has no return instruction")
+        return returns
 
     def _trapped(self, insn: Instruction) -> bool:
         """Did the instruction just stepped from ``insn`` end in a trap instead of executing?"""

@@ -96,9 +96,20 @@ const scenarios = {
     const bootStepped = await topOf(dc, 1);
     const bad = await dc.stackTraceRequest({ threadId: threads.length + 1 })
       .then(() => null, e => e.message);
+    // Into race() on the same thread (a breakpoint any hart may hit first: continue until
+    // this one does), then out of it on that thread.
+    await dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'race' }] });
+    let inRace;
+    do {
+      inRace = await stopAfter(dc, dc.continueRequest({ threadId: thread }));
+    } while (inRace.reason === 'function breakpoint' && inRace.threadId !== thread);
+    const raceTop = await topOf(dc, thread);
+    await dc.setFunctionBreakpointsRequest({ breakpoints: [] });
+    const out = await stopAfter(dc, dc.stepOutRequest({ threadId: thread }));
+    const caller = await topOf(dc, thread);
     await dc.disconnectRequest({});
     return { threads, hit, at, boot, stepIn, stepped, stepBack, back, next, ahead, bootStep,
-             bootStepped, bad };
+             bootStepped, bad, inRace, raceTop, out, caller };
   },
   // A breakpoint by source line, the stack there, then a step back and a step forward.
   async breakpoint(dc) {

@@ -419,11 +419,17 @@ def test_each_hart_is_a_thread_with_its_own_stack_and_steps(smp_trace):
     assert boot_step["threadId"] == 1 and boot_stepped["a0"] == 0
     assert boot_stepped["icount"] > ahead["icount"]
     assert "no thread" in result["bad"]
+    # Out of race() on that thread: back in secondary_main, after the call, still that hart.
+    assert result["inRace"]["threadId"] == thread and result["raceTop"]["name"] == "race"
+    assert result["out"]["threadId"] == thread, result["out"]
+    caller = result["caller"]
+    assert caller["name"].startswith("secondary_main+"), caller
+    assert caller["icount"] > result["raceTop"]["icount"]
     with TraceReader(smp_trace) as reader:        # each stop: that hart's pc, at that icount
         timeline = Timeline(ReplaySession(reader, lambda data: None))
-        for seen in (at, boot, stepped, back, ahead, boot_stepped):
+        for seen in (at, boot, stepped, back, ahead, boot_stepped, caller):
             timeline.seek(seen["icount"])
-            hart = 0 if seen in (boot, boot_stepped) else thread - 1
+            hart = 0 if seen is boot or seen is boot_stepped else thread - 1
             assert timeline.board.harts[hart].cpu.pc == int(seen["pc"], 16), seen
         # ... after executing exactly one instruction of its own since the last stop.
         timeline.seek(ahead["icount"])
