@@ -72,6 +72,14 @@ async function topOf(dc, threadId) {
 }
 
 const scenarios = {
+  // The threads of a guest stopped at its entry.
+  async threads(dc) {
+    await launch(dc, { stopOnEntry: true });
+    const entry = await stopAfter(dc, dc.configurationDoneRequest());
+    const threads = (await dc.threadsRequest()).body.threads;
+    await dc.disconnectRequest({});
+    return { entry, threads };
+  },
   // An SMP trace: one thread per hart, a breakpoint only secondary harts reach, the stack
   // and steps of the thread that hit it, the boot hart's thread meanwhile.
   async harts(dc) {

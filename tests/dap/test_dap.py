@@ -110,10 +110,14 @@ def hits_of(trace: Path, address: int, count: int) -> list[int]:
 
 
 class Port:
-    """`python -m rr dap --port 0`, its port read from the waiting line."""
+    """`python -m rr dap --port 0 [ARGS]`, its port read from the waiting line."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
 
     def __enter__(self) -> int:
-        self.proc = subprocess.Popen([sys.executable, "-m", "rr", "dap", "--port", "0"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "rr", "dap", "--port", "0",
+                                      *self.args],
                                      cwd=REPO, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stderr.readline()
@@ -436,3 +440,25 @@ def test_each_hart_is_a_thread_with_its_own_stack_and_steps(smp_trace):
         retired = timeline.board.harts[0].retired
         timeline.seek(boot_stepped["icount"])
         assert timeline.board.harts[0].retired == retired + 1
+
+
+def test_gdb_names_the_same_thread_for_the_first_secondary_breakpoint(smp_trace):
+    """gdb-multiarch through the gdb stub stops in secondary_main on the same thread."""
+    if shutil.which("gdb-multiarch") is None:
+        pytest.skip("needs gdb-multiarch as the oracle")
+    result = scenario("harts", smp_trace, function="secondary_main",
+                      source=str(GUESTS / "smp" / "smp.c"))
+    with DebugServer(smp_trace) as server:
+        out = run_gdb(GUESTS / "bin" / "smp.elf", server.port,
+                      ["break secondary_main", "continue", "kill"]).stdout
+    assert f"Thread {result['hit']['threadId']} hit Breakpoint 1" in out, out
+
+
+def test_a_live_guest_with_smp_has_a_thread_per_hart():
+    """`rrvm dap --smp 2` runs an image live with two harts: two threads."""
+    server = Port("--smp", "2")
+    with server as port:
+        result = scenario("threads", GUESTS / "bin" / "smp.elf", port)
+    assert server.status == 0 and "Traceback" not in server.stderr, server.stderr
+    assert result["entry"]["threadId"] == 1
+    assert result["threads"] == [{"id": 1, "name": "hart 0"}, {"id": 2, "name": "hart 1"}]
