@@ -19,6 +19,8 @@ replay notices a divergence at the first input that lands elsewhere.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rr.log.events import (ClockRead, ConsoleClosed, ConsoleInput, Entropy, Event, UserQuit,
                            WallClockRead)
 from rr.monitor.inputs import InputSource
@@ -31,8 +33,7 @@ class RecordingInputs(InputSource):
     def __init__(self, live: InputSource, sink: EventSink) -> None:
         self.live = live
         self.sink = sink
-        self._quit_logged = False
-        self._closed_logged = False
+        self._latched: set[type[UserQuit] | type[ConsoleClosed]] = set()
 
     def _log(self, event: Event) -> None:
         self.sink.write(event)
@@ -65,20 +66,19 @@ class RecordingInputs(InputSource):
         return data
 
     def quit_requested(self, icount: int) -> bool:
-        if self._quit_logged:
-            return True
-        if self.live.quit_requested(icount):
-            self._quit_logged = True
-            self._log(UserQuit(icount, pc=self.pc(), hart=self.hart()))
-        return self._quit_logged
+        return self._latch(UserQuit, self.live.quit_requested, icount)
 
     def console_closed(self, icount: int) -> bool:
-        if self._closed_logged:
-            return True
-        if self.live.console_closed(icount):
-            self._closed_logged = True
-            self._log(ConsoleClosed(icount, pc=self.pc(), hart=self.hart()))
-        return self._closed_logged
+        return self._latch(ConsoleClosed, self.live.console_closed, icount)
+
+    def _latch(self, kind: type[UserQuit] | type[ConsoleClosed],
+               asked: Callable[[int], bool], icount: int) -> bool:
+        """A request that stays true once seen (the guest is told at every epoch until
+        it stops): logged once, the first time the live side answers yes."""
+        if kind not in self._latched and asked(icount):
+            self._latched.add(kind)
+            self._log(kind(icount, pc=self.pc(), hart=self.hart()))
+        return kind in self._latched
 
     def quit_pending(self) -> bool:
         return self.live.quit_pending()
