@@ -50,6 +50,7 @@ from rr.dap.locals import Local, LocalVariables, Machine
 from rr.dap.messages import CAPABILITIES, Outbox, Request, RequestError
 from rr.dap.source_lines import SourceLines
 from rr.replay.cancellation import Interrupted
+from rr.replay.hits import HitKind
 from rr.repl.commands import Quit, Repl
 from rr.repl.debugger import Debugger, Motion, Reason
 from rr.repl.expressions import ExpressionError
@@ -574,10 +575,10 @@ class DapAdapter:
         """Instructions (``one`` at a time) until the source line changes to another known one."""
         debugger = self.debugger
         start = self._line_here()
-        motion = Motion("step")
+        motion = Motion(Reason.STEP)
         for _ in range(MAX_LINE_STEPS):
             motion = one()
-            if motion.reason != "step":
+            if motion.reason != Reason.STEP:
                 return motion
             here = self._line_here()
             if here is not None and here != start:
@@ -632,18 +633,18 @@ class DapAdapter:
 
     def _report(self, motion: Motion) -> None:
         debugger = self.debugger
-        if motion.reason == "breakpoint":
+        if motion.reason == Reason.BREAKPOINT:
             function = motion.stop.number in self._function_stops
             self._stopped("function breakpoint" if function else "breakpoint",
                           hits=[motion.stop.number])
-        elif motion.reason == "watchpoint":
+        elif motion.reason == Reason.WATCHPOINT:
             old, new = motion.values or (None, None)
-            text = f"{motion.stop.spec} written" if motion.hit.kind == "write" else \
+            text = f"{motion.stop.spec} written" if motion.hit.kind == HitKind.WRITE else \
                 f"{motion.stop.spec} accessed"
             if old is not None and new is not None:
                 text += f": {old.hex()} -> {new.hex()} (bytes in memory order)"
             self._stopped("data breakpoint", text, hits=[motion.stop.number])
-        elif motion.reason == "end":
+        elif motion.reason == Reason.END:
             ending = debugger.ending()
             self.event("output", {"category": "console", "output": f"rrvm: {ending}\n"})
             if debugger.bounded and not self._exit_reported:
@@ -653,7 +654,7 @@ class DapAdapter:
                 self.event("terminated")
                 return
             self._stopped("end of history", ending)
-        elif motion.reason == "start":
+        elif motion.reason == Reason.START:
             self._stopped("start of history", "at the beginning of recorded history")
         else:
             self._stopped("step")

@@ -299,13 +299,13 @@ class Debugger:
             sp0, cpu = self.sp, self.cpu
 
             def accept(hit: Hit) -> bool:
-                return (hit.kind != "breakpoint" or hit.address in breakpoints
+                return (hit.kind != HitKind.BREAKPOINT or hit.address in breakpoints
                         or cpu.x(2) >= sp0)
             hit = self.timeline.run_forward(breakpoints | returns, watchpoints, condition=accept)
             if hit is None:
-                return Motion("end")
+                return Motion(Reason.END)
             stop = self._user_stop(hit)
-            if stop is not None and not (hit.kind == "breakpoint" and hit.address in returns):
+            if stop is not None and not (hit.kind == HitKind.BREAKPOINT and hit.address in returns):
                 return self._report(hit, stop)
         return self.step(1)
 
