@@ -59,6 +59,7 @@ def test_boots_to_init_like_qemu():
     lines = init_lines(ours.stdout)
     assert 'rrvm init: disk says: "rrvm disk: hello from the virtio disk"' in lines
     assert "rrvm init: hwrng: 8 bytes ..." in lines
+    assert "rrvm init: cpus online: 0" in lines          # one hart (sysfs's list of CPUs)
     assert lines[-1] == "rrvm init: goodbye, powering off"
     if QEMU is None:
         pytest.skip("qemu-system-riscv64 is not installed")

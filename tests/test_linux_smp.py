@@ -1,9 +1,9 @@
 """Linux 6.1 with SMP (guests/linux/build.sh --smp) on four harts, against QEMU -smp 4.
 
-The kernel brings up every hart through SBI HSM, prints the same init lines
-on rrvm and on QEMU, and a recording of the boot replays byte for byte with
-its final state verified; states at positions reached by seeking back and
-forth match a straight replay's.
+The kernel brings up every hart through SBI HSM (init reads all four online
+from sysfs), prints the same init lines on rrvm and on QEMU, and a recording
+of the boot replays byte for byte with its final state verified; states at
+positions reached by seeking back and forth match a straight replay's.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def test_boots_on_four_harts_like_qemu(recorded):
     text = output.decode(errors="replace")
     assert BROUGHT_UP in text, text[-3000:]
     lines = init_lines(output)
+    assert f"rrvm init: cpus online: 0-{HARTS - 1}" in lines   # what nproc counts
     assert lines[-1] == "rrvm init: goodbye, powering off"
     if QEMU is None:
         pytest.skip("qemu-system-riscv64 is not installed")

@@ -173,6 +173,7 @@ int main(void)
 {
 	char cmdline[1024] = "";
 	char uptime[64];
+	char online[64];
 	int fd;
 
 	say("hello from pid %d", (int)getpid());
@@ -194,6 +195,10 @@ int main(void)
 	if (slurp("/proc/uptime", uptime, sizeof uptime) >= 0) {
 		first_line(uptime);
 		say("uptime: %s", uptime);
+	}
+	if (slurp("/sys/devices/system/cpu/online", online, sizeof online) >= 0) {
+		first_line(online);
+		say("cpus online: %s", online);
 	}
 
 	if (has_word(cmdline, "crash")) {
