@@ -166,7 +166,7 @@ class Board:
             console_write=self.console_out, console_read=self._sbi_console_read,
             set_timer=self._sbi_set_timer, send_self_ipi=lines.set_software_pending,
             clear_self_ipi=self._clear_ipi, flush_tlb=cpu.flush_tlb,
-            request_exit=self._sbi_exit, suspend=self._sbi_suspend,
+            request_exit=self._sbi_exit, suspend=self._sbi_suspend, load=memory.load,
             hart_id=index, harts=self.hart_control))
         address_spaces = AddressSpaces(cpu, memory, self.replan)
         traps = TrapHandler(cpu, memory, sbi, CounterEmulator(cpu, self.clock), address_spaces)

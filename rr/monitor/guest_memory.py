@@ -52,15 +52,18 @@ class GuestMemory:
     def _satp_for(self, priv: int) -> int:
         return 0 if priv == PRIV_M else self.cpu.csr("satp")
 
+    def _trap_satp(self, priv: int) -> int:
+        """satp as it stands in a trap hook (TVM may be set: docs/watchpoints.md)."""
+        if priv == PRIV_M:
+            return 0
+        if self.known_satp is not None:
+            return self.known_satp
+        return self.cpu.reg(rc.UC_RISCV_REG_SATP) if priv == PRIV_S else self.cpu.csr("satp")
+
     def fetch_trapping_instruction(self, pc: int, priv: int) -> tuple[int, int]:
         """Like ``fetch_instruction``, cached per (pc, satp) and re-checked against memory."""
         cpu = self.cpu
-        if priv == PRIV_M:
-            satp = 0
-        elif self.known_satp is not None:
-            satp = self.known_satp
-        else:
-            satp = cpu.reg(rc.UC_RISCV_REG_SATP) if priv == PRIV_S else cpu.csr("satp")
+        satp = self._trap_satp(priv)
         hit = self._fetch_cache.get((pc, satp))
         if hit is not None and cpu.read_phys_small(hit[0], hit[3]) == hit[1]:
             return hit[2], hit[3]
@@ -71,6 +74,26 @@ class GuestMemory:
                 self._fetch_cache.clear()
             self._fetch_cache[(pc, satp)] = (paddr, insn.to_bytes(length, "little"), insn, length)
         return insn, length
+
+    def load(self, vaddr: int, size: int, priv: int) -> bytes:
+        """A load by the hart at privilege ``priv``, from a trap hook (an SBI call reading
+        its argument as OpenSBI does, with mstatus.MPRV): translated with that privilege's
+        permissions and sstatus.SUM/MXR. Raises ``mmu.PageFault`` as the hart would fault,
+        or ``mmu.AccessFault`` for memory that is not RAM (device registers are not read
+        behind the guest's back)."""
+        status = self.cpu.csr("sstatus")
+        read64 = lambda addr: int.from_bytes(self._read_phys(addr, 8), "little")  # noqa: E731
+        data = bytearray()
+        for here, piece in mmu.page_pieces(vaddr, size):
+            paddr = mmu.translate(self._trap_satp(priv), here, read64, "read", priv,
+                                  bool(status & SSTATUS_SUM), bool(status & SSTATUS_MXR)).paddr
+            if self.ram is not None and not self.ram.contains(paddr, piece):
+                raise mmu.AccessFault(here, "not RAM")
+            try:
+                data += self.cpu.read_phys(paddr, piece)
+            except UcError:
+                raise mmu.AccessFault(here, "physical address not mapped") from None
+        return bytes(data)
 
     def fetch_instruction(self, pc: int) -> tuple[int, int]:
         """(bits, length) of the instruction at virtual ``pc``; raises mmu.PageFault."""

@@ -39,6 +39,11 @@ class BoardHarts:
     def _hart(self, index: int) -> Hart | None:
         return self.board.harts[index] if 0 <= index < self.count else None
 
+    def interruptible(self, hart: int) -> bool:
+        """Can the hart take an IPI (or a remote fence)? Started or suspended: OpenSBI
+        passes over a stopped hart named in a mask."""
+        return self.board.harts[hart].status is not HsmStatus.STOPPED
+
     def send_ipi(self, hart: int) -> None:
         if self.chaos is None:
             self.board.harts[hart].lines.set_software_pending()

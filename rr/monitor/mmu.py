@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 
 from rr.monitor.constants import (
     CAUSE_FETCH_PAGE_FAULT,
+    CAUSE_LOAD_ACCESS,
     CAUSE_LOAD_PAGE_FAULT,
     CAUSE_STORE_PAGE_FAULT,
     PAGE_SHIFT,
@@ -82,6 +83,15 @@ class PageFault(Exception):
     def cause(self) -> int:
         """The scause of the trap this fault becomes (12, 13 or 15)."""
         return _CAUSE_BY_ACCESS.get(self.access, CAUSE_LOAD_PAGE_FAULT)
+
+
+class AccessFault(PageFault):
+    """The address translated, but no memory answers the access there (the hart
+    reports a load access fault rather than a page fault)."""
+
+    @property
+    def cause(self) -> int:
+        return CAUSE_LOAD_ACCESS
 
 
 @dataclass(frozen=True)

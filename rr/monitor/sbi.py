@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 from rr import __version__
+from rr.monitor import mmu
 from rr.monitor.cpu import Cpu
 from rr.monitor.exits import ExitKind, GuestExit
 
@@ -74,6 +75,8 @@ class HartControl(Protocol):
 
     count: int
 
+    def interruptible(self, hart: int) -> bool: ...
+
     def send_ipi(self, hart: int) -> None: ...
     def remote_fence(self, hart: int, fence_i: bool) -> None: ...
     def start(self, hart: int, address: int, opaque: int) -> int: ...
@@ -94,8 +97,20 @@ class SbiPorts:
     flush_tlb: Callable[[], None]
     request_exit: Callable[[GuestExit], None]
     suspend: Callable[[], None]                  # behave like wfi (HSM retentive suspend)
+    load: Callable[[int, int, int], bytes]       # (vaddr, size, priv): a load as the hart
+                                                 # makes it; raises mmu.PageFault
     hart_id: int = HART_ID
     harts: HartControl | None = None             # None: this is the board's only hart
+
+
+class SbiTrap(Exception):
+    """The call faults instead of returning: the trap goes to the caller's S-mode
+    handler at the ecall (OpenSBI redirects a fault taken while reading an argument)."""
+
+    def __init__(self, cause: int, tval: int) -> None:
+        super().__init__(f"SBI call faulted: cause {cause}, tval {tval:#x}")
+        self.cause = cause
+        self.tval = tval
 
 
 def _signed(value: int) -> int:
@@ -147,32 +162,56 @@ class Sbi:
         return SBI_SUCCESS, 0
 
     def _targets(self, mask: int, base: int) -> list[int]:
-        """The harts a (hart_mask, hart_mask_base) pair names; ids past the last hart
-        are ignored."""
+        """The harts a (hart_mask, hart_mask_base) pair names that can take an IPI
+        (started or suspended, as OpenSBI sends to); ids past the last hart and stopped
+        harts are passed over."""
         harts = self.ports.harts
         count = harts.count if harts is not None else 1
         if base == XLEN_MASK:           # hart_mask_base = -1: all harts
-            return list(range(count))
-        return [hart for hart in range(count) if base <= hart and (mask >> (hart - base)) & 1]
+            named = range(count)
+        else:
+            named = [hart for hart in range(count) if base <= hart and (mask >> (hart - base)) & 1]
+        return [hart for hart in named
+                if hart == self.ports.hart_id or harts is None or harts.interruptible(hart)]
 
-    def _ipi(self, fid: int) -> tuple[int, int]:
-        if fid != 0:
-            return SBI_ERR_NOT_SUPPORTED, 0
-        for hart in self._targets(self._arg(0), self._arg(1)):
+    def _legacy_targets(self) -> list[int]:
+        """The harts a v0.1 call names: a0 points to an unsigned long hart mask in the
+        caller's address space (bit h is hart h), NULL naming every hart. The mask is
+        loaded as OpenSBI loads it (MPRV, with S-mode's translation and permissions); a
+        fault goes back to the caller as that fault, at the ecall."""
+        pointer = self._arg(0)
+        if pointer == 0:
+            return self._targets(0, XLEN_MASK)
+        try:
+            mask = int.from_bytes(self.ports.load(pointer, 8, self.cpu.priv), "little")
+        except mmu.PageFault as fault:
+            raise SbiTrap(fault.cause, fault.vaddr) from None
+        return self._targets(mask, 0)
+
+    def _send_ipis(self, targets: list[int]) -> None:
+        for hart in targets:
             if hart == self.ports.hart_id:
                 self.ports.send_self_ipi()
             else:
                 self.ports.harts.send_ipi(hart)
+
+    def _fence(self, targets: list[int], fence_i: bool) -> None:
+        for hart in targets:
+            if hart != self.ports.hart_id:
+                self.ports.harts.remote_fence(hart, fence_i=fence_i)
+            elif not fence_i:           # the calling hart's own fence.i is the guest's
+                self.ports.flush_tlb()
+
+    def _ipi(self, fid: int) -> tuple[int, int]:
+        if fid != 0:
+            return SBI_ERR_NOT_SUPPORTED, 0
+        self._send_ipis(self._targets(self._arg(0), self._arg(1)))
         return SBI_SUCCESS, 0
 
     def _rfence(self, fid: int) -> tuple[int, int]:
         if fid not in (0, 1, 2):        # fence.i, sfence.vma, sfence.vma.asid
             return SBI_ERR_NOT_SUPPORTED, 0   # hypervisor fences: no H extension
-        for hart in self._targets(self._arg(0), self._arg(1)):
-            if hart != self.ports.hart_id:
-                self.ports.harts.remote_fence(hart, fence_i=fid == 0)
-            elif fid:                   # the calling hart's own fence.i is the guest's
-                self.ports.flush_tlb()
+        self._fence(self._targets(self._arg(0), self._arg(1)), fence_i=fid == 0)
         return SBI_SUCCESS, 0
 
     def _hsm(self, fid: int) -> tuple[int, int] | None:
@@ -248,7 +287,8 @@ class Sbi:
             return SBI_ERR_INVALID_PARAM, 0
 
     def _legacy(self, eid: int) -> None:
-        """The v0.1 calls: one return value in a0, no error code."""
+        """The v0.1 calls: one return value in a0, no error code. The IPI and fence calls
+        act on the hart mask a0 points to (``_legacy_targets``)."""
         ret = 0
         if eid == LEGACY_SET_TIMER:
             self.ports.set_timer(self._arg(0))
@@ -260,9 +300,10 @@ class Sbi:
         elif eid == LEGACY_CLEAR_IPI:
             self.ports.clear_self_ipi()
         elif eid == LEGACY_SEND_IPI:
-            self.ports.send_self_ipi()
-        elif eid in (LEGACY_REMOTE_SFENCE_VMA, LEGACY_REMOTE_SFENCE_VMA_ASID):
-            self.ports.flush_tlb()
+            self._send_ipis(self._legacy_targets())
+        elif eid in (LEGACY_REMOTE_FENCE_I, LEGACY_REMOTE_SFENCE_VMA,
+                     LEGACY_REMOTE_SFENCE_VMA_ASID):
+            self._fence(self._legacy_targets(), fence_i=eid == LEGACY_REMOTE_FENCE_I)
         elif eid == LEGACY_SHUTDOWN:
             self.ports.request_exit(GuestExit(ExitKind.POWEROFF, 0, "SBI legacy shutdown"))
             return

@@ -45,7 +45,7 @@ from rr.monitor.cpu import Cpu
 from rr.monitor.guest_memory import GuestMemory
 from rr.monitor.insn_decode import fault_address
 from rr.monitor.riscv import cause_name, disassemble_one, priv_name
-from rr.monitor.sbi import Sbi
+from rr.monitor.sbi import Sbi, SbiTrap
 
 # unicorn reports pc + 4 for every synchronous exception, whatever the length
 UNICORN_EPC_SKEW = 4
@@ -93,7 +93,10 @@ class TrapHandler:
         epc = cpu.pc - UNICORN_EPC_SKEW
         if cause == CAUSE_USER_ECALL:
             if priv == PRIV_S:
-                self.sbi.handle()           # pc already points after the ecall
+                try:
+                    self.sbi.handle()       # pc already points after the ecall
+                except SbiTrap as trap:     # the call faulted reading its argument
+                    self.deliver(trap.cause, epc, trap.tval, priv)
                 return
             if priv == PRIV_U:
                 self.deliver(CAUSE_USER_ECALL, epc, 0, priv)

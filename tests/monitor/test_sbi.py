@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rr.monitor import sbi as s
-from rr.monitor.constants import MIP_SSIP, MIP_STIP
+from rr.monitor.constants import CAUSE_LOAD_ACCESS, MIP_SSIP, MIP_STIP
 from rr.monitor.exits import ExitKind
 
 from board_fixture import make_board
@@ -65,6 +65,23 @@ def test_ipi_to_self_sets_ssip_and_legacy_clear(board):
     assert not board.cpu.csr("mip") & MIP_SSIP
     call(board, s.EXT_IPI, 0, 0b10, 0)                            # hart 1 only: not us
     assert not board.cpu.csr("mip") & MIP_SSIP
+
+
+def test_legacy_send_ipi_reads_the_hart_mask_from_guest_memory(board):
+    """v0.1 send_ipi: a0 points to the mask (NULL: every hart); a fault reading it is
+    the caller's, at the ecall (OpenSBI redirects it)."""
+    mask_at = 0x8010_0000
+    for mask, pending in ((0b10, False), (0b11, True)):
+        board.cpu.set_csr("mip", 0)
+        board.cpu.write_phys(mask_at, mask.to_bytes(8, "little"))
+        assert call(board, s.LEGACY_SEND_IPI, 0, mask_at)[0] == 0
+        assert bool(board.cpu.csr("mip") & MIP_SSIP) is pending, bin(mask)
+    board.cpu.set_csr("mip", 0)
+    call(board, s.LEGACY_SEND_IPI, 0, 0)
+    assert board.cpu.csr("mip") & MIP_SSIP
+    with pytest.raises(s.SbiTrap) as trap:
+        call(board, s.LEGACY_REMOTE_FENCE_I, 0, 0x4000_0000)     # no memory there
+    assert (trap.value.cause, trap.value.tval) == (CAUSE_LOAD_ACCESS, 0x4000_0000)
 
 
 def test_hsm_single_hart(board):

@@ -1,4 +1,5 @@
-"""Several harts, recorded and replayed exactly: the SMP guest (guests/smp) with 2 to 4 harts.
+"""Several harts, recorded and replayed exactly: the SMP guest (guests/smp) with 2 to 4
+harts, and guests/legacy (the SBI v0.1 IPI and remote fence calls on hart masks).
 
 The interleaving is a function of the trace, so a replay prints the same
 bytes and ends in the same state (the footer's hash covers every hart), and
@@ -19,29 +20,32 @@ from rr.replay.timeline import Timeline
 from replay_helpers import BIN, REPO, RRVM, _cached, open_session, record
 
 SEED = 20261202
-GUEST = BIN / "smp.elf"
 
 
-def smp_recording(tmp_path_factory, harts: int, quantum: int, chaos: int | None = None):
-    key = f"smp{harts}q{quantum}c{chaos}"
+def smp_recording(tmp_path_factory, harts: int, quantum: int, chaos: int | None = None,
+                  guest: str = "smp"):
+    key = f"{guest}{harts}q{quantum}c{chaos}"
     options = ("--smp", str(harts), "--quantum", str(quantum),
                *(("--chaos", str(chaos)) if chaos is not None else ()))
-    return _cached(key, tmp_path_factory, lambda trace: record(trace, GUEST, b"", *options))
+    return _cached(key, tmp_path_factory,
+                   lambda trace: record(trace, BIN / f"{guest}.elf", b"", *options))
 
 
-# (harts, quantum, chaos seed, exit status): a quantum of 137 splits the race and the
-# guest fails; chaos mode draws quantum lengths and delays the IPIs.
-CASES = [(4, 10_000, None, 0), (2, 137, None, 1), (3, 500, None, None), (4, 3000, 7, None)]
+# (guest, harts, quantum, chaos seed, exit status): a quantum of 137 splits the race and
+# the smp guest fails; chaos mode draws quantum lengths and delays the IPIs (the legacy
+# guest's IPIs too, sent through hart masks in guest memory).
+CASES = [("smp", 4, 10_000, None, 0), ("smp", 2, 137, None, 1), ("smp", 3, 500, None, None),
+         ("smp", 4, 3000, 7, None), ("legacy", 3, 10_000, None, 0), ("legacy", 4, 700, 11, 0)]
 
 
 @pytest.fixture(scope="module", params=CASES,
-                ids=lambda c: f"{c[0]}harts-q{c[1]}" + (f"-chaos{c[2]}" if c[2] else ""))
+                ids=lambda c: f"{c[0]}-{c[1]}harts-q{c[2]}" + (f"-chaos{c[3]}" if c[3] else ""))
 def recorded(request, tmp_path_factory):
-    harts, quantum, chaos, status = request.param
-    rec = smp_recording(tmp_path_factory, harts, quantum, chaos)
+    guest, harts, quantum, chaos, status = request.param
+    rec = smp_recording(tmp_path_factory, harts, quantum, chaos, guest)
     if status is not None:
         assert rec.status == status, rec.stdout[-300:]
-    assert f"smp: {harts} harts\n".encode() in rec.stdout.replace(b"\r\n", b"\n")
+    assert f"{guest}: {harts} harts\n".encode() in rec.stdout.replace(b"\r\n", b"\n")
     return rec
 
 
