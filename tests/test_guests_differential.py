@@ -85,14 +85,15 @@ def test_same_output_as_qemu(name):
 
 
 @pytest.mark.skipif(QEMU is None, reason="qemu-system-riscv64 not installed (apt-get install qemu-system-misc)")
-@pytest.mark.parametrize("name", ["smp", "legacy"])
-@pytest.mark.parametrize("harts", [2, 4])
+@pytest.mark.parametrize("name, harts", [("smp", 2), ("smp", 4), ("legacy", 2), ("legacy", 4),
+                                         ("spaces", 2)])
 def test_smp_guest_same_output_as_qemu(name, harts):
     """The SMP guests. smp: harts started with HSM, reporting in turn, an IPI to a hart
     mask, hart_stop; QEMU runs its harts round robin on one thread (as rrvm does), so
     its short race does not show on either and both print the same. legacy: the SBI
     v0.1 IPI and remote fence calls on masks read from guest memory (OpenSBI on QEMU),
-    faults reading the mask, IPIs passing stopped harts."""
+    faults reading the mask, IPIs passing stopped harts. spaces: two harts in address
+    spaces of their own, storing through one virtual address."""
     elf = GUESTS / f"{name}.elf"
     qemu_out, _, qemu_status = converse(
         [QEMU, "-M", "virt", "-smp", str(harts), "-accel", "tcg,thread=single", "-bios", "default",

@@ -82,6 +82,13 @@ class AddressSpaces:
         if wanted != mstatus:
             self.cpu.set_csr("mstatus", wanted)
 
+    def reloaded(self) -> None:
+        """The monitor set satp itself (an HSM start leaves the MMU off) while the hart
+        was not running: tell the listeners; those that move settle before its next run."""
+        self.sync()
+        self._unsettled.extend(listener for listener in self._listeners
+                               if listener() and listener not in self._unsettled)
+
     def try_emulate(self, insn: int, length: int, epc: int, priv: int) -> bool:
         """Emulate a satp access or sfence.vma that trapped because of TVM; False for
         anything else (or when TVM is off: then it was the guest's own illegal instruction)."""

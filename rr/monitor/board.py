@@ -269,6 +269,7 @@ class Board:
         cpu.priv = PRIV_S
         cpu.pc = address
         cpu.flush_tlb()
+        hart.address_spaces.reloaded()      # virtual watches follow its satp
         hart.status, hart.waiting, hart.resume = HsmStatus.STARTED, False, None
 
     def _load_payload(self) -> None:

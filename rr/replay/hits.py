@@ -25,6 +25,7 @@ and follows the guest's address spaces (docs/watchpoints.md):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from enum import StrEnum
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -32,6 +33,7 @@ from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WR
 
 from rr.errors import RrError
 from rr.monitor import mmu
+from rr.monitor.address_spaces import AddressSpaces
 from rr.monitor.constants import MAX_WATCH_BYTES
 from rr.monitor.guest_memory import GuestMemory
 from rr.monitor.insn_decode import effective_address
@@ -164,17 +166,20 @@ class HitCollector:
         self.watches = sorted(set(watchpoints))
         self._code_handles = [(cpu, cpu.uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc))
                               for cpu in self.cpus for pc in set(breakpoints)]
-        # (type, begin, end) -> the handle in each hart's engine
-        self._hooked: dict[tuple[int, int, int], list[int]] = {}
-        self._pieces: list[WatchedPiece] = []
-        self._moved_to: list[WatchedPiece] | None = None
-        self._place(translate_watchpoints(board.memory, self.watches))
+        # Each hart follows its own address space (its satp): a virtual watch is hooked,
+        # in that hart's engine, where that hart's translation puts it.
+        # (hart, type, begin, end) -> the hook's handle in that hart's engine
+        self._hooked: dict[tuple[int, int, int, int], int] = {}
+        self._pieces: list[list[WatchedPiece]] = [[] for _ in board.harts]
+        self._moved_to: list[list[WatchedPiece] | None] = [None for _ in board.harts]
+        for hart in board.harts:
+            self._place(hart.index, translate_watchpoints(hart.memory, self.watches))
         self._follows = any(not watch.physical for watch in self.watches)
-        # Virtual watchpoints follow the address space of the hart current now (with
-        # several harts, their kernel mappings are assumed to agree).
-        self._spaces = board.address_spaces
-        if self._follows:
-            self._spaces.listen(self._address_space_changed, self._settle)
+        self._listeners: list[tuple[AddressSpaces, Callable[[], bool]]] = []
+        for hart in board.harts if self._follows else ():
+            listener = partial(self._address_space_changed, hart.index)
+            hart.address_spaces.listen(listener, partial(self._settle, hart.index))
+            self._listeners.append((hart.address_spaces, listener))
         self._dma = dma and any(watch.catches(HitKind.WRITE) for watch in self.watches)
         if self._dma:
             board.device_writes.listen(self._on_dma)
@@ -190,52 +195,54 @@ class HitCollector:
             cpu.invalidate_caches()
 
     def remove(self) -> None:
-        if self._follows:
-            self._spaces.unlisten(self._address_space_changed)
-            self._follows = False
+        for spaces, listener in self._listeners:
+            spaces.unlisten(listener)
+        self._listeners = []
         if self._dma:
             self.board.device_writes.unlisten(self._on_dma)
             self._dma = False
         for cpu, handle in self._code_handles:
             cpu.uc.hook_del(handle)
-        for handles in self._hooked.values():
-            for cpu, handle in zip(self.cpus, handles):
-                cpu.uc.hook_del(handle)
+        for (hart, *_), handle in self._hooked.items():
+            self.cpus[hart].uc.hook_del(handle)
         self._code_handles, self._hooked = [], {}
         for cpu in self.cpus:
             cpu.memory_hooks_set(False)
         self._invalidate_caches()
 
     # --- following the address space ----------------------------------------
-    def _place(self, pieces: list[WatchedPiece]) -> None:
-        """Hook the watches at ``pieces`` (outside any run). Hooks of ranges the watches
-        left stay until ``remove`` (deleting hooks between runs crashed the native
-        engine); ``_on_memory`` only counts accesses to the current pieces."""
+    def _place(self, hart: int, pieces: list[WatchedPiece]) -> None:
+        """Hook the watches at ``pieces`` in ``hart``'s engine (outside any run). Hooks
+        of ranges the watches left stay until ``remove`` (deleting hooks between runs
+        crashed the native engine); ``_on_memory`` only counts accesses to the current
+        pieces of the hart that runs."""
+        cpu = self.cpus[hart]
         for piece in pieces:
-            key = (_HOOK_TYPES[piece.watch.kind], max(0, piece.paddr - MAX_ACCESS + 1),
+            key = (hart, _HOOK_TYPES[piece.watch.kind], max(0, piece.paddr - MAX_ACCESS + 1),
                    piece.paddr + piece.length - 1)
             if key not in self._hooked:
-                self._hooked[key] = [cpu.uc.hook_add(key[0], self._on_memory, begin=key[1],
-                                                     end=key[2]) for cpu in self.cpus]
-        self._pieces = pieces
-        for cpu in self.cpus:
-            cpu.memory_hooks_set(bool(self._hooked))
+                self._hooked[key] = cpu.uc.hook_add(key[1], self._on_memory, begin=key[2],
+                                                    end=key[3])
+        self._pieces[hart] = pieces
+        cpu.memory_hooks_set(any(key[0] == hart for key in self._hooked))
 
-    def _address_space_changed(self) -> bool:
-        """A satp write or sfence.vma was just emulated (in the trap hook, between
-        instructions): True when the watches moved, so the run stops and ``_settle``
-        moves the hooks before the next instruction."""
-        pieces = translate_watchpoints(self.board.memory, self.watches)
-        if pieces == (self._pieces if self._moved_to is None else self._moved_to):
+    def _address_space_changed(self, hart: int) -> bool:
+        """Hart ``hart``'s satp or TLB changed (a satp write or sfence.vma emulated in its
+        trap hook, between instructions, or an HSM start): True when its watches moved,
+        so its run stops and ``_settle`` moves the hooks before its next instruction."""
+        pieces = translate_watchpoints(self.board.harts[hart].memory, self.watches)
+        moved = self._moved_to[hart]
+        if pieces == (self._pieces[hart] if moved is None else moved):
             return False
-        self._moved_to = pieces
+        self._moved_to[hart] = pieces
         return True
 
-    def _settle(self) -> None:
-        if self._moved_to is not None:
-            self._place(self._moved_to)
-            self._moved_to = None
-            self._invalidate_caches()          # hooks do not apply to code translated before
+    def _settle(self, hart: int) -> None:
+        moved = self._moved_to[hart]
+        if moved is not None:
+            self._place(hart, moved)
+            self._moved_to[hart] = None
+            self.cpus[hart].invalidate_caches()   # hooks do not apply to code translated before
 
     # --- hooks --------------------------------------------------------------
     def _note(self, hit: Hit) -> None:
@@ -254,7 +261,7 @@ class HitCollector:
         if icount <= self.after:
             return
         kind = HitKind.WRITE if access == UC_MEM_WRITE else HitKind.READ
-        for piece in self._pieces:
+        for piece in self._pieces[self.board.current]:
             overlaps = address < piece.paddr + piece.length and piece.paddr < address + size
             if not overlaps or not piece.watch.catches(kind):
                 continue
@@ -273,7 +280,7 @@ class HitCollector:
         icount = self.cpu.icount_in_hook()
         if icount <= self.after:
             return
-        for piece in self._pieces:
+        for piece in self._pieces[self.board.current]:
             overlaps = paddr < piece.paddr + piece.length and piece.paddr < paddr + len(data)
             if overlaps and piece.watch.catches(HitKind.WRITE):
                 vaddr = piece.vaddr + max(0, paddr - piece.paddr)
@@ -311,7 +318,7 @@ class HitCollector:
             instruction: bytes | None = insn.to_bytes(length, "little")
         except mmu.PageFault:
             instruction = None
-        pieces = [piece for piece in self._pieces if piece.watch == watch]
+        pieces = [piece for piece in self._pieces[self.board.current] if piece.watch == watch]
         ram = self.board.ram
         if sum(piece.length for piece in pieces) != watch.length or \
                 not all(ram.contains(piece.paddr, piece.length) for piece in pieces):

@@ -128,3 +128,31 @@ def test_live_guest_with_two_harts():
     assert "Thread 2 hit Breakpoint 1" in out
     assert f"BACK {entry:x}" in out
     assert "exited normally" in out
+
+
+@pytest.fixture(scope="module")
+def spaces_trace(tmp_path_factory):
+    trace = tmp_path_factory.mktemp("gdb-spaces") / "spaces.rr"
+    done = subprocess.run([*RRVM, "record", str(BIN / "spaces.elf"), "--smp", "2",
+                           "-o", str(trace)], cwd=REPO, stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return trace
+
+
+def test_watchpoint_follows_each_harts_address_space(spaces_trace):
+    """guests/spaces: both harts store through one virtual address, each mapped to a page
+    of its own; the watch stops on each store, on the thread of the hart that made it,
+    and not on hart 0's store into hart 1's page through another address (which
+    reverse-continue shows: it stops before hart 1's last store, with 7 there)."""
+    with DebugServer(spaces_trace) as server:
+        out = run_gdb("spaces.elf", server.port, [
+            "watch *(long *)0x40000000",
+            *["continue", 'printf "VALUE %d\\n", *(long *)0x40000000'] * 3,
+            "reverse-continue", 'printf "BACK %d\\n", *(long *)0x40000000']).output
+    threads = [int(n) for n in re.findall(r"Thread (\d+) [^\n]*hit Hardware watchpoint 1", out)]
+    assert threads == [2, 1, 2, 2], out
+    values = [int(n) for n in re.findall(r"VALUE (\d+)", out)]
+    assert values == [101, 100, 102], out
+    # back to before hart 1's last store: hart 1 sees what hart 0 put in its page
+    assert "BACK 7" in out, out
