@@ -105,3 +105,22 @@ def test_smp_guest_same_output_as_qemu(name, harts):
     assert guest_output(our_out, name) == guest_output(qemu_out, name)
     assert f"{name}: {harts} harts\n".encode() in guest_output(our_out, name)
     assert our_status == qemu_status == 0
+
+
+@pytest.mark.skipif(QEMU is None, reason="qemu-system-riscv64 not installed (apt-get install qemu-system-misc)")
+@pytest.mark.parametrize("harts", [1, 3])
+def test_sstc_guest_with_sstc_same_output_as_qemu(harts):
+    """guests/sstc on rrvm --sstc and on QEMU, whose virt CPU has Sstc (OpenSBI enables it
+    and programs stimecmp for set_timer): each hart's stimecmp, its interrupt, the value
+    read back, set_timer writing the same comparator."""
+    elf = GUESTS / "sstc.elf"
+    qemu_out, _, qemu_status = converse(
+        [QEMU, "-M", "virt", "-smp", str(harts), "-accel", "tcg,thread=single", "-bios", "default",
+         "-kernel", str(elf), "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio"],
+        "sstc")
+    our_out, our_err, our_status = converse(
+        [sys.executable, "-m", "rr", "run", str(elf), "--smp", str(harts), "--sstc"], "sstc")
+    assert our_err == b"", our_err
+    assert guest_output(our_out, "sstc") == guest_output(qemu_out, "sstc")
+    assert b"illegal" not in our_out and f"sstc: {harts} harts done".encode() in our_out
+    assert our_status == qemu_status == 0

@@ -91,3 +91,23 @@ def test_seeks_match_a_straight_replay(recorded):
     for position in positions:                  # in random order: back and forth
         assert timeline.seek(position) == position
         assert state_digest(timeline.board) == expected[position], position
+
+
+SSTC_TIMER = "riscv-timer: Timer interrupt in S-mode is available via sstc extension"
+
+
+def test_with_sstc_linux_programs_stimecmp_and_replays(tmp_path):
+    """--sstc: Linux finds sstc in riscv,isa and programs each hart's timer through the
+    emulated stimecmp, as it does on QEMU (whose virt CPU has Sstc); its init prints
+    the same, and the recording replays byte for byte with its final state verified."""
+    trace = tmp_path / "sstc.rrt"
+    rec = run_rrvm("record", *boot_args(), "--sstc", "-o", str(trace), timeout=4 * TIMEOUT)
+    assert rec.returncode == 0, rec.stderr.decode(errors="replace")
+    text = rec.stdout.decode(errors="replace")
+    assert SSTC_TIMER in text and BROUGHT_UP in text, text[-3000:]
+    plain = run_rrvm("run", *boot_args(), timeout=4 * TIMEOUT)
+    assert SSTC_TIMER not in plain.stdout.decode(errors="replace")
+    assert init_lines(rec.stdout) == init_lines(plain.stdout)
+    replay = run_rrvm("replay", str(trace), timeout=4 * TIMEOUT)
+    assert replay.returncode == 0, replay.stderr.decode(errors="replace")
+    assert replay.stdout == rec.stdout

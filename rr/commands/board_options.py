@@ -66,6 +66,10 @@ def add_board_arguments(parser: argparse.ArgumentParser, image_required: bool = 
     parser.add_argument("--rng", action="store_true",
                         help="add a virtio-rng entropy device and a device-tree rng-seed "
                              "(both recorded)")
+    parser.add_argument("--sstc", action="store_true",
+                        help="offer Sstc: stimecmp (emulated) and sstc in the device tree's "
+                             "riscv,isa, as QEMU's virt CPU has (Linux then programs its "
+                             "timer without the SBI)")
     parser.add_argument("--smp", type=int, default=1, metavar="N",
                         help=f"harts (1 to {MAX_HARTS}; default 1): hart 0 boots, the others "
                              "wait for SBI HSM hart_start")
@@ -130,7 +134,8 @@ def board_config(args: argparse.Namespace) -> BoardConfig:
     return BoardConfig(ram_size=args.mem, bootargs=args.append, clock=args.clock,
                        virtio_rng=args.rng, rng_seed=seed, epoch_insns=epoch,
                        harts=harts, quantum_insns=quantum,
-                       chaos_seed=getattr(args, "chaos", None))
+                       chaos_seed=getattr(args, "chaos", None),
+                       sstc=getattr(args, "sstc", False))
 
 
 def check_outputs(args: argparse.Namespace) -> None:

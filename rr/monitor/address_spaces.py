@@ -24,11 +24,9 @@ from rr.monitor.constants import (
 )
 from rr.monitor.cpu import Cpu
 from rr.monitor.guest_memory import GuestMemory
-from rr.monitor.riscv import field
+from rr.monitor.insn_decode import decode_csr_access
 
 _OPCODE_SYSTEM = 0x73
-# funct3 of the Zicsr instructions: (writes from a register?, operation)
-_CSRRW, _CSRRS, _CSRRC, _CSRRWI, _CSRRSI, _CSRRCI = 1, 2, 3, 5, 6, 7
 
 # Called in the trap hook after each change; True when the listener must rearrange
 # its hooks, which it may only do between runs (its ``settle`` callback).
@@ -110,18 +108,14 @@ class AddressSpaces:
 
     def _satp_access(self, insn: int) -> bool:
         """csrrw/csrrs/csrrc (and their immediate forms) on satp, emulated."""
-        funct3 = field(insn, 14, 12)
-        if field(insn, 31, 20) != CSR_SATP or funct3 in (0, 4):
+        access = decode_csr_access(insn, 4)
+        if access is None or access.csr != CSR_SATP:
             return False
         cpu = self.cpu
-        rd, source = field(insn, 11, 7), field(insn, 19, 15)
-        operand = source if funct3 >= _CSRRWI else cpu.x(source)
         old = cpu.csr("satp")
-        op = funct3 & 3
-        if op == _CSRRW:
-            cpu.set_csr("satp", operand)
-        elif source:                  # csrrs/csrrc with x0 or 0 only read
-            cpu.set_csr("satp", old | operand if op == _CSRRS else old & ~operand)
-        cpu.set_x(rd, old)
+        new = access.new_value(old, access.operand(cpu.x))
+        if new is not None:
+            cpu.set_csr("satp", new)
+        cpu.set_x(access.rd, old)
         self.memory.known_satp = cpu.csr("satp")
         return True

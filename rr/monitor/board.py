@@ -47,6 +47,7 @@ from rr.monitor.interrupts import CpuInterruptLines
 from rr.monitor.loader import GuestImage, check_fits, dtb_address, initrd_address
 from rr.monitor.ram import GuestRam
 from rr.monitor.sbi import Sbi, SbiPorts
+from rr.monitor.stimecmp import StimecmpEmulator
 from rr.monitor.timer import SbiTimer
 from rr.monitor.traps import TrapHandler
 from rr.errors import ImageError
@@ -161,7 +162,7 @@ class Board:
         memory = GuestMemory(cpu, self.ram)
         lines = CpuInterruptLines(cpu)
         cpu.use_clock(self.clock if isinstance(self.clock, VirtualClock) else None)
-        timer = SbiTimer(self.clock, lines)
+        timer = SbiTimer(self.clock, lines, sstc=self.config.sstc)
         sbi = Sbi(cpu, SbiPorts(
             console_write=self.console_out, console_read=self._sbi_console_read,
             set_timer=self._sbi_set_timer, send_self_ipi=lines.set_software_pending,
@@ -169,7 +170,9 @@ class Board:
             request_exit=self._sbi_exit, suspend=self._sbi_suspend, load=memory.load,
             hart_id=index, harts=self.hart_control))
         address_spaces = AddressSpaces(cpu, memory, self.replan)
-        traps = TrapHandler(cpu, memory, sbi, CounterEmulator(cpu, self.clock), address_spaces)
+        stimecmp = StimecmpEmulator(cpu, timer, self._sbi_set_timer) if self.config.sstc else None
+        traps = TrapHandler(cpu, memory, sbi, CounterEmulator(cpu, self.clock), address_spaces,
+                            stimecmp)
         return Hart(index, cpu, memory, lines, timer, sbi, address_spaces, traps)
 
     def select(self, index: int) -> None:
@@ -227,7 +230,7 @@ class Board:
         if self.hart_control is not None:
             self.hart_control.pending_ipis.clear()
         for hart in self.harts:
-            hart.timer.deadline = None
+            hart.timer.reset()
             hart.lines.wanted = hart.lines.applied = 0
         self._make_devices()
         self._load_payload()

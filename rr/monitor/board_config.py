@@ -68,6 +68,9 @@ class BoardConfig:
     quantum_insns: int = DEFAULT_QUANTUM_INSNS
     # Chaos scheduling (chaos.py): quantum lengths drawn from this seed (None: fixed).
     chaos_seed: int | None = None
+    # Sstc offered (--sstc): stimecmp emulated (stimecmp.py), "sstc" in riscv,isa.
+    # Stored only when offered; absent means not offered.
+    sstc: bool = False
 
     def to_dict(self) -> dict:
         plain = {
@@ -81,6 +84,8 @@ class BoardConfig:
             plain.update(harts=self.harts, quantum_insns=self.quantum_insns)
         if self.chaos_seed is not None:
             plain["chaos_seed"] = self.chaos_seed
+        if self.sstc:
+            plain["sstc"] = True
         return plain
 
     @classmethod
@@ -97,6 +102,9 @@ class BoardConfig:
         if seed is not None and (type(seed) is not int or not 0 <= seed <= MAX_CHAOS_SEED):
             raise BoardConfigError(f"board configuration: chaos_seed {seed!r} is not a "
                                    "64-bit seed")
+        if type(known.get("sstc", False)) is not bool:
+            raise BoardConfigError(f"board configuration: sstc {known['sstc']!r} is not "
+                                   "true or false")
         return cls(**known)
 
 

@@ -114,6 +114,7 @@ CSR_FRM = 0x002
 CSR_FCSR = 0x003
 CSR_CYCLE = 0xC00
 CSR_TIME = 0xC01
+CSR_STIMECMP = 0x14D         # Sstc, emulated with --sstc (rr/monitor/stimecmp.py)
 CSR_INSTRET = 0xC02
 CSR_SSTATUS = 0x100
 CSR_SIE = 0x104
@@ -404,8 +405,10 @@ FDT_ROOT_ADDRESS_CELLS = 2
 FDT_ROOT_SIZE_CELLS = 2
 FDT_COMPATIBLE = "riscv-virtio"
 FDT_MODEL = "riscv-virtio,qemu"
-# No sstc (this CPU has no stimecmp) and no h: docs/unicorn-facts.md, fact 21.
+# No h, and sstc only when the board offers it (--sstc: the monitor emulates stimecmp,
+# which this CPU does not have): docs/unicorn-facts.md, fact 21; docs/smp.md, "Timers".
 FDT_CPU_ISA = "rv64imafdc_zicsr_zifencei"
+FDT_CPU_ISA_SSTC = "_sstc"
 FDT_CPU_MMU_TYPE = "riscv,sv48"              # what QEMU 7.2 virt advertises
 # phandles as QEMU 7.2 virt numbers them: the harts from the last one down
 # (cpu, then its interrupt controller), then the PLIC and the test device.

@@ -5,8 +5,8 @@ The tree mirrors what ``qemu-system-riscv64 -M virt`` generates for one hart
 guest sees the same description on both and QEMU stays a usable oracle.
 Deliberate differences, all because the board is smaller:
 
-* riscv,isa lists only what this CPU implements, and never ``sstc`` (Linux
-  would then program a stimecmp CSR the CPU does not have);
+* riscv,isa lists only what this CPU implements: ``sstc`` only with ``--sstc``,
+  where the monitor emulates stimecmp (rr/monitor/stimecmp.py);
 * no CLINT: the monitor provides the timer and IPIs through the SBI, and an
   S-mode guest cannot touch the CLINT anyway;
 * no PCI, flash, fw-cfg, platform bus or PMU nodes;
@@ -25,7 +25,7 @@ import fdt
 
 from rr.monitor.board_config import BoardConfig
 from rr.monitor.constants import (
-    FDT_COMPATIBLE, FDT_CPU_ISA, FDT_CPU_MMU_TYPE, FDT_MODEL, FDT_PHANDLE_CPU0,
+    FDT_COMPATIBLE, FDT_CPU_ISA, FDT_CPU_ISA_SSTC, FDT_CPU_MMU_TYPE, FDT_MODEL, FDT_PHANDLE_CPU0,
     FDT_PHANDLE_CPU0_INTC, FDT_PHANDLE_PLIC, FDT_PHANDLE_TEST, FDT_PHANDLES_PER_HART,
     FDT_ROOT_ADDRESS_CELLS,
     FDT_ROOT_SIZE_CELLS, FDT_VERSION, IRQ_M_EXT, IRQ_S_EXT, PLIC_BASE, PLIC_NDEV, PLIC_SIZE,
@@ -133,28 +133,29 @@ def _cpu_intc(phandles: Phandles, hart: int) -> fdt.Node:
                  fdt.PropWords("phandle", phandles.intc(hart)))
 
 
-def _cpu(phandles: Phandles, hart: int) -> fdt.Node:
+def _cpu(phandles: Phandles, hart: int, isa: str) -> fdt.Node:
     return _node(f"cpu@{hart}",
                  fdt.PropWords("phandle", phandles.cpu(hart)),
                  fdt.PropStrings("device_type", "cpu"),
                  fdt.PropWords("reg", hart),
                  fdt.PropStrings("status", "okay"),
                  fdt.PropStrings("compatible", "riscv"),
-                 fdt.PropStrings("riscv,isa", FDT_CPU_ISA),
+                 fdt.PropStrings("riscv,isa", isa),
                  fdt.PropStrings("mmu-type", FDT_CPU_MMU_TYPE),
                  _cpu_intc(phandles, hart))
 
 
-def _cpus(phandles: Phandles) -> fdt.Node:
+def _cpus(phandles: Phandles, sstc: bool) -> fdt.Node:
     """One cpu node per hart, and QEMU's cpu-map: every hart a core of cluster 0."""
     harts = range(phandles.harts)
+    isa = FDT_CPU_ISA + (FDT_CPU_ISA_SSTC if sstc else "")
     cpu_map = _node("cpu-map", _node("cluster0", *(
         _node(f"core{hart}", fdt.PropWords("cpu", phandles.cpu(hart))) for hart in harts)))
     return _node("cpus",
                  fdt.PropWords("#address-cells", 1),
                  fdt.PropWords("#size-cells", 0),
                  fdt.PropWords("timebase-frequency", TIMEBASE_HZ),
-                 *(_cpu(phandles, hart) for hart in harts), cpu_map)
+                 *(_cpu(phandles, hart, isa) for hart in harts), cpu_map)
 
 
 def _plic(phandles: Phandles) -> fdt.Node:
@@ -210,7 +211,7 @@ def build_tree(config: BoardConfig) -> fdt.FDT:
                  _syscon_action(phandles, "poweroff", SIFIVE_TEST_PASS),
                  _syscon_action(phandles, "reboot", SIFIVE_TEST_RESET),
                  _memory(config),
-                 _cpus(phandles),
+                 _cpus(phandles, config.sstc),
                  _soc(phandles)):
         root.append(item)
     return tree

@@ -54,7 +54,7 @@ _AMO_FUNCT5 = frozenset({
 })
 
 # funct3 of the Zicsr instructions that only read when their source is zero.
-_CSRRS, _CSRRC, _CSRRSI, _CSRRCI = 2, 3, 6, 7
+_CSRRW, _CSRRS, _CSRRC, _CSRRWI, _CSRRSI, _CSRRCI = 1, 2, 3, 5, 6, 7
 
 _SP = 2  # x2, the implicit base of the C.*SP forms
 
@@ -268,6 +268,40 @@ def fault_address(insn: int, length: int, read_reg: Callable[[int], int],
         if crosses and page_mapped(address):
             return next_page & MASK64
     return address
+
+
+@dataclass(frozen=True)
+class CsrAccess:
+    """A Zicsr instruction (csrrw, csrrs, csrrc and their immediate forms) on ``csr``."""
+
+    csr: int
+    rd: int
+    funct3: int
+    source: int          # rs1, or the 5-bit immediate of the I forms
+
+    def operand(self, x: Callable[[int], int]) -> int:
+        """The value the instruction writes, sets or clears (``x`` reads a register)."""
+        return self.source if self.funct3 >= _CSRRWI else x(self.source)
+
+    def new_value(self, old: int, operand: int) -> int | None:
+        """The CSR after the instruction, or None when it only reads (csrrs/csrrc with
+        x0 or an immediate 0 do not write)."""
+        op = self.funct3 & 3
+        if op == _CSRRW:
+            return operand
+        if not self.source:
+            return None
+        return old | operand if op == _CSRRS else old & ~operand
+
+
+def decode_csr_access(insn: int, length: int) -> CsrAccess | None:
+    """The Zicsr instruction ``insn`` is, or None for anything else."""
+    if length != 4 or insn & 0x7F != _OP_SYSTEM:
+        return None
+    funct3 = field(insn, 14, 12)
+    if funct3 in (0, 4):
+        return None
+    return CsrAccess(field(insn, 31, 20), field(insn, 11, 7), funct3, field(insn, 19, 15))
 
 
 def decode_counter_read(insn: int, length: int) -> CsrRead | None:

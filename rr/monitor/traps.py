@@ -7,6 +7,7 @@ cause as ``intno`` and pc already advanced by 4, and ebreak arrives at
 
 - ecall from S-mode: an SBI call, served in Python;
 - a time read (rdtime) that trapped: emulated from the guest clock;
+- with Sstc offered, an S-mode access to stimecmp: emulated (rr/monitor/stimecmp.py);
 - a satp access or sfence.vma that trapped because the monitor set
   mstatus.TVM to follow address-space changes: emulated (rr/monitor/address_spaces.py);
 - any other cause the board delegates: delivered to S-mode exactly as the
@@ -46,6 +47,7 @@ from rr.monitor.guest_memory import GuestMemory
 from rr.monitor.insn_decode import fault_address
 from rr.monitor.riscv import cause_name, disassemble_one, priv_name
 from rr.monitor.sbi import Sbi, SbiTrap
+from rr.monitor.stimecmp import StimecmpEmulator
 
 # unicorn reports pc + 4 for every synchronous exception, whatever the length
 UNICORN_EPC_SKEW = 4
@@ -64,13 +66,15 @@ class TrapHandler:
     """Owns the trap hooks of one hart."""
 
     def __init__(self, cpu: Cpu, memory: GuestMemory, sbi: Sbi, counters: CounterEmulator,
-                 address_spaces: AddressSpaces | None = None) -> None:
+                 address_spaces: AddressSpaces | None = None,
+                 stimecmp: StimecmpEmulator | None = None) -> None:
         self.cpu = cpu
         self.memory = memory
         self.sbi = sbi
         self.counters = counters
         self.address_spaces = address_spaces if address_spaces is not None \
             else AddressSpaces(cpu, memory)
+        self.stimecmp = stimecmp            # None: no Sstc, stimecmp is illegal
         # Set when a hook delivered an ebreak, so unicorn's UC_ERR_EXCEPTION
         # that follows means "resume", not "fail".
         self.breakpoint_delivered = False
@@ -145,6 +149,8 @@ class TrapHandler:
             self._fatal(CAUSE_ILLEGAL_INSTRUCTION, epc, priv, "the instruction cannot be read")
             return
         if priv != PRIV_M and self.counters.try_emulate(insn, length, epc, priv):
+            return
+        if self.stimecmp is not None and self.stimecmp.try_emulate(insn, length, epc, priv):
             return
         if self.address_spaces.try_emulate(insn, length, epc, priv):
             return

@@ -140,6 +140,8 @@ def _board(header: TraceHeader) -> str:
     harts = board.get("harts", 1)
     if isinstance(harts, int) and harts > 1:
         parts.append(f"{harts} harts, quantum {board.get('quantum_insns', 0):,} instructions")
+    if board.get("sstc") is True:
+        parts.append("Sstc")
     return ", ".join(parts)
 
 

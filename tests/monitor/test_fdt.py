@@ -72,6 +72,15 @@ def test_root_and_cpu_properties():
     isa = tree.get_property("riscv,isa", "/cpus/cpu@0").value
     assert isa == "rv64imafdc_zicsr_zifencei"
     assert "sstc" not in isa
+
+
+def test_sstc_is_in_every_harts_isa_only_when_offered():
+    tree = parse(BoardConfig(harts=3, sstc=True))
+    assert [tree.get_property("riscv,isa", f"/cpus/cpu@{hart}").value for hart in range(3)] == \
+        ["rv64imafdc_zicsr_zifencei_sstc"] * 3
+    plain = parse(BoardConfig(harts=3))
+    assert all("sstc" not in plain.get_property("riscv,isa", f"/cpus/cpu@{hart}").value
+               for hart in range(3))
     intc = tree.get_node("/cpus/cpu@0/interrupt-controller")
     assert intc.get_property("compatible").data == ["riscv,cpu-intc"]
     assert intc.exist_property("interrupt-controller")

@@ -336,3 +336,24 @@ def test_against_assembler(tmp_path: Path) -> None:
         position += length
     assert position == len(code)
     assert len(cases) > 700
+
+
+@pytest.mark.parametrize("insn, old, x_value, new, rd", [
+    (0x14D5_1573, 5, 9, 9, 10),          # csrrw a0, stimecmp, a0
+    (0x14D0_2573, 5, 0, None, 10),       # csrr a0, stimecmp (csrrs with x0: no write)
+    (0x14D5_A073, 0b0101, 0b0011, 0b0111, 0),   # csrs stimecmp, a1
+    (0x14D5_B073, 0b0111, 0b0011, 0b0100, 0),   # csrc stimecmp, a1
+    (0x14D2_D073, 0, 0, 5, 0),           # csrwi stimecmp, 5
+])
+def test_csr_access_reads_and_writes_as_the_hart_would(insn, old, x_value, new, rd):
+    from rr.monitor.insn_decode import decode_csr_access
+    access = decode_csr_access(insn, 4)
+    assert access is not None and access.csr == 0x14D and access.rd == rd
+    assert access.new_value(old, access.operand(lambda _n: x_value)) == new
+
+
+def test_csr_access_is_none_for_other_system_instructions():
+    from rr.monitor.insn_decode import decode_csr_access
+    assert decode_csr_access(0x0000_0073, 4) is None      # ecall
+    assert decode_csr_access(0x1050_0073, 4) is None      # wfi
+    assert decode_csr_access(0x14D5_1573, 2) is None

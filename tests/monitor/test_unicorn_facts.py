@@ -382,6 +382,18 @@ def test_fact_21_no_hypervisor_extension_and_no_stimecmp():
     assert seen == [(CAUSE_ILLEGAL_INSTRUCTION, RAM_BASE + 4)]
 
 
+@pytest.mark.parametrize("csr, priv", [(0x14D, PRIV_M), (0x30A, PRIV_M), (0x10A, PRIV_S)],
+                         ids=["stimecmp-in-M", "menvcfg", "senvcfg"])
+def test_fact_21_no_sstc_control_either(csr, priv):
+    """Not even M-mode has stimecmp, nor the envcfg registers (menvcfg.STCE enables Sstc):
+    the CPU predates them, and the API has no register ids for them."""
+    uc = engine(words(csrr_a0(csr), SPIN), priv)
+    seen = exceptions_seen(uc)
+    run(uc, 1, RAM_BASE)
+    assert seen == [(CAUSE_ILLEGAL_INSTRUCTION, RAM_BASE + 4)]
+    assert not any("STIMECMP" in name or "ENVCFG" in name for name in dir(rc))
+
+
 # --- 22: trapping virtual memory --------------------------------------------------------
 
 CSRW_SATP_A0 = 0x1805_1073       # csrw satp, a0
