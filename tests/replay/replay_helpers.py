@@ -19,7 +19,7 @@ from typing import Iterable
 import pytest
 
 from rr.log.trace_reader import TraceReader
-from rr.monitor.state_digest import register_state
+from rr.monitor.state_digest import register_state, state_digest
 from rr.replay.replay_session import ReplaySession
 from conftest import rewrite  # noqa: F401 - shared with tests/test_record_replay.py
 
@@ -134,6 +134,30 @@ def straight_snapshots(trace: Path, positions: Iterable[int], ram: bool = True) 
         assert session.board.cpu.icount == position, (position, session.board.cpu.icount)
         result[position] = snapshot(session.board, ram)
     return result
+
+
+def straight_digests(trace: Path, positions: Iterable[int]) -> dict[int, str]:
+    """The state digest (every hart) at each position from one plain forward replay."""
+    session = open_session(trace)
+    result = {}
+    for position in sorted(set(positions)):
+        session.loop.run(position)
+        result[position] = state_digest(session.board)
+    return result
+
+
+def search_then_seek(timeline, positions: Iterable[int], watch, rng, state_of, expected) -> None:
+    """For each position: a search for ``watch`` forward or backward (drawn from ``rng``),
+    then a seek there; ``state_of(board)`` must then be ``expected[position]`` (a
+    search must leave nothing behind that a seek keeps)."""
+    for position in positions:
+        if rng.random() < 0.5:
+            timeline.run_forward(watchpoints=[watch])
+        else:
+            timeline.run_backward(watchpoints=[watch])
+        timeline.seek(position)
+        state = state_of(timeline.board)
+        assert state == expected[position], position
 
 
 def fresh_snapshot(trace: Path, position: int, ram: bool = True) -> dict:

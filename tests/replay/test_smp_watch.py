@@ -21,7 +21,8 @@ from rr.replay import queries
 from rr.replay.hits import HitCollector, HitKind, WatchKind, WatchSpace, Watchpoint
 from rr.replay.timeline import Timeline
 
-from replay_helpers import BIN, _cached, elf_symbol, open_session, record
+from replay_helpers import (BIN, _cached, elf_symbol, open_session, record, search_then_seek,
+                            straight_digests)
 
 SPACES_ELF = BIN / "spaces.elf"
 WATCH_VA = 0x4000_0000
@@ -84,11 +85,7 @@ def test_runs_with_the_watch_set_reach_the_same_states(spaces):
     end = spaces.final_icount
     rng = random.Random("spaces")
     positions = sorted(rng.sample(range(1, end), 15)) + [end]
-    straight = open_session(spaces.trace)
-    expected = {}
-    for position in positions:
-        straight.loop.run(position)
-        expected[position] = state_digest(straight.board)
+    expected = straight_digests(spaces.trace, positions)
     watched = open_session(spaces.trace)
     watch = Watchpoint(WATCH_VA, 8, WatchKind.ACCESS)
     collector = HitCollector(watched.board, (), [watch], -1)
@@ -102,13 +99,7 @@ def test_runs_with_the_watch_set_reach_the_same_states(spaces):
     assert all(hart.address_spaces.changes > 0 for hart in watched.board.harts)
     timeline = Timeline(open_session(spaces.trace), spacing=400)
     rng.shuffle(positions)
-    for position in positions:                    # searches in both directions, then a seek
-        if rng.random() < 0.5:
-            timeline.run_forward(watchpoints=[watch])
-        else:
-            timeline.run_backward(watchpoints=[watch])
-        timeline.seek(position)
-        assert state_digest(timeline.board) == expected[position], position
+    search_then_seek(timeline, positions, watch, rng, state_digest, expected)
 
 
 def test_a_hart_started_again_is_followed_in_its_new_address_space(spaces):

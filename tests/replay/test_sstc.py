@@ -23,7 +23,7 @@ from rr.monitor.state_digest import state_digest
 from rr.replay.timeline import Timeline
 
 from conftest import REPO, run_rrvm
-from replay_helpers import RRVM, open_session, record
+from replay_helpers import RRVM, open_session, record, straight_digests
 
 SSTC = REPO / "guests" / "bin" / "sstc.elf"
 
@@ -84,12 +84,7 @@ def test_digests_straight_vs_random_stops_and_seeks(recorded, engine, monkeypatc
     end = recorded.final_icount
     rng = random.Random("sstc")
     targets = sorted(rng.sample(range(1, end), 12)) + [end]
-    straight = open_session(recorded.trace)
-    expected = {}
-    for target in targets:
-        straight.loop.run(target)
-        expected[target] = state_digest(straight.board)
-    assert {hart.timer.compare for hart in straight.board.harts} != {0}
+    expected = straight_digests(recorded.trace, targets)
     stopped = open_session(recorded.trace)
     position = 0
     for target in targets:
@@ -97,6 +92,7 @@ def test_digests_straight_vs_random_stops_and_seeks(recorded, engine, monkeypatc
             position = min(target, position + rng.randrange(1, 2000))
             stopped.loop.run(position)
         assert state_digest(stopped.board) == expected[target], target
+    assert {hart.timer.compare for hart in stopped.board.harts} != {0}
     timeline = Timeline(open_session(recorded.trace), spacing=3_000)
     rng.shuffle(targets)
     for target in targets:

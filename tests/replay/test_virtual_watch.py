@@ -22,7 +22,8 @@ from rr.replay.timeline import Timeline
 
 from conftest import run_rrvm
 from replay_helpers import (BIN, _cached, assert_same_states_with, differences, elf_symbol,
-                            open_session, paging_recording, record, snapshot, straight_snapshots)
+                            open_session, paging_recording, record, search_then_seek, snapshot,
+                            straight_snapshots)
 
 REMAP_ELF = BIN / "remap.elf"
 WATCHED = 0x400000 + 0x10                 # WATCH_VA + WORD_OFFSET in remap.c
@@ -123,14 +124,7 @@ def test_runs_with_a_virtual_watch_are_the_same_runs(guest, remap, tmp_path_fact
     assert session.board.address_spaces.changes > 0
     timeline = Timeline(open_session(rec.trace), spacing=max(100, end // 20))
     rng.shuffle(positions)
-    for position in positions:                    # searches in both directions, then a seek
-        if rng.random() < 0.5:
-            timeline.run_forward(watchpoints=[watch])
-        else:
-            timeline.run_backward(watchpoints=[watch])
-        timeline.seek(position)
-        state = snapshot(timeline.board)
-        assert state == expected[position], differences(state, expected[position])
+    search_then_seek(timeline, positions, watch, rng, snapshot, expected)
 
 
 def test_the_repl_watches_virtual_and_physical_addresses(remap):
