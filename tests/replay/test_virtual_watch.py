@@ -21,7 +21,7 @@ from rr.replay.hits import HitCollector, HitKind, WatchKind, WatchSpace, Watchpo
 from rr.replay.timeline import Timeline
 
 from conftest import run_rrvm
-from replay_helpers import (BIN, _cached, assert_same_states_with, differences, elf_symbol,
+from replay_helpers import (BIN, _cached, assert_same_states_with, elf_symbol,
                             open_session, paging_recording, record, search_then_seek, snapshot,
                             straight_snapshots)
 
