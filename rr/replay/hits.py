@@ -19,7 +19,9 @@ and follows the guest's address spaces (docs/watchpoints.md):
 - a hook on the physical range fires for any mapping of that memory, so the
   virtual address of the access is recomputed from the instruction (rs1 +
   offset) and an access through another mapping (an alias) is not a hit;
-- while the address is unmapped nothing is hooked and nothing can hit.
+- while the address is unmapped nothing is hooked and nothing can hit;
+- on several harts, each hart's own satp places the watch in that hart's
+  engine: an access hits through the address space of the hart making it.
 """
 
 from __future__ import annotations
