@@ -139,6 +139,11 @@ class Board:
         self.console_backlog = bytearray()
         self.suspend_requested = False
         self.replan_requested = False
+        # The current run goes past switch positions because no other hart could run
+        # at its start (smp_run_loop.py); a hook that wakes one ends it (hart_may_run).
+        self.running_alone = False
+        # Where the current run ends (the run loop's target for it).
+        self.run_end = 0
         first = Cpu()
         self.ram = GuestRam(first, RAM_BASE, config.ram_size)
         self.clock = make_clock(config.clock, inputs)
@@ -333,14 +338,24 @@ class Board:
 
     def _sbi_set_timer(self, ticks: int) -> None:
         self.timer.program(ticks, self.cpu.icount_in_hook())
-        # A new deadline may fall inside the current run: let the loop re-plan.
-        self.replan()
+        # A new deadline may fall inside the current run: let the loop re-plan. A
+        # deadline at or after the run's end is planned for when the loop goes on.
+        deadline = self.timer.deadline_icount()
+        if deadline is None or deadline < self.run_end or self.timer.deadline is None:
+            self.replan()
 
     def replan(self) -> None:
         """From a hook: end the current run after this instruction; the run loop goes on
         from there (a new timer deadline, or hooks that changed)."""
         self.replan_requested = True
         self.cpu.stop()
+
+    def hart_may_run(self) -> None:
+        """From a hook: another hart may now be able to run (an IPI, hart_start). A run
+        that was planned past the next switch position because no other hart could
+        run ends after this instruction, so the switch happens where it would have."""
+        if self.running_alone:
+            self.replan()
 
     def _sbi_console_read(self, size: int) -> bytes:
         """Bytes from the UART's receive FIFO, as OpenSBI's console would read them."""
@@ -353,7 +368,7 @@ class Board:
         self.console_backlog[:0] = data
 
     def _clear_ipi(self) -> None:
-        self.cpu.set_csr("mip", self.cpu.csr("mip") & ~MIP_SSIP)
+        self.cpu.set_csr("mip", self.cpu.mip() & ~MIP_SSIP)
 
     def _sbi_exit(self, exit_: GuestExit) -> None:
         self.exit_request = exit_

@@ -24,6 +24,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from rr.monitor.clock import VirtualClock
 from rr.monitor.constants import MSTATUS_FS, PRIV_M
+from rr.monitor.context_csrs import InterruptCsrReader
 from rr.monitor.engine_choice import make_engine
 from rr.monitor.reservation import ReservationKeeper, use_cpu_only_contexts
 from rr.monitor.run_stop import RunStop
@@ -55,6 +56,7 @@ class Cpu:
         self.uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
         use_cpu_only_contexts(self.uc)
         self._reservation = ReservationKeeper(self.uc)
+        self._interrupts = InterruptCsrReader(self.uc)
         self.engine = make_engine(self.uc)
         # True while an MMIO callback runs: there only the engine's record of the
         # access says which instruction of a block is executing.
@@ -145,6 +147,15 @@ class Cpu:
             finally:
                 self.priv = old
         return self._reservation.keep(switched)
+
+    def pending_interrupts(self) -> int:
+        """``mip & sie``: the interrupts pending and enabled, read in one library call
+        (the scheduler asks this of every hart at every switch: context_csrs.py)."""
+        return self._interrupts.pending_enabled()
+
+    def mip(self) -> int:
+        """``csr("mip")`` in one library call (context_csrs.py)."""
+        return self._interrupts.mip()
 
     def drop_reservation(self) -> None:
         """Make the hart's next sc fail, as a store by another hart would have."""

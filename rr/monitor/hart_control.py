@@ -47,6 +47,8 @@ class BoardHarts:
     def send_ipi(self, hart: int) -> None:
         if self.chaos is None:
             self.board.harts[hart].lines.set_software_pending()
+            if hart != self.board.current:
+                self.board.hart_may_run()
             return
         due = self.board.cpu.icount_in_hook() + 1 + self.chaos.ipi_delay(self.ipis_sent)
         self.ipis_sent += 1
@@ -85,6 +87,7 @@ class BoardHarts:
         if target.status is not HsmStatus.STOPPED:
             return SBI_ERR_ALREADY_AVAILABLE
         self.board.start_hart(target, address, opaque)
+        self.board.hart_may_run()
         return SBI_SUCCESS
 
     def stop(self, hart: int) -> int:

@@ -63,15 +63,14 @@ class CpuInterruptLines:
 
     def set_software_pending(self) -> None:
         """SBI IPI to ourselves: the guest owns SSIP afterwards (it clears it in sip)."""
-        self.cpu.set_csr("mip", self.cpu.csr("mip") | MIP_SSIP)
+        self.cpu.set_csr("mip", self.cpu.mip() | MIP_SSIP)
 
     def pending_enabled(self) -> bool:
         """Would wfi wake now? (an interrupt pending and enabled in sie)."""
-        return bool(self.cpu.csr("mip") & self.cpu.csr("sie"))
+        return bool(self.cpu.pending_interrupts())
 
     def _write(self) -> None:
-        mip = self.cpu.csr("mip")
-        self.cpu.set_csr("mip", (mip & ~MANAGED_BITS) | self.applied)
+        self.cpu.set_csr("mip", (self.cpu.mip() & ~MANAGED_BITS) | self.applied)
 
     def get_state(self) -> dict[str, Any]:
         return {"wanted": self.wanted, "applied": self.applied}

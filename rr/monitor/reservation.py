@@ -87,22 +87,22 @@ class ReservationKeeper:
         self.uc = uc
         self.layout = reservation_layout()
         self._context = uc.context_save()
-
-    def _word(self, offset: int) -> ctypes.c_uint64:
+        # The context's buffer stays where it is: its two words are looked up once.
         base = ctypes.cast(self._context.context, ctypes.c_void_p).value
-        return ctypes.c_uint64.from_address(base + offset)
+        self._address = ctypes.c_uint64.from_address(base + self.layout.address)
+        self._value = ctypes.c_uint64.from_address(base + self.layout.value)
 
     def keep(self, access: Callable[[], T]) -> T:
-        uc, layout = self.uc, self.layout
+        uc = self.uc
         uc.context_update(self._context)
-        address = self._word(layout.address).value
+        address = self._address.value
         if address == NO_RESERVATION:
             return access()
-        value = self._word(layout.value).value
+        value = self._value.value
         result = access()
         uc.context_update(self._context)           # the state the access left...
-        self._word(layout.address).value = address  # ...with the reservation back
-        self._word(layout.value).value = value
+        self._address.value = address               # ...with the reservation back
+        self._value.value = value
         uc.context_restore(self._context)
         return result
 
@@ -111,8 +111,7 @@ class ReservationKeeper:
         its lr: smp_run_loop.py)."""
         uc = self.uc
         uc.context_update(self._context)
-        word = self._word(self.layout.address)
-        if word.value == NO_RESERVATION:
+        if self._address.value == NO_RESERVATION:
             return
-        word.value = NO_RESERVATION
+        self._address.value = NO_RESERVATION
         uc.context_restore(self._context)

@@ -117,6 +117,7 @@ class RunLoop:
             cpu = board.cpu                 # the scheduler may have switched harts
             target = self._chunk_end(icount, stop_at)
             board.address_spaces.settle()   # watch hooks moved by the last run's satp writes
+            board.run_end = target
             stop = self._run_hart(target - icount)
             device_fault = board.bus.take_fault()
             if device_fault is not None:    # raised before the access completed (bus.py)

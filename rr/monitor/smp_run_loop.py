@@ -106,6 +106,10 @@ class SmpRunLoop(RunLoop):
                 self.board.start_hart(hart, *hart.resume)
             hart.status = HsmStatus.STARTED
 
+    def _others_can_run(self) -> bool:
+        board = self.board
+        return any(hart.can_run() for hart in board.harts if hart is not board.hart)
+
     def _run_hart(self, count: int) -> RunStop:
         board = self.board
         hart, before = board.hart, board.cpu.icount
@@ -113,6 +117,7 @@ class SmpRunLoop(RunLoop):
             return hart.cpu.run(count)
         finally:
             hart.retired += hart.cpu.icount - before
+            board.running_alone = False
 
     def _after_stop(self, stop: RunStop) -> None:
         super()._after_stop(stop)
@@ -128,7 +133,13 @@ class SmpRunLoop(RunLoop):
             self._switch_to_next(include_current=True)
 
     def _chunk_end(self, icount: int, stop_at: int | None) -> int:
-        target = min(super()._chunk_end(icount, stop_at), self._next_switch(icount))
+        target = super()._chunk_end(icount, stop_at)
+        board = self.board
+        # A switch position where no other hart can run switches nothing: the run goes
+        # past it, unless a hook wakes another hart first (Board.hart_may_run).
+        board.running_alone = self.chaos is None and not self._others_can_run()
+        if not board.running_alone:
+            target = min(target, self._next_switch(icount))
         delivery = self.board.hart_control.next_delivery()
         if delivery is not None and delivery > icount:
             target = min(target, delivery)

@@ -1,5 +1,8 @@
 """CSR access from the monitor, whatever state the hart is in.
 
+The interrupt CSRs the scheduler asks about at every switch are also read
+from a context snapshot (rr/monitor/context_csrs.py): the same values.
+
 Unicorn refuses the floating-point CSRs while mstatus.FS is Off, which is
 how a kernel runs most of the time: a read returned whatever its buffer
 held (so state hashes differed between processes) and a write was lost.
@@ -7,7 +10,10 @@ held (so state hashes differed between processes) and a write was lost.
 
 from __future__ import annotations
 
-from rr.monitor.constants import MIP_STIP, MSTATUS_FS, PRIV_S, RAM_BASE, SSTATUS_SIE
+import random
+
+from rr.monitor.constants import (MIDELEG_S_INTERRUPTS, MIP_STIP, MSTATUS_FS, PRIV_S, RAM_BASE,
+                                  SSTATUS_SIE)
 from rr.monitor.cpu import Cpu
 
 SUPERVISOR_TIMER_INTERRUPT = (1 << 63) | 5
@@ -104,3 +110,25 @@ def test_a_restored_pending_interrupt_is_taken_when_enabled():
     cpu.run(4)
     assert cpu.csr("scause") == SUPERVISOR_TIMER_INTERRUPT
     assert RAM_BASE + 0x100 <= cpu.pc < RAM_BASE + 0x108
+
+
+def test_interrupt_bits_from_the_context_agree_with_the_api():
+    """The scheduler reads mip and mip & sie from a context snapshot (context_csrs.py):
+    on random values, in S-mode and while a reservation is held, they are the API's."""
+    rng = random.Random(20261203)
+    for cpu in (Cpu(), _held_reservation()):
+        cpu.priv = PRIV_S
+        for _ in range(200):
+            cpu.set_csr("mideleg", rng.choice((MIDELEG_S_INTERRUPTS, 0, rng.getrandbits(12))))
+            cpu.set_csr("mie", rng.getrandbits(12))
+            cpu.set_csr("mip", rng.getrandbits(12))
+            assert cpu.mip() == cpu.csr("mip")
+            assert cpu.pending_interrupts() == cpu.csr("mip") & cpu.csr("sie")
+            assert cpu.priv == PRIV_S
+
+
+def test_context_reads_keep_the_guests_reservation():
+    cpu = _held_reservation()
+    cpu.mip()
+    cpu.pending_interrupts()
+    assert _store_conditional(cpu) == 0
