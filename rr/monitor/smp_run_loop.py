@@ -135,11 +135,13 @@ class SmpRunLoop(RunLoop):
     def _chunk_end(self, icount: int, stop_at: int | None) -> int:
         target = super()._chunk_end(icount, stop_at)
         board = self.board
+        switch = self._next_switch(icount)
         # A switch position where no other hart can run switches nothing: the run goes
         # past it, unless a hook wakes another hart first (Board.hart_may_run).
-        board.running_alone = self.chaos is None and not self._others_can_run()
+        board.running_alone = (target > switch and self.chaos is None
+                               and not self._others_can_run())
         if not board.running_alone:
-            target = min(target, self._next_switch(icount))
+            target = min(target, switch)
         delivery = self.board.hart_control.next_delivery()
         if delivery is not None and delivery > icount:
             target = min(target, delivery)
