@@ -3,6 +3,7 @@
 
     python bench/smp.py                      # --smp 1 and --smp 4, 5 alternating rounds
     python bench/smp.py --harts 1,2,4 --rounds 7
+    python bench/smp.py --quantum 100000      # another scheduling quantum for --smp > 1
 
 Each round records the SMP kernel (guests/linux/build.sh --smp) to its
 poweroff once per hart count, in turn, so load on the machine falls on every
@@ -53,10 +54,12 @@ class Recording:
         return tuple(self.insns / seconds / 1e6 for seconds in (self.wall, self.cpu, self.run))
 
 
-def record(harts: int, trace: Path) -> Recording:
+def record(harts: int, trace: Path, quantum: int | None) -> Recording:
     argv = [sys.executable, "-m", "rr", "record", str(LINUX_SMP / "Image"),
             "--initrd", str(LINUX_SMP / "initramfs.cpio.gz"), "--append", "console=ttyS0",
             "--disk", str(LINUX_SMP / "disk.img"), "--rng", "--smp", str(harts), "-o", str(trace)]
+    if quantum is not None and harts > 1:
+        argv += ["--quantum", str(quantum)]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -76,6 +79,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--harts", default="1,4", help="hart counts, the first is the base")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--quantum", type=int, help="--quantum of the recordings with several "
+                        "harts (default: rrvm's)")
     args = parser.parse_args()
     if not all((LINUX_SMP / name).is_file() for name in ("Image", "initramfs.cpio.gz", "disk.img")):
         sys.exit(f"bench/smp.py: no SMP Linux build in {LINUX_SMP} "
@@ -86,13 +91,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rrvm-smp-bench-") as tmp:
         for _ in range(args.rounds):
             for harts in counts:
-                results[harts].append(record(harts, Path(tmp) / f"smp{harts}.rrt"))
+                results[harts].append(record(harts, Path(tmp) / f"smp{harts}.rrt", args.quantum))
     load_after = os.getloadavg()
     medians = {harts: [statistics.median(r.rates()[k] for r in runs) for k in range(3)]
                for harts, runs in results.items()}
     base = medians[counts[0]]
+    quantum = f", quantum {args.quantum:,}" if args.quantum else ""
     print(f"SMP Linux ({LINUX_SMP}) recorded to poweroff, median of {args.rounds} "
-          "alternating rounds\n")
+          f"alternating rounds{quantum}\n")
     print("| harts | M instructions | process s | CPU s | run s | M instr/s process | "
           "M instr/s CPU | M instr/s run | ratio process | ratio CPU | ratio run |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
