@@ -341,7 +341,7 @@ class Board:
         # A new deadline may fall inside the current run: let the loop re-plan. A
         # deadline at or after the run's end is planned for when the loop goes on.
         deadline = self.timer.deadline_icount()
-        if deadline is None or deadline < self.run_end or self.timer.deadline is None:
+        if deadline is None or deadline < self.run_end:
             self.replan()
 
     def replan(self) -> None:

@@ -9,7 +9,7 @@ only, about 1.5 KiB) is copied in one call, and ``mip``, ``mie`` and
 ``mideleg`` sit at fixed offsets in it; ``sie`` is ``mie & mideleg`` (QEMU's
 ``read_sie``). The offsets are found once per process on a scratch engine,
 as reservation.py finds the reservation's, by writing known values and
-looking for them; tests/monitor/test_context_csrs.py compares the answer
+looking for them; tests/monitor/test_cpu_csrs.py compares the answers
 with the API's on random values.
 """
 
