@@ -125,6 +125,19 @@ def snapshot(board, ram: bool = True) -> dict:
     return state
 
 
+def digests_through_random_stops(session, targets, rng, max_step: int) -> dict[int, str]:
+    """State digests at each of ``targets`` (ascending), reached by runs that stop at
+    random positions up to ``max_step`` apart on the way."""
+    digests, position = {}, session.board.cpu.icount
+    for target in targets:
+        while position < target:
+            position = min(target, position + rng.randrange(1, max_step))
+            session.loop.run(position)
+            assert session.board.cpu.icount == position
+        digests[target] = state_digest(session.board)
+    return digests
+
+
 def straight_snapshots(trace: Path, positions: Iterable[int], ram: bool = True) -> dict[int, dict]:
     """Snapshots at each position from one plain forward replay (no timeline, no checkpoints)."""
     session = open_session(trace)

@@ -17,7 +17,8 @@ import pytest
 from rr.monitor.state_digest import state_digest
 from rr.replay.timeline import Timeline
 
-from replay_helpers import BIN, REPO, RRVM, _cached, open_session, record
+from replay_helpers import (BIN, REPO, RRVM, _cached, digests_through_random_stops, open_session,
+                            record)
 
 SEED = 20261202
 
@@ -66,14 +67,8 @@ def test_digests_straight_vs_random_stops(recorded):
     for target in targets:
         straight.loop.run(target)
         expected[target] = state_digest(straight.board)
-    stopped = open_session(recorded.trace)
-    position = 0
-    for target in targets:
-        while position < target:            # random stops on the way to each target
-            position = min(target, position + rng.randrange(1, 3000))
-            stopped.loop.run(position)
-            assert stopped.board.cpu.icount == position
-        assert state_digest(stopped.board) == expected[target], target
+    assert digests_through_random_stops(open_session(recorded.trace), targets, rng, 3000) \
+        == expected
 
 
 def test_timeline_seeks_match_straight_replay(recorded):

@@ -19,7 +19,7 @@ import pytest
 
 from rr.monitor.state_digest import state_digest
 
-from replay_helpers import open_session
+from replay_helpers import digests_through_random_stops, open_session
 from test_smp_replay import smp_recording
 
 SEED = 20261203
@@ -87,10 +87,4 @@ def test_digests_through_random_stops_match_the_reference(recorded, engine, monk
     monkeypatch.setenv("RRVM_ENGINE", engine)
     stopped = open_session(recorded.trace)
     assert stopped.board.cpu.engine.name == engine
-    position = 0
-    for target in targets:
-        while position < target:                # random stops on the way to each target
-            position = min(target, position + rng.randrange(1, 4000))
-            stopped.loop.run(position)
-            assert stopped.board.cpu.icount == position
-        assert state_digest(stopped.board) == expected[target], target
+    assert digests_through_random_stops(stopped, targets, rng, 4000) == expected
