@@ -24,10 +24,10 @@ from rr.monitor.clock import VirtualClock, make_clock
 from rr.monitor.constants import (
     DMA_VIRTIO_BLK, DMA_VIRTIO_RNG, MIDELEG_S_INTERRUPTS, MIP_SEIP, MIP_SSIP, PLIC_BASE,
     PLIC_CONTEXTS_PER_HART, PLIC_NUM_SOURCES, PRIV_S, RAM_BASE, SSTATUS_SIE, RTC_BASE, RTC_IRQ,
-    SIFIVE_TEST_BASE, UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
+    SIFIVE_TEST_BASE, SMP_CODE_BUFFER_BYTES, UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
 )
 from rr.monitor.counters import CounterEmulator
-from rr.monitor.cpu import Cpu
+from rr.monitor.cpu import Cpu, prepare_engines
 from rr.monitor.device_writes import DeviceWrites
 from rr.monitor.hart import Hart, HsmStatus
 from rr.monitor.hart_control import BoardHarts
@@ -144,13 +144,15 @@ class Board:
         self.running_alone = False
         # Where the current run ends (the run loop's target for it).
         self.run_end = 0
-        first = Cpu()
+        prepare_engines()
+        code_buffer = SMP_CODE_BUFFER_BYTES // config.harts if config.harts > 1 else None
+        first = Cpu(code_buffer)
         self.ram = GuestRam(first, RAM_BASE, config.ram_size)
         self.clock = make_clock(config.clock, inputs)
         self.hart_control = BoardHarts(self) if config.harts > 1 else None
         self.harts = [self._make_hart(0, first)]
         for index in range(1, config.harts):
-            cpu = Cpu()
+            cpu = Cpu(code_buffer)
             self.ram.map_into(cpu)
             self.harts.append(self._make_hart(index, cpu))
         self.select(0)

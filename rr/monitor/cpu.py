@@ -15,6 +15,7 @@ which is also the index of the next instruction to execute. Inside a hook,
 from __future__ import annotations
 
 import ctypes
+import gc
 from typing import Callable
 
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc
@@ -24,9 +25,11 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from rr.monitor.clock import VirtualClock
 from rr.monitor.constants import MSTATUS_FS, PRIV_M
-from rr.monitor.context_csrs import InterruptCsrReader
-from rr.monitor.engine_choice import make_engine
-from rr.monitor.reservation import ReservationKeeper, use_cpu_only_contexts
+from rr.monitor.context_csrs import InterruptCsrReader, interrupt_csr_layout
+from rr.monitor.engine_choice import engine_name, make_engine
+from rr.monitor.hook_engine import HOOK_ENGINE
+from rr.monitor.insn_counter import counter_offset
+from rr.monitor.reservation import ReservationKeeper, reservation_layout, use_cpu_only_contexts
 from rr.monitor.run_stop import RunStop
 
 GPR_IDS = [rc.UC_RISCV_REG_X0 + i for i in range(32)]
@@ -49,11 +52,32 @@ CSR_IDS = {
 FP_CSRS = frozenset({"fflags", "frm", "fcsr"})
 
 
+def prepare_engines() -> None:
+    """Run every calibration on its scratch engines, and free them, before a board
+    makes its harts' engines.
+
+    Each engine's translated code lives in one mapping, placed by the kernel below
+    the mappings already there. Code within 2 GiB of libunicorn calls its helpers
+    (the block hook, memory accesses, block lookups) directly, further away through
+    a register: an engine whose code landed below scratch engines not yet freed ran
+    a block-bound loop about a third slower (tests/monitor/test_engine_placement.py).
+    """
+    reservation_layout()
+    interrupt_csr_layout()
+    if engine_name() == HOOK_ENGINE:
+        counter_offset()
+    gc.collect()                    # scratch engines with hooks sit in reference cycles
+
+
 class Cpu:
     """One hart in a unicorn engine, with physical memory mapped by the board."""
 
-    def __init__(self) -> None:
+    def __init__(self, code_buffer: int | None = None) -> None:
+        """``code_buffer``: bytes for this engine's translated code (unicorn's default
+        when None)."""
         self.uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
+        if code_buffer is not None:
+            self.uc.ctl_set_tcg_buffer_size(code_buffer)
         use_cpu_only_contexts(self.uc)
         self._reservation = ReservationKeeper(self.uc)
         self._interrupts = InterruptCsrReader(self.uc)
