@@ -11,20 +11,18 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rr.errors import ImageError, RrError
-from rr.guests import DEMO, bundled_guest
-from rr.log.frames import SNIFF_SIZE, looks_like_trace
-from rr.monitor.board import BootPayload
-from rr.monitor.board_config import BoardConfig, check_epoch, check_harts, check_quantum
 from rr.monitor.clock import ClockKind
 from rr.monitor.constants import (DEFAULT_EPOCH_INSNS, DEFAULT_QUANTUM_INSNS, DEFAULT_RAM_SIZE,
                                   MAX_DTB_SIZE, MAX_EPOCH_INSNS, MAX_HARTS, MAX_QUANTUM_INSNS,
                                   MAX_RAM_SIZE, MIN_EPOCH_INSNS, MIN_QUANTUM_INSNS, MIN_RAM_SIZE,
                                   RAM_SIZE_ALIGN, RNG_SEED_BYTES)
-from rr.monitor.disk_image import open_disk
-from rr.monitor.loader import parse_image, read_file
+
+if TYPE_CHECKING:             # the engine is imported by the functions that build a board:
+    from rr.monitor.board import BootPayload       # the CLI parses arguments without it
+    from rr.monitor.board_config import BoardConfig
 
 _SIZE = re.compile(r"^(\d+)\s*([kmgt]?)(i?b)?$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -116,6 +114,8 @@ def describe_size(size: int) -> str:
 
 
 def board_config(args: argparse.Namespace) -> BoardConfig:
+    from rr.monitor.board_config import BoardConfig, check_epoch, check_harts, check_quantum
+
     check_outputs(args)
     if not MIN_RAM_SIZE <= args.mem <= MAX_RAM_SIZE:
         raise RrError(f"--mem {describe_size(args.mem)} is out of range "
@@ -162,6 +162,9 @@ def _same_file(a: str, b: str) -> bool:
 
 def is_trace_file(path: str) -> bool:
     """True when ``path`` is meant as a trace (even a damaged one): read it as one."""
+    from rr.log.frames import SNIFF_SIZE, looks_like_trace
+    from rr.monitor.loader import read_file
+
     try:
         size = os.stat(path).st_size
     except OSError as exc:                   # neither a trace nor an image: say which file
@@ -170,6 +173,12 @@ def is_trace_file(path: str) -> bool:
 
 
 def boot_payload(args: argparse.Namespace) -> BootPayload:
+    from rr.guests import DEMO, bundled_guest
+    from rr.log.frames import SNIFF_SIZE, looks_like_trace
+    from rr.monitor.board import BootPayload
+    from rr.monitor.disk_image import open_disk
+    from rr.monitor.loader import parse_image, read_file
+
     path = args.image if args.image else str(bundled_guest(DEMO))
     data = read_file(path, "image", args.mem)
     if looks_like_trace(data[:SNIFF_SIZE], len(data)):

@@ -12,7 +12,8 @@ import argparse
 
 from rr.commands.gdb_options import (add_gdb_arguments, gdb_symbols, open_listener,
                                      protocol_trace, stub_log)
-from rr.commands.index_options import add_index_arguments, open_for, search_for, warn
+from rr.commands.index_options import (add_index_arguments, open_for, search_for,
+                                       start_workers, warn)
 from rr.printable import printable
 
 HELP = "replay a trace under gdb, with reverse execution (gdb-multiarch: target remote :PORT)"
@@ -25,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    start_workers(args, args.trace)          # before the imports below: they overlap
     from rr.gdbstub.replay_target import ReplayTarget
     from rr.gdbstub.server import GdbServer
     from rr.log.trace_reader import TraceReader

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from rr.commands.board_options import add_board_arguments, board_config, boot_payload
 from rr.errors import RrError
-from rr.monitor.board import settle_payload
 
 HELP = "write the device tree the board would give the guest"
 
@@ -18,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rr.monitor.board import settle_payload
+
     blob = settle_payload(board_config(args), boot_payload(args)).dtb
     try:
         Path(args.output).write_bytes(blob)

@@ -4,8 +4,9 @@ commands that replay (replay, repl, debug), and opening the index they ask for.
 By default an index next to the trace is used when it belongs to the trace
 (one warning line otherwise), and a command that runs the trace to its end
 without one writes it there. Searches over many segments use ``--jobs``
-local worker processes (default: one per core), or the Dask cluster named by
-``--scheduler`` (rr/replay/segments.py).
+local processes (default: one per core; the command's own process and
+``--jobs`` - 1 workers, started as soon as the index is open), or the Dask
+cluster named by ``--scheduler`` (rr/replay/segments.py).
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ def add_index_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-write-index", action="store_true",
                         help="do not write TRACE.idx when the trace is run to its end")
     parser.add_argument("--jobs", "-j", type=jobs_count, default=None, metavar="N",
-                        help="worker processes for searches split by index segment "
-                             "(default: one per core; 1: no workers)")
+                        help="processes for searches split by index segment, this one "
+                             "included (default: one per core; 1: no workers)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                         help="run segment searches on this Dask distributed scheduler "
                              "(its workers read the trace and index at the same paths)")
@@ -80,17 +81,35 @@ def for_history(args: argparse.Namespace):
     return open_all
 
 
+def jobs_wanted(args: argparse.Namespace) -> int:
+    return args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+
+
+def start_workers(args: argparse.Namespace, trace: str) -> None:
+    """Start the local workers of segment searches now, when the trace has an index
+    and more than one job is wanted: they get ready while the command loads (the
+    search takes them over, or ``search_for`` stops them when the index is unusable)."""
+    if getattr(args, "no_index", False) or args.scheduler is not None:
+        return
+    jobs = jobs_wanted(args)
+    if jobs > 1:
+        from rr.replay import worker_pool
+        worker_pool.start_early(jobs - 1, trace)
+
+
 def search_for(args: argparse.Namespace, reader: TraceReader,
                index: CheckpointIndex | None) -> SegmentSearch | None:
     """How searches are split over segments, when there is an index and more than one
     worker (or a scheduler) to give them to."""
-    if index is None:
-        return None
-    jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
-    if args.scheduler is None and jobs <= 1:
+    jobs = jobs_wanted(args)
+    if index is None or (args.scheduler is None and jobs <= 1):
+        from rr.replay import worker_pool
+        worker_pool.discard_early()
         return None
     from rr.commands import progress
     from rr.replay.segments import SegmentSearch
     shown = progress.segments if progress.on_terminal() else None
-    return SegmentSearch(reader.path, index, jobs=jobs, scheduler=args.scheduler,
-                         progress=shown)
+    search = SegmentSearch(reader.path, index, jobs=jobs, scheduler=args.scheduler,
+                           progress=shown)
+    search.start()            # the workers get ready while the command does
+    return search

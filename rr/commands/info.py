@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from rr.log.trace_reader import TraceReader
-from rr.replay.trace_summary import describe
-
 HELP = "summarize a trace: guest, board, length, duration, exit, events, sizes"
 
 
@@ -15,7 +12,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rr.log.trace_reader import TraceReader
     from rr.replay.checkpoint_index import index_status
+    from rr.replay.trace_summary import describe
 
     with TraceReader(args.trace) as reader:
         print(describe(reader))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 
 from rr.commands.board_options import board_config, boot_payload
-from rr.commands.console_run import host_console, report_exit, run_live
 from rr.commands.gdb_options import gdb_symbols, open_listener, protocol_trace, stub_log
 from rr.errors import RrError
 
@@ -26,6 +25,8 @@ def add_live_gdb_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_maybe_under_gdb(args: argparse.Namespace, record_to: str | None) -> int:
     """`rrvm run` and `rrvm record`: under gdb with --gdb, else on the console alone."""
+    from rr.commands.console_run import run_live
+
     if args.gdb is None:
         if args.wait:
             raise RrError("--wait holds the guest for gdb: it needs --gdb PORT")
@@ -37,6 +38,7 @@ def run_maybe_under_gdb(args: argparse.Namespace, record_to: str | None) -> int:
 
 
 def debug_live(args: argparse.Namespace, record_to: str | None) -> int:
+    from rr.commands.console_run import host_console, report_exit
     from rr.gdbstub.live_target import LiveTarget
     from rr.gdbstub.server import GdbServer, SessionEnd
     from rr.record.recording import Recording

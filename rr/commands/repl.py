@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from rr.commands.board_options import add_board_arguments
-from rr.commands.index_options import add_index_arguments
+from rr.commands.index_options import add_index_arguments, start_workers
 
 HELP = ("explore a trace interactively (or a guest image, run live with its history kept): "
         "step both ways, watch memory, ask when it changed")
@@ -33,5 +33,6 @@ def add_history_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    start_workers(args, args.image)          # before the imports below: they overlap
     from rr.repl.app import main
     return main(args)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rr.commands.index_options import add_index_arguments
+from rr.commands.index_options import add_index_arguments, start_workers
 from rr.errors import RrError
 from rr.printable import clipped, printable
 
@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.verify:
+        start_workers(args, args.trace)      # before the imports below: they overlap
     from rr.log.trace_reader import TraceReader
     from rr.monitor.host_console import HostConsoleOutput
     from rr.replay.registers import format_registers

@@ -103,7 +103,7 @@ def interactive(repl: Repl, banner: str) -> int:
     from prompt_toolkit.shortcuts import CompleteStyle
 
     from rr.repl.completion import ReplCompleter
-    from rr.repl.formatting import STYLE
+    from rr.repl.formatting import style
 
     path = history_path()
     try:
@@ -114,7 +114,7 @@ def interactive(repl: Repl, banner: str) -> int:
         repl.out.error(f"history not kept: {path}: {exc.strerror or exc}")
         history = InMemoryHistory()
     session = PromptSession(history=history, completer=ReplCompleter(repl.debugger.symbols),
-                            complete_style=CompleteStyle.READLINE_LIKE, style=STYLE,
+                            complete_style=CompleteStyle.READLINE_LIKE, style=style(),
                             complete_while_typing=False, include_default_pygments_style=False)
     repl.out.line(banner)
     while True:

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterable, TextIO, Union
-
-from prompt_toolkit import print_formatted_text
-from prompt_toolkit.formatted_text import FormattedText
-from prompt_toolkit.styles import Style
+from functools import lru_cache
+from typing import TYPE_CHECKING, Iterable, TextIO, Union
 
 from rr.printable import clipped
 
+if TYPE_CHECKING:
+    from prompt_toolkit.styles import Style
+
 Fragment = Union[str, tuple[str, str]]
 
-STYLE = Style.from_dict({
+STYLE_CLASSES = {
     "addr": "ansicyan",
     "sym": "ansigreen",
     "reg": "ansiyellow",
@@ -32,7 +32,15 @@ STYLE = Style.from_dict({
     "changed": "ansired bold",
     "hit": "ansiyellow bold",
     "prompt": "ansiblue",
-})
+}
+
+
+@lru_cache(maxsize=None)
+def style() -> Style:
+    """The classes' prompt-toolkit style (imported only for colour or the prompt: plain
+    output, as with ``-c``, starts quicker without it)."""
+    from prompt_toolkit.styles import Style
+    return Style.from_dict(STYLE_CLASSES)
 
 
 def colour_wanted(stream: TextIO) -> bool:
@@ -68,9 +76,11 @@ class Printer:
             self._out.write("\n")
             self._mid_line = False
         if self.colour:
+            from prompt_toolkit import print_formatted_text
+            from prompt_toolkit.formatted_text import FormattedText
             parts = [(f"class:{f[0]}" if f[0] else "", f[1]) if isinstance(f, tuple) else ("", f)
                      for f in fragments]
-            print_formatted_text(FormattedText(parts), style=STYLE, file=self._out)
+            print_formatted_text(FormattedText(parts), style=style(), file=self._out)
         else:
             self._out.write(plain(fragments) + "\n")
             self._out.flush()

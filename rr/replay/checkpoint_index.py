@@ -33,22 +33,15 @@ from rr.monitor.ram import advance_shadow, buffer_address
 from rr.monitor.state_digest import state_digest
 from rr.printable import byte_size
 from rr.replay import machine_state
+from rr.replay.index_location import index_path
 from rr.replay.machine_state import MachineState
 from rr.replay.session import HistorySession
-
-INDEX_SUFFIX = ".idx"
 
 Warn = Callable[[str], None]
 
 
 class IndexRejected(RrError):
     """The index cannot be used for this trace (stale, damaged or foreign)."""
-
-
-def index_path(trace: str | os.PathLike[str]) -> Path:
-    """Where a trace's index lives: next to it, ``TRACE.idx``."""
-    trace = Path(trace)
-    return trace.with_name(trace.name + INDEX_SUFFIX)
 
 
 _digests: dict[tuple[str, int, int], tuple[str, int]] = {}

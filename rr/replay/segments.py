@@ -7,12 +7,19 @@ position, the check of a whole replay) is the same search over each segment,
 and each segment can be run by its own worker from its own checkpoint: the
 search then costs about the trace's length divided by the workers.
 
-Workers are local processes (``concurrent.futures``, ``jobs`` of them) or the
-workers of a Dask distributed cluster (``scheduler``: its address); either
-way a task names the trace and index by path (cluster workers read them
-from a path they share) and a worker keeps the replay it builds for the
-next task on the same trace. With one job and no scheduler the segments run
-one after the other in this process, through the same code.
+Workers are local processes (``concurrent.futures``) or the workers of a Dask
+distributed cluster (``scheduler``: its address); either way a task names
+the trace and index by path (cluster workers read them from a path they
+share) and a worker keeps the replay it builds for the next task on the
+same trace. Locally, ``jobs`` processes search: this one and ``jobs - 1``
+workers (rr/replay/worker_pool.py). This process takes the next segment no
+worker has taken yet whenever it would otherwise wait, so on two cores one
+worker and this process share the segments, and no core is left to a
+process that only waits. The workers are started before the first search
+(``start``, or earlier by the command: ``worker_pool.start_early``), and
+until they are running this process searches alone. With one job and no
+scheduler the segments run one after the other in this process, through
+the same code.
 
 Results are put together in segment order, so they are the same as a search
 that runs history from the start (tests/replay/test_segments.py compares
@@ -23,8 +30,8 @@ tasks not started are cancelled, running ones finish their segment.
 from __future__ import annotations
 
 import os
-import signal
 import time
+from concurrent import futures as local_futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -37,6 +44,7 @@ from rr.replay.checkpoint_index import CheckpointIndex, check_index
 from rr.replay.divergence import Divergence
 from rr.replay.hits import Hit, HitCollector, Watchpoint
 from rr.replay.replay_session import ReplaySession
+from rr.replay.worker_pool import WorkerPool, adopt
 
 POLL = 0.1                       # seconds between looks at the workers and the cancellation
 
@@ -84,13 +92,17 @@ _replays: dict[tuple, _Replay] = {}
 def _replay_for(task: SegmentTask) -> _Replay:
     """This worker's replay of the task's trace, built once and reused (while neither
     the trace nor the index file changes)."""
+    return _replay_of(task.trace, task.index)
+
+
+def _replay_of(trace: str, index: str) -> _Replay:
     key = tuple((path, stat.st_size, stat.st_mtime_ns)
-                for path, stat in ((path, os.stat(path)) for path in (task.trace, task.index)))
+                for path, stat in ((path, os.stat(path)) for path in (trace, index)))
     replay = _replays.get(key)
     if replay is None:
-        reader = TraceReader(task.trace)
+        reader = TraceReader(trace)
         replay = _Replay(reader, ReplaySession(reader, lambda data: None),
-                         check_index(reader, Path(task.index)))
+                         check_index(reader, Path(index)))
         for old in _replays.values():   # one trace at a time per worker
             old.index.file.close()
             old.reader.close()
@@ -170,9 +182,10 @@ def verify_segment(task: SegmentTask) -> SegmentCheck:
     return SegmentCheck(segment, session.board.cpu.icount, problem)
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the process that started them (it cancels them)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def prepare(trace: str, index: str) -> None:
+    """Open the trace and index and build the replay (worker side): what a worker
+    does while the command that started it is still getting ready."""
+    _replay_of(trace, index)
 
 
 # ------------------------------------------------------------------------------- driver
@@ -191,7 +204,7 @@ class SegmentSearch:
         self.jobs = jobs
         self.scheduler = scheduler
         self.progress = progress
-        self._pool: Any = None
+        self._pool: WorkerPool | None = None
         self._client: Any = None
 
     @property
@@ -199,6 +212,18 @@ class SegmentSearch:
         if self.scheduler is not None:
             return f"the Dask cluster at {self.scheduler}"
         return f"{self.jobs} worker{'s' if self.jobs != 1 else ''}"
+
+    @property
+    def _local(self) -> bool:
+        """Local worker processes (not a cluster): this process searches too."""
+        return self.scheduler is None
+
+    def start(self) -> None:
+        """Start the local workers now, in the background, each opening the trace and
+        index: a search that comes later finds them ready. Nothing for one job or a
+        cluster (whose workers are already running)."""
+        if self._local and self.jobs > 1:
+            self._local_pool()
 
     def segments(self, low: int = 0, high: int | None = None) -> list[Segment]:
         """The segments that hold positions in [low, high) (high None: to the end)."""
@@ -286,32 +311,76 @@ class SegmentSearch:
         return results
 
     def _on_workers(self, function, tasks, cancel, done, enough) -> list[Any]:
-        futures = self._submit(function, tasks)
+        futures: dict[int, Any] = {}       # the tasks given to the workers, by number
+        here: dict[int, Any] = {}          # the results of the tasks this process ran
         results: list[Any] = []
         try:
-            while len(results) < len(futures):
-                while len(results) < len(futures) and futures[len(results)].done():
-                    future = futures[len(results)]
-                    self._raise_failure(future)
-                    results.append(future.result())
+            while len(results) < len(tasks):
+                if len(results) + len(futures) + len(here) < len(tasks) and self._ready():
+                    self._submit(function, tasks, len(results), futures, here)
+                while len(results) < len(tasks) and (len(results) in here or (
+                        len(results) in futures and futures[len(results)].done())):
+                    number = len(results)
+                    if number in here:
+                        results.append(here.pop(number))
+                    else:
+                        self._raise_failure(futures[number])
+                        results.append(futures.pop(number).result())
                     if enough is not None and enough(results[-1]):
-                        self._cancel(futures[len(results):])
+                        self._cancel(futures.values())
                         return results
-                for future in futures[len(results):]:
-                    if future.done():
-                        self._raise_failure(future)       # a failure anywhere ends it now
-                done[0] = sum(1 for future in futures if future.done())
-                if len(results) < len(futures):
+                pending = sorted(number for number in futures if number >= len(results))
+                for number in pending:
+                    if futures[number].done():
+                        self._raise_failure(futures[number])  # a failure anywhere ends it now
+                done[0] = len(results) + len(here) + sum(1 for number in pending
+                                                         if futures[number].done())
+                if len(results) < len(tasks):
                     if cancel is not None and cancel.requested():
-                        raise Interrupted(f"{cancel.why} ({done[0]} of {len(futures)} "
+                        raise Interrupted(f"{cancel.why} ({done[0]} of {len(tasks)} "
                                           "segments searched)", cancel.why or "")
-                    time.sleep(POLL)
+                    taken = self._take(len(results), len(tasks), futures, here)
+                    if taken is not None:
+                        here[taken] = function(tasks[taken])
+                    else:
+                        self._wait([futures[number] for number in pending])
             return results
         except BaseException:
-            self._cancel(futures)
+            self._cancel(futures.values())
             raise
 
+    def _ready(self) -> bool:
+        """The workers can be given tasks without waiting for them to start."""
+        return not self._local or self._local_pool().ready
+
+    def _take(self, first: int, count: int, futures: dict[int, Any],
+              here: dict[int, Any]) -> int | None:
+        """The first task from ``first`` no worker has taken yet (not given to the
+        workers, or given but not yet sent to one: its future is then cancelled), now
+        this process's to run; None: none left, or the workers are a cluster's."""
+        if not self._local:
+            return None
+        for number in range(first, count):
+            if number in here:
+                continue
+            future = futures.get(number)
+            if future is None:
+                return number
+            if not future.done() and future.cancel():
+                del futures[number]
+                return number
+        return None
+
+    def _wait(self, pending: list[Any]) -> None:
+        """Until a pending task finishes, or POLL seconds (to look at the cancellation)."""
+        if self._local and pending:
+            local_futures.wait(pending, timeout=POLL, return_when=local_futures.FIRST_COMPLETED)
+        else:
+            time.sleep(POLL)
+
     def _raise_failure(self, future: Any) -> None:
+        if self._local and future.cancelled():
+            return                   # taken by this process
         error = future.exception()
         if error is None:
             return
@@ -319,31 +388,35 @@ class SegmentSearch:
             raise error
         raise RrError(f"a segment worker failed: {type(error).__name__}: {error}")
 
-    def _submit(self, function, tasks) -> list[Any]:
+    def _submit(self, function, tasks, first: int, futures: dict[int, Any],
+                here: dict[int, Any]) -> None:
+        """Give the workers every task from ``first`` not given yet nor run here."""
+        numbers = [number for number in range(first, len(tasks))
+                   if number not in futures and number not in here]
         if self.scheduler is not None:
             client = self._dask()
-            return client.map(function, tasks, pure=False)
+            futures.update(zip(numbers, client.map(function, [tasks[number] for number in numbers],
+                                                   pure=False)))
+            return
         pool = self._local_pool()
-        return [pool.submit(function, task) for task in tasks]
+        for number in numbers:
+            futures[number] = pool.submit(function, tasks[number])
 
-    def _cancel(self, futures: list[Any]) -> None:
+    def _cancel(self, futures: Iterable[Any]) -> None:
+        futures = list(futures)
         if self._client is not None:
             self._client.cancel(futures)
         else:
             for future in futures:
                 future.cancel()
 
-    def _local_pool(self) -> Any:
+    def _local_pool(self) -> WorkerPool:
+        """The ``jobs - 1`` worker processes (this process is the other searcher): the
+        ones the command started early if it did, else started now."""
         if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-            # Workers start from a clean server process: not a fork of this one
-            # (its threads, its terminal, its engine). The server imports this
-            # module (rrvm, unicorn) once, so each worker starts with it loaded.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])
-            self._pool = ProcessPoolExecutor(self.jobs, context,
-                                             initializer=_ignore_interrupts)
+            workers = max(1, self.jobs - 1)
+            self._pool = adopt(workers) or WorkerPool(workers, self.trace,
+                                                      os.fspath(self.index.path.resolve()))
         return self._pool
 
     def _dask(self) -> Any:
@@ -363,7 +436,7 @@ class SegmentSearch:
     def close(self) -> None:
         """Stop the local workers (or leave the cluster)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown()
             self._pool = None
         if self._client is not None:
             self._client.close()

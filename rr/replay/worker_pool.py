@@ -1,0 +1,104 @@
+"""The local worker processes of segment searches, started before they are needed.
+
+Starting a worker costs more than a search's share of work on a short trace:
+a server process that imports rrvm (unicorn, the board), then each worker
+opening the trace and its index. A command that will search (``rrvm repl``,
+``rrvm debug`` or ``rrvm replay --verify`` on an indexed trace with more than
+one job) starts its workers first thing (``start_early``), so that this cost
+overlaps its own imports and the opening of the trace; the segment search
+takes them over (``adopt``) when it is set up. This module imports nothing of
+rrvm's engine, so starting the workers waits for none of it.
+
+Workers start from a clean ``forkserver`` process, not forked from the
+command's (its threads, its terminal, its engine); the server imports the
+segment search module (rr/replay/segments.py) once, so each worker starts
+with it loaded. Workers ignore SIGINT: Ctrl-C is the command's to handle
+(it cancels the tasks not started and stops the workers).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+from rr.replay.index_location import index_path
+
+SEARCH_MODULE = "rr.replay.segments"
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the process that started them (it cancels them)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _open_replay(trace: str, index: str) -> None:
+    """Open the trace and index and build the replay, in a worker (kept for its tasks)."""
+    from rr.replay.segments import prepare
+    prepare(trace, index)
+
+
+class WorkerPool:
+    """``workers`` processes, spawned in the background (``ready`` once they are);
+    given a trace and index, each opens them as soon as it runs."""
+
+    def __init__(self, workers: int, trace: str | None = None,
+                 index: str | None = None) -> None:
+        import multiprocessing
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([SEARCH_MODULE])
+        self.workers = workers
+        self.executor = ProcessPoolExecutor(workers, context, initializer=_ignore_interrupts)
+        self._thread = threading.Thread(target=self._spawn, args=(trace, index),
+                                        name="rrvm-workers", daemon=True)
+        self._thread.start()
+
+    def _spawn(self, trace: str | None, index: str | None) -> None:
+        """Submitting spawns the processes (it waits for the server to import rrvm)."""
+        try:
+            for _ in range(self.workers):
+                if trace is not None and index is not None:
+                    self.executor.submit(_open_replay, trace, index)
+                else:
+                    self.executor.submit(int)
+        except Exception:      # noqa: BLE001 - the search that submits next says what failed
+            pass
+
+    @property
+    def ready(self) -> bool:
+        """Tasks can be submitted without waiting for the workers to be spawned."""
+        return not self._thread.is_alive()
+
+    def submit(self, function, *args) -> Future:
+        self._thread.join()
+        return self.executor.submit(function, *args)
+
+    def shutdown(self) -> None:
+        self._thread.join()
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+_early: dict[int, WorkerPool] = {}
+
+
+def start_early(workers: int, trace: str | os.PathLike[str]) -> None:
+    """Start ``workers`` processes for the trace's segment searches now, if the trace
+    has an index file (whether it is usable is found out later: ``discard_early``)."""
+    index = index_path(trace)
+    if workers < 1 or workers in _early or not index.is_file():
+        return
+    _early[workers] = WorkerPool(workers, os.fspath(Path(trace).resolve()),
+                                 os.fspath(index.resolve()))
+
+
+def adopt(workers: int) -> WorkerPool | None:
+    """The pool ``start_early`` started with that many workers, now the caller's."""
+    return _early.pop(workers, None)
+
+
+def discard_early() -> None:
+    """No search will come (the index is unusable): stop the workers started early."""
+    while _early:
+        _early.popitem()[1].shutdown()
