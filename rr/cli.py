@@ -11,6 +11,7 @@ from rr.commands import dap, debug, diff, dtb, dump, index, info, origin, record
 from rr.commands.broken_pipe import silence_stdout
 from rr.errors import RrError
 from rr.printable import clipped
+from rr.replay.worker_pool import discard_early
 
 COMMANDS = {"run": run, "record": record, "replay": replay, "info": info, "dump": dump,
             "dtb": dtb, "index": index, "debug": debug, "repl": repl, "dap": dap,
@@ -49,4 +50,6 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print(f"rrvm: error: out of memory running `rrvm {args.command}`", file=sys.stderr)
         return 1
+    finally:
+        discard_early()              # workers started for a search that never came
 

@@ -27,7 +27,7 @@ the first instruction, which says nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rr.analysis.register_writes import executed_pcs, instruction_at
 from rr.analysis.semantics import semantics
@@ -37,8 +37,10 @@ from rr.log.events import Event, format_event
 from rr.monitor.constants import GPR_NAMES
 from rr.monitor.cpu import CSR_IDS
 from rr.monitor.riscv import cause_name
-from rr.replay.hits import Hit
 from rr.monitor.state_digest import register_state, state_digest
+
+if TYPE_CHECKING:
+    from rr.monitor.board import Board
 
 FIRST_FLOW_WINDOW = 4096
 FLOW_WINDOW_GROWTH = 8
@@ -408,15 +410,21 @@ def trap_entries(subject: Subject) -> list[TrapEntry]:
     timeline, cpu = subject.timeline, subject.cpu
     timeline.seek(subject.length, subject.cancel)
     vector = cpu.csr("stvec") & ~3
-    causes: dict[int, tuple[int, int]] = {}
-
-    def note(hit: Hit) -> bool:
-        causes[hit.icount] = (cpu.reg(CSR_IDS["scause"]), cpu.reg(CSR_IDS["sepc"]))
-        return True
-
-    hits = timeline.all_hits([vector], condition=note, cancel=subject.cancel)
-    return [TrapEntry(hit.icount, *causes[hit.icount], subject.function(causes[hit.icount][1]))
+    hits = timeline.all_hits([vector], probe=CsrProbe(("scause", "sepc")),
+                             cancel=subject.cancel)
+    return [TrapEntry(hit.icount, *hit.values, subject.function(hit.values[1]))
             for hit in hits]
+
+
+@dataclass(frozen=True)
+class CsrProbe:
+    """CSRs read at each hit, as the hart that hit sees them (a hits.Probe: plain
+    data, so a search split by segment reads them in its workers)."""
+
+    names: tuple[str, ...]
+
+    def read(self, board: Board) -> tuple[int, ...]:
+        return tuple(board.cpu.reg(CSR_IDS[name]) for name in self.names)
 
 
 def first_trap_difference(good: Subject, bad: Subject) -> TrapDifference | None:

@@ -11,6 +11,12 @@ An expression is what the REPL's `print` takes (numbers, symbols,
 $registers, + and -), whose value is printed; a data symbol alone stands for
 its contents (its size when 1, 2, 4 or 8 bytes, else 8 bytes), and ``*EXPR``
 for the 8 bytes at EXPR.
+
+The expressions go to the hook as an ``ExpressionProbe``: their text and the
+symbols they name, plain data evaluated where the hook runs. So with a
+trace's index and several jobs the history is searched by segment side by
+side (rr/replay/segments.py), each worker evaluating the expressions at its
+hits, and the report is the same as from one replay.
 """
 
 from __future__ import annotations
@@ -18,12 +24,17 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from rr.analysis.subject import Subject
+from rr.monitor.guest_memory import GuestMemory
 from rr.monitor.mmu import PageFault
-from rr.replay.hits import Hit
-from rr.repl.expressions import ExpressionError
+from rr.repl.expressions import Evaluator, ExpressionError, register_reader
+from rr.repl.symbols import Symbol, SymbolTable
+
+if TYPE_CHECKING:
+    from rr.monitor.board import Board
 
 WORD = 8
 VALUE_SIZES = (1, 2, 4, 8)
@@ -39,16 +50,34 @@ class LogExpression:
     address_text: str            # what the evaluator reads
     size: int                    # bytes read at the address; 0: the value itself
 
-    def evaluate(self, subject: Subject) -> int | None:
+    def evaluate(self, evaluator: Evaluator, memory: GuestMemory) -> int | None:
         """The value now; None when its memory cannot be read."""
-        value = subject.evaluator.address(self.address_text)
+        value = evaluator.address(self.address_text)
         if not self.size:
             return value
         try:
-            data = subject.timeline.board.memory.read(value, self.size)
+            data = memory.read(value, self.size)
         except PageFault:
             return None
         return int.from_bytes(data, "little")
+
+
+@dataclass(frozen=True)
+class ExpressionProbe:
+    """A logpoint's expressions, read at each hit (a hits.Probe): the expressions and
+    the symbols they name, which is all a worker needs to evaluate them."""
+
+    expressions: tuple[LogExpression, ...]
+    symbols: tuple[Symbol, ...]
+
+    @cached_property
+    def _table(self) -> SymbolTable:
+        return SymbolTable(self.symbols)
+
+    def read(self, board: Board) -> tuple[int | None, ...]:
+        """The values at the hit, with the registers of the hart that hit."""
+        evaluator = Evaluator(self._table, register_reader(board.cpu))
+        return tuple(item.evaluate(evaluator, board.memory) for item in self.expressions)
 
 
 @dataclass(frozen=True)
@@ -131,15 +160,11 @@ def logpoint(subject: Subject, location: str, expressions: list[str]) -> Logpoin
     """Every time the pc reached ``location`` over the whole history, with the values of
     ``expressions`` there; the position is kept."""
     address = code_address(subject, location)
-    parsed = [expression(subject, text) for text in expressions]
-    values: dict[int, tuple[int | None, ...]] = {}
-
-    def note(hit: Hit) -> bool:
-        values[hit.icount] = tuple(item.evaluate(subject) for item in parsed)
-        return True
-
-    hits = subject.timeline.all_hits([address], condition=note, cancel=subject.cancel)
+    parsed = tuple(expression(subject, text) for text in expressions)
+    named = {symbol.name: symbol for item in parsed
+             for symbol in subject.evaluator.symbols_named(item.address_text)}
+    probe = ExpressionProbe(parsed, tuple(named.values()))
+    hits = subject.timeline.all_hits([address], probe=probe, cancel=subject.cancel)
     return LogpointReport(location, address, subject.label(address),
                           tuple(item.text for item in parsed),
-                          tuple(LogHit(hit.icount, hit.address, values[hit.icount])
-                                for hit in hits))
+                          tuple(LogHit(hit.icount, hit.address, hit.values) for hit in hits))

@@ -8,6 +8,7 @@ embedded image (or ``--symbols ELF``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rr.errors import RrError
 from rr.log.trace_reader import TraceReader
@@ -16,6 +17,9 @@ from rr.replay.replay_session import ReplaySession
 from rr.replay.timeline import Timeline
 from rr.repl.expressions import Evaluator, register_reader
 from rr.repl.symbols import SymbolTable, load_symbols
+
+if TYPE_CHECKING:
+    from rr.repl.history import IndexOptions
 
 
 @dataclass
@@ -65,10 +69,29 @@ def image_symbols(timeline: Timeline, symbols_path: str | None = None) -> Symbol
 
 
 def open_trace(path: str, symbols_path: str | None = None, symbols: SymbolTable | None = None,
-               cancel: Cancellation | None = None) -> Subject:
+               cancel: Cancellation | None = None,
+               index_options: IndexOptions | None = None) -> Subject:
     """A replay of the trace at ``path`` at instruction 0, with ``symbols`` (default: those
-    of ``symbols_path`` or of its image)."""
+    of ``symbols_path`` or of its image). ``index_options``: opens the trace's index
+    and the segment search over it, as for the REPL (rr/commands/index_options.py's
+    ``for_history``); ``close_trace`` then stops its workers."""
     reader = TraceReader(path)
-    timeline = Timeline(ReplaySession(reader, lambda data: None))
+    session = ReplaySession(reader, lambda data: None)
+    if index_options is None:
+        timeline = Timeline(session)
+    else:
+        index, recorder, search, warn = index_options(reader, session)
+        timeline = Timeline(session, index=index, recorder=recorder, warn=warn)
+        timeline.search = search
     return Subject(timeline, symbols if symbols is not None
                    else image_symbols(timeline, symbols_path), cancel)
+
+
+def close_trace(subject: Subject) -> None:
+    """Stop the workers of a trace opened with its index, and drop an index recording
+    that did not reach the end of history."""
+    timeline = subject.timeline
+    if timeline.search is not None:
+        timeline.search.close()
+    if timeline.recorder is not None:
+        timeline.recorder.abandon()

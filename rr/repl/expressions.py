@@ -22,7 +22,7 @@ import re
 from typing import TYPE_CHECKING, Callable
 
 from rr.monitor.constants import FP_ALIAS, GPR_NAMES, REG_FP, SUPERVISOR_CSRS
-from rr.repl.symbols import SymbolTable
+from rr.repl.symbols import Symbol, SymbolTable
 
 if TYPE_CHECKING:
     from rr.monitor.cpu import Cpu
@@ -74,6 +74,24 @@ def register_reader(cpu: "Cpu") -> Callable[[str], int]:
     return read
 
 
+def terms(text: str) -> list[tuple[str | None, str]]:
+    """An address expression's terms, each with its sign ('+', '-' or None)."""
+    text = text.strip()
+    if not text:
+        raise ExpressionError("an address is missing")
+    found, position = [], 0
+    while position < len(text):
+        match = _TERM.match(text, position)
+        if match is None or match.end() == position:
+            raise ExpressionError(f"cannot read the address {text!r}")
+        sign, term = match.group(1), match.group(2)
+        if position and sign is None:
+            raise ExpressionError(f"cannot read the address {text!r}")
+        found.append((sign, term))
+        position = match.end()
+    return found
+
+
 class Evaluator:
     """Evaluates address expressions against the symbols and the current registers."""
 
@@ -82,21 +100,17 @@ class Evaluator:
         self.register = register          # value of a register or CSR by name
 
     def address(self, text: str) -> int:
-        text = text.strip()
-        if not text:
-            raise ExpressionError("an address is missing")
-        total, position = 0, 0
-        while position < len(text):
-            match = _TERM.match(text, position)
-            if match is None or match.end() == position:
-                raise ExpressionError(f"cannot read the address {text!r}")
-            sign, term = match.group(1), match.group(2)
-            if position and sign is None:
-                raise ExpressionError(f"cannot read the address {text!r}")
+        total = 0
+        for sign, term in terms(text):
             value = self.term(term)
             total = total - value if sign == "-" else total + value
-            position = match.end()
         return total & ((1 << 64) - 1)
+
+    def symbols_named(self, text: str) -> list[Symbol]:
+        """The symbols an address expression names (what evaluating it elsewhere, with
+        other registers, needs of the symbol table)."""
+        found = (self.symbols.get(term) for _, term in terms(text))
+        return [symbol for symbol in found if symbol is not None]
 
     def span(self, address_text: str, length_text: str | None, default: int) -> tuple[int, int]:
         """ADDR [LEN] as (address, length): without LEN a data symbol (``panic_cpu``) spans

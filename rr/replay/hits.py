@@ -22,6 +22,13 @@ and follows the guest's address spaces (docs/watchpoints.md):
 - while the address is unmapped nothing is hooked and nothing can hit;
 - on several harts, each hart's own satp places the watch in that hart's
   engine: an access hits through the address space of the hart making it.
+
+A ``Probe`` reads values at each hit, in the hook (the registers and memory
+as they are at the hit), and the hit keeps them (``Hit.values``). Unlike a
+``condition`` (a callable of the process that runs the hook), a probe is
+plain data that evaluates itself, so a search split by segment
+(rr/replay/segments.py) sends it to its workers and gets the values back
+with the hits.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import partial
 from enum import StrEnum
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
@@ -135,6 +142,12 @@ class Store:
                                  # instruction at pc, rather than the instruction itself
 
 
+class Probe(Protocol):
+    """Values read at each hit, in the hook: a picklable value (it goes to workers)."""
+
+    def read(self, board: Board) -> tuple[Any, ...]: ...
+
+
 @dataclass(frozen=True, order=True)
 class Hit:
     icount: int          # the instruction that hit, before it executes
@@ -143,6 +156,7 @@ class Hit:
     watch: Watchpoint | None = None
     store: Store | None = field(default=None, compare=False)   # writes only
     hart: int = field(default=0, compare=False)     # the hart that executed it
+    values: tuple[Any, ...] | None = field(default=None, compare=False)   # the probe's
 
 
 class HitCollector:
@@ -152,9 +166,10 @@ class HitCollector:
                  watchpoints: Iterable[Watchpoint],
                  after: int, on_hit: Callable[[Hit], None] | None = None,
                  condition: Callable[[Hit], bool] | None = None,
-                 dma: bool = False) -> None:
+                 dma: bool = False, probe: Probe | None = None) -> None:
         """``condition``: only hits it accepts count; it runs in the hook, with the
-        registers as they are at the hit (e.g. to require a stack pointer). ``dma``:
+        registers as they are at the hit (e.g. to require a stack pointer). ``probe``:
+        what each hit that counts keeps in ``Hit.values``, read there too. ``dma``:
         device writes into the watched bytes are write hits too (``Store.device``);
         a debugger's watchpoints leave them out, as hardware and QEMU's do."""
         self.board = board
@@ -164,6 +179,7 @@ class HitCollector:
         self.after = after
         self.on_hit = on_hit
         self.condition = condition
+        self.probe = probe
         self.hits: list[Hit] = []
         self.watches = sorted(set(watchpoints))
         self._code_handles = [(cpu, cpu.uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc))
@@ -256,6 +272,8 @@ class HitCollector:
     # --- hooks --------------------------------------------------------------
     def _note(self, hit: Hit) -> None:
         if self.condition is None or self.condition(hit):
+            if self.probe is not None:
+                hit = replace(hit, values=self.probe.read(self.board))
             self.hits.append(hit)
             if self.on_hit is not None:
                 self.on_hit(hit)

@@ -42,7 +42,7 @@ from rr.monitor.state_digest import state_digest
 from rr.replay.cancellation import Cancellation, Interrupted
 from rr.replay.checkpoint_index import CheckpointIndex, check_index
 from rr.replay.divergence import Divergence
-from rr.replay.hits import Hit, HitCollector, Watchpoint
+from rr.replay.hits import Hit, HitCollector, Probe, Watchpoint
 from rr.replay.replay_session import ReplaySession
 from rr.replay.worker_pool import WorkerPool, adopt
 
@@ -66,6 +66,7 @@ class SegmentTask:
     breakpoints: tuple[int, ...] = ()
     watchpoints: tuple[Watchpoint, ...] = ()
     dma: bool = False            # device writes count as write hits (HitCollector)
+    probe: Probe | None = None   # values read at each hit (Hit.values)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def search_segment(task: SegmentTask) -> list[Hit]:
     session = _start(task)
     segment = task.segment
     collector = HitCollector(session.board, task.breakpoints, task.watchpoints,
-                             segment.start - 1, dma=task.dma)
+                             segment.start - 1, dma=task.dma, probe=task.probe)
     try:
         _run_to(session, segment.end)
     finally:
@@ -236,17 +237,20 @@ class SegmentSearch:
         return result
 
     def tasks(self, segments: Iterable[Segment], breakpoints: Iterable[int] = (),
-              watchpoints: Iterable[Watchpoint] = (), dma: bool = False) -> list[SegmentTask]:
+              watchpoints: Iterable[Watchpoint] = (), dma: bool = False,
+              probe: Probe | None = None) -> list[SegmentTask]:
         index = os.fspath(self.index.path.resolve())
         return [SegmentTask(self.trace, index, segment, tuple(sorted(set(breakpoints))),
-                            tuple(sorted(set(watchpoints))), dma) for segment in segments]
+                            tuple(sorted(set(watchpoints))), dma, probe)
+                for segment in segments]
 
     # --- the searches ---------------------------------------------------------
     def all_hits(self, breakpoints: Iterable[int] = (), watchpoints: Iterable[Watchpoint] = (),
                  cancel: Cancellation | None = None, low: int = 0,
-                 high: int | None = None, dma: bool = False) -> list[Hit]:
-        """Every hit at positions in [low, high), in order."""
-        tasks = self.tasks(self.segments(low, high), breakpoints, watchpoints, dma)
+                 high: int | None = None, dma: bool = False,
+                 probe: Probe | None = None) -> list[Hit]:
+        """Every hit at positions in [low, high), in order (with ``probe``'s values)."""
+        tasks = self.tasks(self.segments(low, high), breakpoints, watchpoints, dma, probe)
         return [hit for found in self.run(search_segment, tasks, cancel, "searching")
                 for hit in found if hit.icount >= low and (high is None or hit.icount < high)]
 

@@ -38,7 +38,7 @@ from rr.replay.checkpoints import CheckpointStack
 from rr.replay.cancellation import Cancellation, Interrupted
 from rr.replay.divergence import Divergence
 from rr.replay.history_end import HistoryEnd
-from rr.replay.hits import Hit, HitCollector, Watchpoint
+from rr.replay.hits import Hit, HitCollector, Probe, Watchpoint
 from rr.replay.session import HistorySession
 
 if TYPE_CHECKING:
@@ -196,21 +196,24 @@ class Timeline:
     def all_hits(self, breakpoints: Iterable[int] = (),
                  watchpoints: Iterable[Watchpoint] = (),
                  condition: Callable[[Hit], bool] | None = None,
-                 cancel: Cancellation | None = None, dma: bool = False) -> list[Hit]:
+                 cancel: Cancellation | None = None, dma: bool = False,
+                 probe: Probe | None = None) -> list[Hit]:
         """Every hit over the whole of history (so far, for a live guest), in order; the
         position is kept. ``condition`` runs in the hook, as for run_forward (it may
-        also note what it sees there: the registers are those of the hit). ``dma``:
-        device writes count as write hits (HitCollector)."""
+        also note what it sees there: the registers are those of the hit); ``probe``
+        reads values there too, kept in ``Hit.values`` (and, being data, it goes to
+        the workers of a search split by segment, which a condition keeps here).
+        ``dma``: device writes count as write hits (HitCollector)."""
         search = self._segments(condition)
         if search is not None:
             try:
-                return search.all_hits(breakpoints, watchpoints, cancel, dma=dma)
+                return search.all_hits(breakpoints, watchpoints, cancel, dma=dma, probe=probe)
             except IndexRejected as exc:
                 self._drop_index(exc)
         here = self.position
         self.seek(self.begin, cancel)
         collector = HitCollector(self.board, breakpoints, watchpoints, -1,
-                                 condition=condition, dma=dma)
+                                 condition=condition, dma=dma, probe=probe)
         try:
             self._advance(self.known_end, cancel=cancel)
         finally:
