@@ -16,13 +16,17 @@ import signal
 import subprocess
 import time
 
+from dataclasses import dataclass
+
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from rr.analysis.logpoints import logpoint
+from rr.analysis.subject import open_trace
 from rr.log.trace_reader import TraceReader
 from rr.replay import queries
 from rr.replay.checkpoint_index import index_path, open_index
-from rr.replay.hits import WatchSpace
+from rr.replay.hits import Watchpoint, WatchKind, WatchSpace
 from rr.replay.segments import SegmentSearch
 from rr.replay.timeline import Timeline
 
@@ -97,6 +101,60 @@ def test_when_is_the_same_sequentially_on_two_workers_and_on_dask(long_trace, ex
         finally:
             indexed.search.close()
     assert indexed.position == 0 and indexed.index is index       # used, and not dropped
+
+
+def test_logpoints_are_the_same_sequentially_on_two_workers_and_on_dask(long_trace,
+                                                                       expected_writes):
+    """A logpoint's expressions are evaluated where the segment runs (rr.analysis.logpoints'
+    probe): on the workers, the values are those of the sequential replay."""
+    distributed = pytest.importorskip("distributed")
+    expressions = ["progress", "$a0", "*$sp", "progress+8"]
+    sequential = logpoint(open_trace(str(long_trace)), "long_run_write", expressions)
+    assert [(hit.icount, hit.values[0] + 1) for hit in sequential.hits] == \
+        expected_writes                     # the sd at long_run_write, before it stores
+    reader = TraceReader(long_trace)
+    index = open_index(reader, pytest.fail)
+    subject = open_trace(str(long_trace))
+    subject.timeline.index = index
+    subject.timeline.search = SegmentSearch(long_trace, index, jobs=2)
+    try:
+        assert logpoint(subject, "long_run_write", expressions) == sequential
+    finally:
+        subject.timeline.search.close()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        subject.timeline.search = SegmentSearch(long_trace, index,
+                                                scheduler=cluster.scheduler_address)
+        try:
+            assert logpoint(subject, "long_run_write", expressions) == sequential
+        finally:
+            subject.timeline.search.close()
+
+
+@dataclass(frozen=True)
+class ProcessProbe:
+    """Reads which process the hook runs in."""
+
+    def read(self, board) -> tuple[int]:
+        return (os.getpid(),)
+
+
+def test_this_process_searches_segments_too(long_trace, expected_writes):
+    """`jobs` counts this process: with 2, one worker and this process share the segments;
+    with 3, two workers and this process; the hits are the sequential ones either way."""
+    reader = TraceReader(long_trace)
+    index = open_index(reader, pytest.fail)
+    watch = [Watchpoint(symbol("progress"), 8, WatchKind.WRITE)]
+    sequential = Timeline(open_session(long_trace)).all_hits(watchpoints=watch)
+    for jobs in (2, 3):
+        search = SegmentSearch(long_trace, index, jobs=jobs)
+        try:
+            hits = search.all_hits(watchpoints=watch, probe=ProcessProbe())
+        finally:
+            search.close()
+        assert hits == sequential
+        processes = {hit.values[0] for hit in hits}
+        assert os.getpid() in processes and len(processes) <= jobs
 
 
 def test_the_repl_answers_alike_with_and_without_workers(long_trace, expected_writes):
