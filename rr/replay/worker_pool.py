@@ -9,11 +9,16 @@ overlaps its own imports and the opening of the trace; the segment search
 takes them over (``adopt``) when it is set up. This module imports nothing of
 rrvm's engine, so starting the workers waits for none of it.
 
-Workers start from a clean ``forkserver`` process, not forked from the
-command's (its threads, its terminal, its engine); the server imports the
-segment search module (rr/replay/segments.py) once, so each worker starts
-with it loaded. Workers ignore SIGINT: Ctrl-C is the command's to handle
-(it cancels the tasks not started and stops the workers).
+Workers started early are forked from the command's process while it is
+still a bare argument parser: one thread, no engine, no terminal state, no
+open trace (``start_early`` is called before any of them exists), so the
+fork copies nothing a worker could trip over, and costs no new interpreter.
+Workers started later, from a process that has its engine, threads and
+terminal, start from a clean ``forkserver`` process instead; the server
+imports the segment search module (rr/replay/segments.py) once, so each
+worker starts with it loaded. Workers ignore SIGINT: Ctrl-C is the
+command's to handle (it cancels the tasks not started and stops the
+workers).
 """
 
 from __future__ import annotations
@@ -41,42 +46,52 @@ def _open_replay(trace: str, index: str) -> None:
 
 
 class WorkerPool:
-    """``workers`` processes, spawned in the background (``ready`` once they are);
-    given a trace and index, each opens them as soon as it runs."""
+    """``workers`` processes, each opening the trace and index as soon as it runs.
+    ``forked``: forked from this process now (only while it is a bare argument
+    parser: see the module's docstring); else started from a forkserver, in the
+    background (``ready`` once they are)."""
 
-    def __init__(self, workers: int, trace: str | None = None,
-                 index: str | None = None) -> None:
+    def __init__(self, workers: int, trace: str, index: str, forked: bool = False) -> None:
         import multiprocessing
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([SEARCH_MODULE])
+        if forked:
+            context = multiprocessing.get_context("fork")
+        else:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([SEARCH_MODULE])
         self.workers = workers
         self.executor = ProcessPoolExecutor(workers, context, initializer=_ignore_interrupts)
-        self._thread = threading.Thread(target=self._spawn, args=(trace, index),
-                                        name="rrvm-workers", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if forked:
+            self._spawn(trace, index)           # forks them all, in this thread, at once
+        else:
+            self._thread = threading.Thread(target=self._spawn, args=(trace, index),
+                                            name="rrvm-workers", daemon=True)
+            self._thread.start()
 
-    def _spawn(self, trace: str | None, index: str | None) -> None:
-        """Submitting spawns the processes (it waits for the server to import rrvm)."""
+    def _spawn(self, trace: str, index: str) -> None:
+        """Submitting starts the processes (from a forkserver: it waits for the server
+        to import rrvm)."""
         try:
             for _ in range(self.workers):
-                if trace is not None and index is not None:
-                    self.executor.submit(_open_replay, trace, index)
-                else:
-                    self.executor.submit(int)
+                self.executor.submit(_open_replay, trace, index)
         except Exception:      # noqa: BLE001 - the search that submits next says what failed
             pass
 
     @property
     def ready(self) -> bool:
-        """Tasks can be submitted without waiting for the workers to be spawned."""
-        return not self._thread.is_alive()
+        """Tasks can be submitted without waiting for the workers to be started."""
+        return self._thread is None or not self._thread.is_alive()
+
+    def _started(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
 
     def submit(self, function, *args) -> Future:
-        self._thread.join()
+        self._started()
         return self.executor.submit(function, *args)
 
     def shutdown(self) -> None:
-        self._thread.join()
+        self._started()
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
@@ -85,12 +100,13 @@ _early: dict[int, WorkerPool] = {}
 
 def start_early(workers: int, trace: str | os.PathLike[str]) -> None:
     """Start ``workers`` processes for the trace's segment searches now, if the trace
-    has an index file (whether it is usable is found out later: ``discard_early``)."""
+    has an index file (whether it is usable is found out later: ``discard_early``).
+    Called by a command before it loads the engine or opens anything (they fork)."""
     index = index_path(trace)
     if workers < 1 or workers in _early or not index.is_file():
         return
     _early[workers] = WorkerPool(workers, os.fspath(Path(trace).resolve()),
-                                 os.fspath(index.resolve()))
+                                 os.fspath(index.resolve()), forked=True)
 
 
 def adopt(workers: int) -> WorkerPool | None:
