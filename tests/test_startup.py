@@ -63,3 +63,12 @@ def test_the_probe_sees_what_a_debugger_command_loads(tmp_path):
     trace = tmp_path / "hello.rrt"
     modules_after("record", str(HELLO), "-o", str(trace))
     assert "rr.replay.replay_session" in modules_after("replay", str(trace), "--quiet")
+
+
+def test_a_repl_script_loads_no_terminal_toolkit(tmp_path):
+    """`rrvm repl TRACE -c ...` prints plain text: prompt-toolkit is the prompt's and
+    colour's, and a script's start (which segment searches pay for) goes without it."""
+    trace = tmp_path / "hello.rrt"
+    modules_after("record", str(HELLO), "-o", str(trace))
+    modules = modules_after("repl", str(trace), "-c", "regs")
+    assert "rr.repl.commands" in modules and "prompt_toolkit" not in modules

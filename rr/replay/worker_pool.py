@@ -26,10 +26,13 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rr.replay.index_location import index_path
+
+if TYPE_CHECKING:        # loaded with the first pool: the CLI imports this module for nothing
+    from concurrent.futures import Future
 
 SEARCH_MODULE = "rr.replay.segments"
 
@@ -53,6 +56,8 @@ class WorkerPool:
 
     def __init__(self, workers: int, trace: str, index: str, forked: bool = False) -> None:
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         if forked:
             context = multiprocessing.get_context("fork")
         else:
