@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The checkpoint index: goto end from a fresh process, searches on 1 and 2 workers.
+"""The checkpoint index: goto end from a fresh process, searches on 1 and 2 jobs.
 
     python bench/index.py [--repeat 3] [--no-linux]
 
@@ -15,11 +15,12 @@ of the process and its workers):
 - goto end: `rrvm replay TRACE --to END --quiet` (prints the registers there)
   with the index and with `--no-index`; the target is the first under 3x the
   header load;
-- when: `rrvm repl TRACE -c "when VAR"` sequentially (`--no-index`), and split
-  by segment with `-j 1` and `-j 2`; the target is 2 workers at least 1.6x
-  faster than 1. Whole processes include starting the workers; the same
-  search is also timed in this process on a warm pool (second query), which
-  is the speedup of the search itself;
+- when: `rrvm repl TRACE -c "when VAR"` sequentially (`--no-index`), and with
+  the index on `-j 1` (this process alone) and `-j 2` (this process and one
+  worker, split by segment); the target is 2 jobs at least 1.6x faster than
+  1. Whole processes include starting the worker; the same search is also
+  timed in this process on a warm pool (second query), which is the speedup
+  of the search itself;
 - the index's size per million instructions, and the time `rrvm index` took.
 
 Prints the table and the load average; asserts nothing.
@@ -125,19 +126,20 @@ def measure(name: str, trace: Path, address: int, length: int, repeat: int) -> l
         f"  goto end, without (replay from 0)   {without:7.2f} s   peak {without_peak / 1024:6.0f} MiB"
         f"   {without / with_index:5.1f}x slower",
         f"  when, sequential (--no-index)       {sequential:7.2f} s   peak {seq_peak / 1024:6.0f} MiB",
-        f"  when, 1 worker (-j 1)               {one:7.2f} s   peak {one_peak / 1024:6.0f} MiB",
-        f"  when, 2 workers (-j 2)              {two:7.2f} s   peak {two_peak / 1024:6.0f} MiB"
+        f"  when, 1 job (-j 1)                  {one:7.2f} s   peak {one_peak / 1024:6.0f} MiB",
+        f"  when, 2 jobs (-j 2)                 {two:7.2f} s   peak {two_peak / 1024:6.0f} MiB"
         f"   speedup {speedup:.2f}x (target >= {WORKERS_TARGET}x: {verdict2})",
-        f"  same search in process, warm pool   1 worker {warm_one:6.2f} s, 2 workers "
+        f"  same search in process, warm pool   1 job {warm_one:6.2f} s, 2 jobs "
         f"{warm_two:6.2f} s   speedup {warm_speedup:.2f}x ({verdict3})",
         f"  CPU time of that search             1 job {cpu_one:6.2f} s, the busier of 2 "
-        f"workers {cpu_two:6.2f} s   {cpu_one / cpu_two:.2f}x on two idle cores",
+        f"jobs {cpu_two:6.2f} s   {cpu_one / cpu_two:.2f}x on two idle cores",
     ]
 
 
 def cpu_split(trace: Path, address: int, length: int) -> tuple[float, float]:
-    """CPU seconds of the whole search on one job, and the most any of two workers
-    spent on its share (after a first search): the speedup two idle cores give."""
+    """CPU seconds of the whole search on one job, and the most either of two jobs
+    (this process and its worker) spent on its share (after a first search): the
+    speedup two idle cores give."""
     from segment_timing import timed_search
     index = open_index(TraceReader(trace))
     watch = [Watchpoint(address, length)]
@@ -157,8 +159,9 @@ def cpu_split(trace: Path, address: int, length: int) -> tuple[float, float]:
 
 
 def warm_searches(trace: Path, address: int, length: int, repeat: int) -> tuple[float, float]:
-    """all_hits over the whole trace after a first one (workers started, replays
-    built): 1 job (the segments one after the other in this process) and 2 workers."""
+    """all_hits over the whole trace after a first one (worker started, replays
+    built): 1 job (the segments one after the other in this process) and 2 jobs
+    (this process and a worker)."""
     index = open_index(TraceReader(trace))
     watch = [Watchpoint(address, length)]
     times = []
