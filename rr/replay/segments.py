@@ -22,7 +22,7 @@ scheduler the segments run one after the other in this process, through
 the same code.
 
 Results are put together in segment order, so they are the same as a search
-that runs history from the start (tests/replay/test_segments.py compares
+that runs history from the start (tests/replay/test_long_trace.py compares
 them), and a ``Cancellation`` (Ctrl-C) stops the search between segments:
 tasks not started are cancelled, running ones finish their segment.
 """
@@ -212,7 +212,7 @@ class SegmentSearch:
     def workers(self) -> str:
         if self.scheduler is not None:
             return f"the Dask cluster at {self.scheduler}"
-        return f"{self.jobs} worker{'s' if self.jobs != 1 else ''}"
+        return f"{self.jobs} process{'es' if self.jobs != 1 else ''}"
 
     @property
     def _local(self) -> bool:
@@ -322,23 +322,15 @@ class SegmentSearch:
             while len(results) < len(tasks):
                 if len(results) + len(futures) + len(here) < len(tasks) and self._ready():
                     self._submit(function, tasks, len(results), futures, here)
-                while len(results) < len(tasks) and (len(results) in here or (
-                        len(results) in futures and futures[len(results)].done())):
-                    number = len(results)
-                    if number in here:
-                        results.append(here.pop(number))
-                    else:
-                        self._raise_failure(futures[number])
-                        results.append(futures.pop(number).result())
-                    if enough is not None and enough(results[-1]):
-                        self._cancel(futures.values())
-                        return results
-                pending = sorted(number for number in futures if number >= len(results))
-                for number in pending:
-                    if futures[number].done():
-                        self._raise_failure(futures[number])  # a failure anywhere ends it now
-                done[0] = len(results) + len(here) + sum(1 for number in pending
-                                                         if futures[number].done())
+                if self._collect(results, futures, here, enough):
+                    self._cancel(futures.values())
+                    return results
+                pending = [futures[number] for number in sorted(futures)]
+                for future in pending:
+                    if future.done():
+                        self._raise_failure(future)     # a failure anywhere ends it now
+                done[0] = len(results) + len(here) + sum(1 for future in pending
+                                                         if future.done())
                 if len(results) < len(tasks):
                     if cancel is not None and cancel.requested():
                         raise Interrupted(f"{cancel.why} ({done[0]} of {len(tasks)} "
@@ -347,11 +339,28 @@ class SegmentSearch:
                     if taken is not None:
                         here[taken] = function(tasks[taken])
                     else:
-                        self._wait([futures[number] for number in pending])
+                        self._wait(pending)
             return results
         except BaseException:
             self._cancel(futures.values())
             raise
+
+    def _collect(self, results: list[Any], futures: dict[int, Any], here: dict[int, Any],
+                 enough: Callable[[Any], bool] | None) -> bool:
+        """Move the results that follow ``results`` in task order, as far as they are
+        in, from ``here`` or the finished ``futures``; True when ``enough`` says one
+        answers the question."""
+        while True:
+            number = len(results)
+            if number in here:
+                results.append(here.pop(number))
+            elif number in futures and futures[number].done():
+                self._raise_failure(futures[number])
+                results.append(futures.pop(number).result())
+            else:
+                return False
+            if enough is not None and enough(results[-1]):
+                return True
 
     def _ready(self) -> bool:
         """The workers can be given tasks without waiting for them to start."""
