@@ -221,7 +221,7 @@ def test_a_header_the_reader_accepts_builds_a_board_or_fails_in_one_line(base_tr
                                                                           changes):
     """Whatever a header's fields hold, the reader refuses it with a TraceError, or the
     replay's board is built from it, or refused with an RrError: never another exception."""
-    from rr.commands.info import describe
+    from rr.replay.trace_summary import describe
     from rr.errors import RrError
     from rr.replay.replay_session import ReplaySession
 
