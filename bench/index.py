@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The checkpoint index: goto end from a fresh process, searches on 1 and 2 jobs.
 
-    python bench/index.py [--repeat 3] [--no-linux]
+    python bench/index.py [--repeat 3] [--no-linux] [--long ELF]
 
 Records guests/bin/long.elf (500 M instructions, a write to `progress` every
 5,000,004) and, when the Linux guest is built (guests/linux/build.sh), the
@@ -68,9 +68,9 @@ def timed(argv: list[str], repeat: int) -> tuple[float, int]:
     return best, peak
 
 
-def record_long(workdir: Path) -> Path:
+def record_long(workdir: Path, elf: Path = LONG) -> Path:
     trace = workdir / "long.rrt"
-    subprocess.run([*RRVM, "record", str(LONG), "-o", str(trace)], cwd=REPO, check=True,
+    subprocess.run([*RRVM, "record", str(elf), "-o", str(trace)], cwd=REPO, check=True,
                    capture_output=True)
     return trace
 
@@ -85,8 +85,8 @@ def record_linux(workdir: Path) -> tuple[Path, int, int] | None:
     return trace, symbol.address, 8
 
 
-def long_variable(trace: Path) -> tuple[Path, int, int]:
-    symbol = SymbolTable.from_elf(LONG.read_bytes()).get("progress")
+def long_variable(trace: Path, elf: Path = LONG) -> tuple[Path, int, int]:
+    symbol = SymbolTable.from_elf(elf.read_bytes()).get("progress")
     return trace, symbol.address, 8
 
 
@@ -184,12 +184,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-linux", action="store_true")
+    parser.add_argument("--long", type=Path, default=LONG, metavar="ELF",
+                        help="another build of guests/long (e.g. more rounds: "
+                             "400 rounds for 2e9 instructions: bench/README.md says how)")
     args = parser.parse_args()
     lines = []
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="rrvm-index-bench-") as tmp:
         workdir = Path(tmp)
-        lines += measure("long.elf", *long_variable(record_long(workdir)), args.repeat)
+        name = "long.elf" if args.long == LONG else f"{args.long}"
+        lines += measure(name, *long_variable(record_long(workdir, args.long), args.long),
+                         args.repeat)
         linux = None if args.no_linux else record_linux(workdir)
         if linux is not None:
             lines += measure("Linux crash run", *linux, args.repeat)
