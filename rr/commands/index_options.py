@@ -1,12 +1,13 @@
 """Options about a trace's checkpoint index and parallel searches, shared by the
-commands that replay (replay, repl, debug), and opening the index they ask for.
+commands that replay (replay, repl, debug, trace), and opening the index they ask for.
 
 By default an index next to the trace is used when it belongs to the trace
 (one warning line otherwise), and a command that runs the trace to its end
 without one writes it there. Searches over many segments use ``--jobs``
-local processes (default: one per core; the command's own process and
-``--jobs`` - 1 workers, started as soon as the index is open), or the Dask
-cluster named by ``--scheduler`` (rr/replay/segments.py).
+local processes (default: one per core: the command's own process and
+``--jobs`` - 1 workers, started as soon as the arguments are parsed when an
+index file is next to the trace), or the Dask cluster named by
+``--scheduler`` (rr/replay/segments.py).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def for_history(args: argparse.Namespace):
 
 
 def jobs_wanted(args: argparse.Namespace) -> int:
+    """How many processes search segments, this one included."""
     return args.jobs if args.jobs is not None else (os.cpu_count() or 1)
 
 
