@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, RRVM, run_rrvm
-from rr.monitor.constants import USER_STOP_STATUS
+from rr.monitor.constants import MAX_EPOCH_INSNS, USER_STOP_STATUS
 
 sys.path.insert(0, str(REPO / "tests" / "gdbstub"))
 from gdb_helpers import DebugServer, RspClient, StubServer  # noqa: E402
@@ -30,6 +30,7 @@ BIN = REPO / "guests" / "bin"
 ENGINES = ("native", "hook")
 ANSWER_SECONDS = 1.0            # what the user waits at most after Ctrl-C or 0x03
 RUN_FIRST = 1.5                 # seconds the storm runs before it is interrupted
+LONG_EPOCH = ("--epoch", str(MAX_EPOCH_INSNS))
 STUCK = "guest is stuck: instruction page fault (cause 12)"
 
 
@@ -79,11 +80,14 @@ def interrupt_after(args: list[str], wait: float = RUN_FIRST) -> tuple[subproces
 
 
 def test_ctrl_c_stops_a_trap_storm_and_the_recording_replays(engine, tmp_path):
-    ran, took = interrupt_after(["run", str(BIN / "trapstorm.elf")])
+    """The longest epoch, so the storm (one instruction per trap) reaches no epoch where
+    the guest could take the quit: the run must stop where it is, at any machine speed."""
+    ran, took = interrupt_after(["run", str(BIN / "trapstorm.elf"), *LONG_EPOCH])
     assert took < ANSWER_SECONDS and ran.returncode == USER_STOP_STATUS
     assert "stopped by the user after" in one_line(ran.stderr)
     trace = tmp_path / "storm.rr"
-    recorded, took = interrupt_after(["record", str(BIN / "trapstorm.elf"), "-o", str(trace)])
+    recorded, took = interrupt_after(["record", str(BIN / "trapstorm.elf"), "-o", str(trace),
+                                      *LONG_EPOCH])
     assert took < ANSWER_SECONDS and recorded.returncode == USER_STOP_STATUS
     stopped = one_line(recorded.stderr)
     icount = int(stopped.split("stopped by the user after ")[1].split()[0])

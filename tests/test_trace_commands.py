@@ -232,8 +232,9 @@ def test_progress_only_when_stderr_is_a_terminal_and_stdout_is_not(tmp_path):
         os.close(slave)
 
 
-# compute.elf's loop turns for a recording of several seconds (5 instructions a turn)
-LONG_RECORD_ITERATIONS = 200_000_000
+# compute.elf's loop turns for a recording of several seconds on a fast machine (5
+# instructions a turn: 5e9; the bar shows only after the first second)
+LONG_RECORD_ITERATIONS = 1_000_000_000
 
 
 def test_progress_on_a_long_record(tmp_path):
