@@ -12,12 +12,24 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 RRVM = [sys.executable, "-m", "rr"]
 CROSS_GCC = "riscv64-unknown-elf-gcc"
+ENGINES = ("native", "hook")     # the counting engines (rr/monitor/engine_choice.py)
 
 
 def run_rrvm(*args: str, timeout: float = 60, stdin: bytes | None = b"") -> subprocess.CompletedProcess:
     """Run `python -m rr ARGS` from the repository root; bytes in, text out."""
     return subprocess.run([*RRVM, *args], cwd=REPO, input=stdin, capture_output=True,
                           timeout=timeout)
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request, monkeypatch):
+    """The test once per counting engine: RRVM_ENGINE for this process and the commands it
+    starts. A module that wants every test on both uses ``pytestmark = both_engines``."""
+    monkeypatch.setenv("RRVM_ENGINE", request.param)
+    return request.param
+
+
+both_engines = pytest.mark.usefixtures("engine")
 
 
 @pytest.fixture

@@ -16,28 +16,18 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import pytest
-
-from conftest import REPO, RRVM, run_rrvm
+from conftest import ENGINES, REPO, RRVM, run_rrvm
 from rr.monitor.constants import MAX_EPOCH_INSNS, USER_STOP_STATUS
 
 sys.path.insert(0, str(REPO / "tests" / "gdbstub"))
 from gdb_helpers import DebugServer, RspClient, StubServer  # noqa: E402
 
 BIN = REPO / "guests" / "bin"
-ENGINES = ("native", "hook")
 ANSWER_SECONDS = 1.0            # what the user waits at most after Ctrl-C or 0x03
 RUN_FIRST = 1.5                 # seconds the storm runs before it is interrupted
 LONG_EPOCH = ("--epoch", str(MAX_EPOCH_INSNS))
 STUCK = "guest is stuck: instruction page fault (cause 12)"
-
-
-@pytest.fixture(params=ENGINES)
-def engine(request, monkeypatch):
-    monkeypatch.setenv("RRVM_ENGINE", request.param)
-    return request.param
 
 
 def one_line(stderr: bytes) -> str:

@@ -1,7 +1,8 @@
 """Long runs under the stub: Ctrl-C in both directions, and a client that goes away
 while the guest runs (the server notices, stops, and serves the next client).
 
-The compute guest runs 5 x 10^8 instructions: a continue takes seconds.
+The compute guest, patched to run 2 x 10^9 instructions: a continue takes seconds
+even on a fast idle machine (its own 5 x 10^8 could end before the interrupt).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import time
 
 import pytest
 
-from gdb_helpers import (GDB, REPO, TIMEOUT, DebugServer, RspClient, gdb_command_line, icount_of,
-                         pc_values, record)
+from conftest import patch_symbol
+from gdb_helpers import (BIN, GDB, REPO, RRVM, TIMEOUT, DebugServer, RspClient, gdb_command_line,
+                         icount_of, pc_values)
 
-LENGTH = 500_000_000          # about: 5 x 10^8 loop instructions plus the boot
+ITERATIONS = 400_000_000      # compute's loop turns, 5 instructions each
+LENGTH = 5 * ITERATIONS       # about: the loop's instructions plus the boot
 INTERRUPT_AFTER = 0.3         # seconds
 # A reverse search covers history a checkpoint interval (10^7 instructions) at a time,
 # latest first; interrupted, it stops at the start of the intervals it had finished.
@@ -27,7 +30,13 @@ REVERSE_INTERRUPT_AFTER = 0.25
 
 @pytest.fixture(scope="module")
 def compute_trace(tmp_path_factory):
-    return record("compute", tmp_path_factory.mktemp("intr") / "compute.rr")
+    folder = tmp_path_factory.mktemp("intr")
+    guest = patch_symbol(BIN / "compute.elf", folder / "compute.elf", "iterations", ITERATIONS)
+    trace = folder / "compute.rr"
+    done = subprocess.run([*RRVM, "record", str(guest), "-o", str(trace)], cwd=REPO,
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    return trace
 
 
 @pytest.fixture(scope="module")

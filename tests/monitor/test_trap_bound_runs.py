@@ -23,9 +23,9 @@ from rr.monitor.constants import STUCK_TRAPS
 from rr.monitor.run_loop import RunLoop
 from rr.monitor.state_digest import state_digest
 
+from conftest import ENGINES
 from test_determinism import GUESTS, make_board
 
-ENGINES = ("native", "hook")
 STORM_INSNS = 30_000            # the trap storm's budget: ~20,000 traps after the boot
 VECTORS = {"trapstorm": "storm_vector"}     # stvec, where not the common trap_entry
 
@@ -75,12 +75,6 @@ def run_guest(guest: str, max_insns: int | None, stop_at_traps: random.Random | 
         while (end := _finish(loop)) is None:
             pass
     return end, board.cpu.icount, state_digest(board), b"".join(output), seen
-
-
-@pytest.fixture(params=ENGINES)
-def engine(request, monkeypatch):
-    monkeypatch.setenv("RRVM_ENGINE", request.param)
-    return request.param
 
 
 @pytest.mark.parametrize("guest,max_insns", [("trapstorm", STORM_INSNS), ("paging", None),

@@ -24,8 +24,10 @@ from rr.replay import queries
 from rr.replay.hits import HitCollector, WatchKind, WatchSpace, Watchpoint
 from rr.replay.timeline import Timeline
 
-from conftest import run_rrvm
+from conftest import both_engines, run_rrvm
 from replay_helpers import BIN, assert_same_states_with, elf_symbol, open_session, virtio_recording
+
+pytestmark = both_engines
 
 GUEST = BIN / "virtio.elf"
 BLK_NOTIFY = VIRTIO_BASE + (VIRTIO_COUNT - 1) * VIRTIO_STRIDE + VIRTIO_MMIO_QUEUE_NOTIFY
@@ -33,12 +35,6 @@ RNG_NOTIFY = BLK_NOTIFY - VIRTIO_STRIDE          # the next slot down
 ZERO = bytes(8)
 SECTOR0 = b"rrvm vir"                            # the disk's first bytes (guests/Makefile)
 COUNTED = b"RRBC" + (1).to_bytes(4, "little")    # BOOT_MAGIC, then boots + 1
-
-
-@pytest.fixture(autouse=True, params=["native", "hook"])
-def engine(request, monkeypatch):
-    monkeypatch.setenv("RRVM_ENGINE", request.param)
-    return request.param
 
 
 @pytest.fixture(scope="module")

@@ -21,20 +21,17 @@ from rr.replay import queries
 from rr.replay.hits import HitCollector, HitKind, WatchKind, WatchSpace, Watchpoint
 from rr.replay.timeline import Timeline
 
+from conftest import both_engines
 from replay_helpers import (BIN, _cached, elf_symbol, open_session, record, search_then_seek,
                             straight_digests)
+
+pytestmark = both_engines
 
 SPACES_ELF = BIN / "spaces.elf"
 WATCH_VA = 0x4000_0000
 PAGE_SIZE = 4096
 # (hart, old, new) of the stores through WATCH_VA, in order (guests/spaces/spaces.c)
 EXPECTED = [(1, 0, 101), (0, 0, 100), (1, 7, 102)]
-
-
-@pytest.fixture(autouse=True, params=["native", "hook"])
-def engine(request, monkeypatch):
-    monkeypatch.setenv("RRVM_ENGINE", request.param)
-    return request.param
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,14 @@ from rr.replay import queries
 from rr.replay.hits import HitCollector, HitKind, WatchKind, WatchSpace, Watchpoint
 from rr.replay.timeline import Timeline
 
-from conftest import run_rrvm
+from conftest import both_engines, run_rrvm
 from replay_helpers import (BIN, _cached, assert_same_states_with, elf_symbol,
                             open_session, paging_recording, record, search_then_seek, snapshot,
                             straight_snapshots)
+
+# Both counting engines: positions inside memory hooks are where they differ most
+# (the native engine decodes them from its copy of the block's code).
+pytestmark = both_engines
 
 REMAP_ELF = BIN / "remap.elf"
 WATCHED = 0x400000 + 0x10                 # WATCH_VA + WORD_OFFSET in remap.c
@@ -35,14 +39,6 @@ STALE_ELF = BIN / "stale.elf"
 # guests/stale/stale.c (same WATCH_VA and word): the stores marked HIT, and the one MISSED
 STALE_HITS = [(0x0, 0x1), (0x1, 0x2), (0x0, 0x3), (0x4, 0x5)]
 STALE_MISSED = 0x4
-
-
-@pytest.fixture(autouse=True, params=["native", "hook"])
-def engine(request, monkeypatch):
-    """Both counting engines: positions inside memory hooks are where they differ most
-    (the native engine decodes them from its copy of the block's code)."""
-    monkeypatch.setenv("RRVM_ENGINE", request.param)
-    return request.param
 
 
 @pytest.fixture(scope="module")
