@@ -414,8 +414,11 @@ def test_origin_of_hwrng_bytes_is_the_entropy_device(typed_trace):
 def test_diff_of_two_boots(typed_trace, tmp_path):
     """Two boots with --rng differ from instruction 0 (the device tree's rng-seed); the pcs
     agree for the 8 M instructions compared after that (hooked replays of both runs stay
-    the same run), and the schedules part later (a timer tick from another pc)."""
-    other = record_typed(tmp_path / "other.rrt", b"abc")
+    the same run), and the schedules part later (a timer tick from another pc). The other
+    line is longer, so the tty layer runs longer on it: a line of the same length can
+    reach the idle guest at the same instruction, and the two boots then take the same
+    traps throughout."""
+    other = record_typed(tmp_path / "other.rrt", b"a longer line")
     done = run_rrvm("diff", str(typed_trace), str(other), "--json", timeout=4 * TIMEOUT)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     result = json.loads(done.stdout)
