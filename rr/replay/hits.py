@@ -185,11 +185,8 @@ class HitCollector:
         self._code_handles = [(cpu, cpu.uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc))
                               for cpu in self.cpus for pc in set(breakpoints)]
         # Each hart follows its own address space (its satp): a virtual watch is hooked,
-        # in that hart's engine, where that hart's translation puts it. Harts that share
-        # an engine share its hooks: one per range, named by the engine's first hart.
-        self._engine_of = [next(index for index, other in enumerate(self.cpus)
-                                if other.uc is cpu.uc) for cpu in self.cpus]
-        # (engine, type, begin, end) -> the hook's handle in that engine
+        # in that hart's engine, where that hart's translation puts it.
+        # (hart, type, begin, end) -> the hook's handle in that hart's engine
         self._hooked: dict[tuple[int, int, int, int], int] = {}
         self._pieces: list[list[WatchedPiece]] = [[] for _ in board.harts]
         self._moved_to: list[list[WatchedPiece] | None] = [None for _ in board.harts]
@@ -224,8 +221,8 @@ class HitCollector:
             self._dma = False
         for cpu, handle in self._code_handles:
             cpu.uc.hook_del(handle)
-        for (engine, *_), handle in self._hooked.items():
-            self.cpus[engine].uc.hook_del(handle)
+        for (hart, *_), handle in self._hooked.items():
+            self.cpus[hart].uc.hook_del(handle)
         self._code_handles, self._hooked = [], {}
         for cpu in self.cpus:
             cpu.memory_hooks_set(False)
@@ -237,19 +234,15 @@ class HitCollector:
         of ranges the watches left stay until ``remove`` (deleting hooks between runs
         crashed the native engine); ``_on_memory`` only counts accesses to the current
         pieces of the hart that runs."""
-        engine = self._engine_of[hart]
-        uc = self.cpus[engine].uc
+        cpu = self.cpus[hart]
         for piece in pieces:
-            key = (engine, _HOOK_TYPES[piece.watch.kind], max(0, piece.paddr - MAX_ACCESS + 1),
+            key = (hart, _HOOK_TYPES[piece.watch.kind], max(0, piece.paddr - MAX_ACCESS + 1),
                    piece.paddr + piece.length - 1)
             if key not in self._hooked:
-                self._hooked[key] = uc.hook_add(key[1], self._on_memory, begin=key[2],
-                                                end=key[3])
+                self._hooked[key] = cpu.uc.hook_add(key[1], self._on_memory, begin=key[2],
+                                                    end=key[3])
         self._pieces[hart] = pieces
-        hooked = any(key[0] == engine for key in self._hooked)
-        for index, cpu in enumerate(self.cpus):
-            if self._engine_of[index] == engine:
-                cpu.memory_hooks_set(hooked)
+        cpu.memory_hooks_set(any(key[0] == hart for key in self._hooked))
 
     def _address_space_changed(self, hart: int) -> bool:
         """Hart ``hart``'s satp or TLB changed (a satp write or sfence.vma emulated in its
