@@ -25,7 +25,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from rr.errors import CalibrationError
 from rr.monitor.constants import PRIV_M
-from rr.monitor.reservation import use_cpu_only_contexts
+from rr.monitor.reservation import context_offsets, use_cpu_only_contexts
 
 # Values written to (mip, mie, mideleg) on the scratch engine: each CSR's column
 # differs from the others' in every row, so only its own offset matches them all.
@@ -43,16 +43,6 @@ class InterruptCsrLayout:
     mideleg: int
 
 
-def _words(context) -> tuple[int, int]:
-    """(address, size) of a context's bytes."""
-    return ctypes.cast(context.context, ctypes.c_void_p).value, context.size
-
-
-def _offsets_of(base: int, size: int, value: int) -> set[int]:
-    return {off for off in range(0, size - 3, 4)
-            if ctypes.c_uint32.from_address(base + off).value == value}
-
-
 @lru_cache(maxsize=1)
 def interrupt_csr_layout() -> InterruptCsrLayout:
     uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
@@ -62,10 +52,9 @@ def interrupt_csr_layout() -> InterruptCsrLayout:
     for values in _PROBES:
         for reg, value in zip(_CSR_IDS, values):
             uc.reg_write(reg, value)
-        context = uc.context_save()
-        base, size = _words(context)
+        data = bytes(uc.context_save())
         for n, value in enumerate(values):
-            offsets = _offsets_of(base, size, value)
+            offsets = context_offsets(data, value, 4)
             found[n] = offsets if found[n] is None else found[n] & offsets
     if any(offsets is None or len(offsets) != 1 for offsets in found):
         raise CalibrationError("cannot locate mip, mie and mideleg in unicorn's CPU context; "
@@ -81,7 +70,7 @@ class InterruptCsrReader:
         layout = interrupt_csr_layout()
         self._handle = uc._uch  # noqa: SLF001 - no public accessor
         self._context = uc.context_save()
-        base, _ = _words(self._context)
+        base = ctypes.cast(self._context.context, ctypes.c_void_p).value
         self._mip, self._mie, self._mideleg = (ctypes.c_uint32.from_address(base + off)
                                                for off in (layout.mip, layout.mie, layout.mideleg))
 

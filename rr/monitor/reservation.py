@@ -50,9 +50,11 @@ class ReservationLayout:
     value: int
 
 
-def _offsets_of(data: bytes, word: int) -> set[int]:
-    return {i for i in range(0, len(data) - 7, 8)
-            if int.from_bytes(data[i:i + 8], "little") == word}
+def context_offsets(data: bytes, word: int, width: int = 8) -> set[int]:
+    """The aligned offsets in a saved context's bytes that hold ``word`` (``width``
+    bytes): probing a scratch engine with known values finds a field's place."""
+    return {i for i in range(0, len(data) - width + 1, width)
+            if int.from_bytes(data[i:i + width], "little") == word}
 
 
 @lru_cache(maxsize=1)
@@ -71,7 +73,7 @@ def reservation_layout() -> ReservationLayout:
         uc.reg_write(UC_RISCV_REG_A4, 0)           # only the reservation keeps them now
         uc.reg_write(UC_RISCV_REG_A5, 0)
         data = bytes(uc.context_save())
-        found = _offsets_of(data, RAM_BASE + offset), _offsets_of(data, value)
+        found = context_offsets(data, RAM_BASE + offset), context_offsets(data, value)
         addresses = found[0] if addresses is None else addresses & found[0]
         values = found[1] if values is None else values & found[1]
     if not addresses or not values or len(addresses) != 1 or len(values) != 1:
