@@ -11,6 +11,7 @@ from rr.commands import dap, debug, diff, dtb, dump, index, info, origin, record
 from rr.commands.broken_pipe import silence_stdout
 from rr.errors import RrError
 from rr.printable import clipped
+from rr.replay.cancellation import CTRL_C
 from rr.replay.worker_pool import discard_early
 
 COMMANDS = {"run": run, "record": record, "replay": replay, "info": info, "dump": dump,
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         words = ["run", *words]
         args = parser.parse_args(words)
     args.command_line = ["rrvm", *words]
+    CTRL_C.install()
     try:
         return COMMANDS[args.command].run(args)
     except RrError as exc:

@@ -10,7 +10,10 @@ that arrives between two operations of one command stops the next one.
 
 from __future__ import annotations
 
-from typing import Callable
+import signal
+import sys
+import threading
+from typing import Any, Callable
 
 from rr.errors import RrError
 
@@ -65,3 +68,47 @@ class Cancellation:
         why = self.why
         if why is not None:
             raise Interrupted(f"{why} at instruction {position}", why)
+
+
+class CtrlC:
+    """Ctrl-C for commands with no SIGINT handler of their own (``rrvm replay``,
+    ``index``, ``trace``, a REPL's ``-c``): it raises KeyboardInterrupt, caught once
+    by rr/cli.py.
+
+    Python raises that exception in whatever code runs when the signal lands. In a
+    finalizer (an engine's saved context freed by the garbage collector) it is only
+    reported and dropped, and the command would go on to its end. So the request is
+    also latched here: loops between units of work (the segments of a search) call
+    ``check``, which raises it again; the report of the dropped one is silenced."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._hooked = False
+
+    def install(self) -> None:
+        """From the main thread, at a command's start (again for each command run in
+        one process: a request from an earlier one is forgotten)."""
+        self.requested = False
+        if threading.current_thread() is not threading.main_thread():
+            return                   # a command run from a test's thread keeps Python's handling
+        signal.signal(signal.SIGINT, self._on_signal)
+        if not self._hooked:
+            self._hooked = True
+            default_hook = sys.unraisablehook
+
+            def hook(unraisable: Any) -> None:
+                if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+                    default_hook(unraisable)
+            sys.unraisablehook = hook
+
+    def _on_signal(self, _signum: int, _frame: Any) -> None:
+        self.requested = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if Ctrl-C came and was swallowed somewhere."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+
+CTRL_C = CtrlC()

@@ -17,6 +17,7 @@ from rr.monitor.loader import parse_image
 from rr.monitor.run_loop import UserStop
 from rr.monitor.state_digest import state_digest
 from rr.record.recording import ERROR_EXIT
+from rr.replay.cancellation import CTRL_C
 from rr.replay.divergence import Divergence, EndOfHistory
 from rr.replay.replay_inputs import ReplayInputs
 from rr.replay.session import HistorySession
@@ -109,6 +110,7 @@ class ReplaySession(HistorySession):
         while True:
             # The position is the current hart's count (with several harts, the
             # scheduler changes which one that is between runs).
+            CTRL_C.check()
             if board.cpu.icount % every == 0:
                 at_checkpoint()
             step_end = (board.cpu.icount // every + 1) * every

@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterable, Sequence
 from rr.errors import RrError
 from rr.log.trace_reader import TraceReader
 from rr.monitor.state_digest import state_digest
-from rr.replay.cancellation import Cancellation, Interrupted
+from rr.replay.cancellation import CTRL_C, Cancellation, Interrupted
 from rr.replay.checkpoint_index import CheckpointIndex, check_index
 from rr.replay.divergence import Divergence
 from rr.replay.hits import Hit, HitCollector, Probe, Watchpoint
@@ -306,6 +306,7 @@ class SegmentSearch:
     def _in_process(self, function, tasks, cancel, done, enough) -> list[Any]:
         results = []
         for task in tasks:
+            CTRL_C.check()
             if cancel is not None:
                 cancel.check(task.segment.start)
             results.append(function(task))
@@ -332,6 +333,7 @@ class SegmentSearch:
                 done[0] = len(results) + len(here) + sum(1 for future in pending
                                                          if future.done())
                 if len(results) < len(tasks):
+                    CTRL_C.check()
                     if cancel is not None and cancel.requested():
                         raise Interrupted(f"{cancel.why} ({done[0]} of {len(tasks)} "
                                           "segments searched)", cancel.why or "")
