@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import bisect
 import io
+import struct
 from dataclasses import dataclass
-from typing import Iterable
+from itertools import accumulate
+from typing import Iterable, Iterator
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.constants import SH_FLAGS
@@ -25,6 +27,11 @@ ELF_MAGIC = b"\x7fELF"
 # Largest --symbols ELF read (a vmlinux with debug information is a few hundred MiB).
 MAX_SYMBOLS_FILE = 2 << 30
 _KINDS = {"STT_FUNC": "function", "STT_OBJECT": "object", "STT_NOTYPE": "label"}
+_KIND_NUMBERS = {2: "function", 1: "object", 0: "label"}      # st_info's low 4 bits
+_NO_SECTION = frozenset({0, 0xFFF1, 0xFFF2})                 # SHN_UNDEF, SHN_ABS, SHN_COMMON
+# Elf64_Sym and Elf32_Sym, little-endian, as (name, info, shndx, value, size).
+_SYM64 = struct.Struct("<IBxHQQ")
+_SYM32 = struct.Struct("<IIIBxH")
 
 
 class SymbolError(RrError):
@@ -68,7 +75,8 @@ class SymbolTable:
                 self._by_name[symbol.name] = symbol
         self._sized = [s for s in ordered if s.size > 0]
         self._sized_starts = [s.address for s in self._sized]
-        self._max_size = max((s.size for s in self._sized), default=0)
+        # _reach[i]: the furthest end of sized[0..i]; a lookup walking back stops below it.
+        self._reach = list(accumulate((s.end for s in self._sized), max))
         self._all = ordered
         self._all_starts = [s.address for s in ordered]
         self._sections = sorted(sections)
@@ -86,17 +94,11 @@ class SymbolTable:
                     by_index[index] = (section["sh_addr"], section["sh_addr"] + section["sh_size"])
             sections = list(by_index.values())
             symtab = elf.get_section_by_name(".symtab") or elf.get_section_by_name(".dynsym")
-            for sym in symtab.iter_symbols() if symtab is not None else ():
-                kind = _KINDS.get(sym["st_info"]["type"])
-                name = sym.name
-                if kind is None or not name or name.startswith(("$", ".L")):
-                    continue
-                if not isinstance(sym["st_shndx"], int):     # SHN_UNDEF, SHN_ABS, ...
-                    continue
-                symbols.append(Symbol(name, sym["st_value"], sym["st_size"], kind))
+            if symtab is not None:
+                symbols = list(_symbols_of(elf, symtab))
             code = [CodeRange(seg["p_vaddr"], seg.data()) for seg in elf.iter_segments()
                     if seg["p_type"] == "PT_LOAD" and seg["p_flags"] & 1 and seg["p_filesz"]]
-        except (ELFError, ValueError, KeyError, AttributeError) as exc:
+        except (ELFError, ValueError, KeyError, AttributeError, IndexError, struct.error) as exc:
             raise SymbolError(f"{origin or 'symbol file'}: unreadable ELF ({exc})") from None
         return cls(symbols, sections, code, origin)
 
@@ -119,9 +121,9 @@ class SymbolTable:
         best = None
         while index > 0:
             index -= 1
+            if self._reach[index] <= address:
+                break                    # nothing from here down reaches the address
             symbol = self._sized[index]
-            if address - symbol.address >= self._max_size:
-                break
             if symbol.contains(address) and (best is None or best.kind != "function"):
                 best = symbol
                 if best.kind == "function":
@@ -161,6 +163,48 @@ class SymbolTable:
             if start <= a < end:
                 return start <= b < end
         return False
+
+
+def _symbols_of(elf: ELFFile, symtab) -> Iterator[Symbol]:
+    """The symbols to name addresses with: functions, objects and labels defined in a
+    section, without the assembler's local names ($x, .L...).
+
+    A kernel's symtab has tens of thousands of entries, which pyelftools parses one
+    record object at a time (about a second for a vmlinux); the table of a
+    little-endian ELF is unpacked here in one pass (tests/repl/test_symbols.py checks
+    both readings agree)."""
+    if not elf.little_endian or symtab["sh_entsize"] != (24 if elf.elfclass == 64 else 16):
+        yield from _symbols_by_record(symtab)
+        return
+    names = elf.get_section(symtab["sh_link"]).data()
+    for name_at, info, shndx, value, size in _unpacked(symtab.data(), elf.elfclass):
+        kind = _KIND_NUMBERS.get(info & 0xF)
+        if kind is None or shndx in _NO_SECTION or not name_at:
+            continue
+        name = names[name_at:names.index(b"\0", name_at)].decode("utf-8", "replace")
+        if name and not name.startswith(("$", ".L")):
+            yield Symbol(name, value, size, kind)
+
+
+def _unpacked(data: bytes, elfclass: int) -> Iterator[tuple[int, int, int, int, int]]:
+    if elfclass == 64:
+        yield from _SYM64.iter_unpack(data[:len(data) - len(data) % _SYM64.size])
+        return
+    for name_at, value, size, info, shndx in _SYM32.iter_unpack(
+            data[:len(data) - len(data) % _SYM32.size]):
+        yield name_at, info, shndx, value, size
+
+
+def _symbols_by_record(symtab) -> Iterator[Symbol]:
+    """The same symbols read through pyelftools' records (any byte order)."""
+    for sym in symtab.iter_symbols():
+        kind = _KINDS.get(sym["st_info"]["type"])
+        name = sym.name
+        if kind is None or not name or name.startswith(("$", ".L")):
+            continue
+        if not isinstance(sym["st_shndx"], int):     # SHN_UNDEF, SHN_ABS, SHN_COMMON
+            continue
+        yield Symbol(name, sym["st_value"], sym["st_size"], kind)
 
 
 def load_symbols(data: bytes, name: str, symbols_path: str | None) -> tuple[SymbolTable, str]:
