@@ -38,7 +38,7 @@ from typing import Callable
 
 from rr.errors import RrError
 from rr.gdbstub.registers import (FEATURE_CPU, FEATURE_CSR, FEATURE_FPU, FEATURE_VIRTUAL,
-                                  REGISTERS, Register)
+                                  Register)
 from rr.gdbstub.replay_target import ReplayTarget
 from rr.gdbstub.gdb.trap_frames import TrapFrames
 from rr.gdbstub.stop_points import StopPoints
@@ -362,7 +362,7 @@ class DapAdapter:
         if ref == 1:
             variables.append({"name": "icount", "value": str(debugger.position),
                               "variablesReference": 0})
-        for register in REGISTERS:
+        for register in self.target.registers().registers:
             if register.feature in features:
                 variables.append(self._register_variable(register))
         return {"variables": variables}

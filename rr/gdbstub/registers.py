@@ -6,9 +6,11 @@ number and read under another. Numbering (docs/gdb-protocol.md, G6): x0..x31 = 0
 pc = 32, f0..f31 = 33..64, priv = 65, CSR number n = 66 + n.
 
 Every register described can be read (docs/gdb-protocol.md, G20). A CSR the
-hart does not have (stimecmp: no Sstc), or whose value no debugger can show
+hart does not have (stimecmp without Sstc), or whose value no debugger can show
 as the guest saw it (cycle and instret return the host's CPU ticks), is left
-out of the description. `time` is what `rdtime` returns at this instruction;
+out of the description. A board that offers Sstc (``--sstc``) has ``stimecmp``:
+its hart's timer comparator, which the monitor emulates (rr/monitor/stimecmp.py),
+so ``register_table`` gives the table for a board. `time` is what `rdtime` returns at this instruction;
 under `--clock host` that is a logged input the debugger cannot read ahead
 of the guest, so it is unavailable there.
 """
@@ -21,7 +23,7 @@ from typing import Callable
 from rr.monitor.board import Board
 from rr.monitor.constants import (CSR_FCSR, CSR_FFLAGS, CSR_FRM, CSR_MEDELEG, CSR_MIDELEG,
                                   CSR_MIE, CSR_MIP, CSR_MISA, CSR_MSTATUS, CSR_SCOUNTEREN,
-                                  CSR_TIME, FP_ALIAS, FPR_NAMES, GPR_NAMES, REG_FP,
+                                  CSR_STIMECMP, CSR_TIME, FP_ALIAS, FPR_NAMES, GPR_NAMES, REG_FP,
                                   SUPERVISOR_CSRS)
 
 FEATURE_CPU = "org.gnu.gdb.riscv.cpu"
@@ -111,6 +113,16 @@ def _time(board: Board) -> int | None:
     return board.clock.now(board.cpu.icount)
 
 
+def _stimecmp(board: Board) -> int:
+    """The comparator of the hart's timer: what its stimecmp reads."""
+    return board.hart.timer.compare
+
+
+def _set_stimecmp(board: Board, value: int) -> None:
+    """What a write of stimecmp does (SBI set_timer too): a new deadline."""
+    board.hart.timer.program(value, board.position)
+
+
 def _csrs(names: tuple[tuple[str, int], ...], bitsize: int, type_: str,
           feature: str) -> list[Register]:
     return [Register(name, FIRST_CSR_REGNUM + number, bitsize, type_, feature, *_csr(name),
@@ -118,7 +130,7 @@ def _csrs(names: tuple[tuple[str, int], ...], bitsize: int, type_: str,
             for name, number in names]
 
 
-def _build() -> tuple[Register, ...]:
+def _build(sstc: bool) -> tuple[Register, ...]:
     regs = [Register(name, n, 64, _POINTER_TYPES.get(name, "int"), FEATURE_CPU, *_x(n),
                      dwarf=n, generic=GENERIC_ROLES.get(name))
             for n, name in enumerate(XREG_NAMES)]
@@ -135,8 +147,32 @@ def _build() -> tuple[Register, ...]:
     regs += _csrs(MACHINE_CSRS, 64, "uint64", FEATURE_CSR)
     regs.append(Register("time", FIRST_CSR_REGNUM + CSR_TIME, 64, "uint64", FEATURE_CSR, _time,
                          None, dwarf=FIRST_CSR_DWARF + CSR_TIME))
+    if sstc:
+        regs.append(Register("stimecmp", FIRST_CSR_REGNUM + CSR_STIMECMP, 64, "uint64",
+                             FEATURE_CSR, _stimecmp, _set_stimecmp,
+                             dwarf=FIRST_CSR_DWARF + CSR_STIMECMP))
     return tuple(regs)
 
 
-REGISTERS: tuple[Register, ...] = _build()
-BY_NUMBER: dict[int, Register] = {reg.regnum: reg for reg in REGISTERS}
+@dataclass(frozen=True)
+class RegisterTable:
+    """The registers of one kind of board, in description order, and by number."""
+
+    registers: tuple[Register, ...]
+    by_number: dict[int, Register]
+    sstc: bool
+
+
+def _table(sstc: bool) -> RegisterTable:
+    registers = _build(sstc)
+    return RegisterTable(registers, {reg.regnum: reg for reg in registers}, sstc)
+
+
+_TABLES = {sstc: _table(sstc) for sstc in (False, True)}
+REGISTERS: tuple[Register, ...] = _TABLES[False].registers    # a board without Sstc
+BY_NUMBER: dict[int, Register] = _TABLES[False].by_number
+
+
+def register_table(sstc: bool) -> RegisterTable:
+    """The registers of a board that offers Sstc (``sstc``: stimecmp too) or not."""
+    return _TABLES[sstc]

@@ -32,7 +32,7 @@ from typing import Callable
 
 from rr.gdbstub.monitor import ReplayMonitor
 from rr.monitor.hart import HartView
-from rr.gdbstub.registers import Register
+from rr.gdbstub.registers import Register, RegisterTable, register_table
 from rr.gdbstub.stop_points import StopPoints
 from rr.gdbstub.target import Direction, MemoryFault, ReadOnly, Resume, Stop, StopKind
 from rr.replay.hits import Hit, HitCollector, HitKind, Watchpoint
@@ -77,6 +77,9 @@ class ReplayTarget:
         return HartView(board, board.harts[hart])
 
     # --- state ----------------------------------------------------------------
+    def registers(self) -> RegisterTable:
+        return register_table(self.board.config.sstc)
+
     def read_register(self, register: Register) -> int | None:
         return register.read(self.view())
 

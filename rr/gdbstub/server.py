@@ -43,7 +43,7 @@ from rr.gdbstub.constants import (ADDRESS_SPACE, ALL_THREADS, ANY_THREAD, ERROR_
                                   MAX_MEMORY_READ, MONITOR_CHUNK, SIGINT, SIGSEGV, SIGTRAP,
                                   SUPPORTED_FEATURES, THREAD_ID, UNTOLD_LIMIT, VCONT_ACTIONS)
 from rr.gdbstub.packets import OVERSIZED, ConnectionClosed, RspConnection, escape_binary
-from rr.gdbstub.registers import BY_NUMBER, G_PACKET_REGISTERS, REGISTERS, Register
+from rr.gdbstub.registers import G_PACKET_REGISTERS, Register
 from rr.gdbstub.stop_points import (STOP_REASON_OF_KIND, WATCH_KIND_OF_TYPE, Z_TYPES, StopPoint,
                                     StopPoints)
 from rr.gdbstub.target import (DebugTarget, Direction, MemoryFault, ReadOnly, Resume, Stop,
@@ -127,6 +127,7 @@ class GdbServer:
 
     def __init__(self, target: DebugTarget, log: Callable[[str], None]) -> None:
         self.target = target
+        self.registers = target.registers()
         self.log = log
         self.conn: RspConnection | None = None
         self.points = StopPoints()
@@ -216,7 +217,7 @@ class GdbServer:
             self._thread_hart(packet[1:])
             return "OK"
         if head == "g":
-            return "".join(self._register_hex(reg) for reg in REGISTERS[:G_PACKET_REGISTERS])
+            return "".join(self._register_hex(reg) for reg in self.registers.registers[:G_PACKET_REGISTERS])
         if head == "p":
             return self._read_register(packet[1:])
         if head in "GP":
@@ -269,7 +270,8 @@ class GdbServer:
     def _xfer_features(self, rest: str) -> str:
         annex, _, window = rest.rpartition(":")
         offset_text, _, length_text = window.partition(",")
-        data = read_annex(annex, _parse_hex(offset_text), _parse_hex(length_text))
+        data = read_annex(annex, _parse_hex(offset_text), _parse_hex(length_text),
+                          self.registers.sstc)
         if data is None:
             return "E00"
         return (data[:1] + escape_binary(data[1:])).decode("latin-1")
@@ -356,7 +358,7 @@ class GdbServer:
         return _hex_value(value, register.size)
 
     def _read_register(self, number: str) -> str:
-        register = BY_NUMBER.get(_parse_hex(number))
+        register = self.registers.by_number.get(_parse_hex(number))
         if register is None:
             return ERROR_NO_REGISTER
         return self._register_hex(register)
@@ -376,7 +378,7 @@ class GdbServer:
         try:
             if head == "P":
                 number, _, value = packet[1:].partition("=")
-                register = BY_NUMBER.get(_parse_hex(number))
+                register = self.registers.by_number.get(_parse_hex(number))
                 if register is None:
                     return ERROR_NO_REGISTER
                 what = f"write register {register.name}"
@@ -384,7 +386,7 @@ class GdbServer:
                                                                     "little"))
             elif head == "G":
                 data = bytes.fromhex(packet[1:])
-                for index, register in enumerate(REGISTERS[:G_PACKET_REGISTERS]):
+                for index, register in enumerate(self.registers.registers[:G_PACKET_REGISTERS]):
                     chunk = data[index * 8:index * 8 + 8]
                     if len(chunk) == 8:
                         self.target.write_register(register, int.from_bytes(chunk, "little"))

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Callable, Protocol
 
 from rr.errors import RrError
-from rr.gdbstub.registers import Register
+from rr.gdbstub.registers import Register, RegisterTable
 from rr.gdbstub.stop_points import StopPoints
 from rr.replay.hits import WatchKind
 
@@ -63,6 +63,9 @@ class ReadOnly(RrError):
 
 class DebugTarget(Protocol):
     """A machine gdb can inspect and resume."""
+
+    def registers(self) -> RegisterTable:
+        """The registers its harts have (stimecmp on a board that offers Sstc)."""
 
     def read_register(self, register: Register) -> int | None:
         """The register's value, or None when it cannot be supplied (shown as unavailable)."""

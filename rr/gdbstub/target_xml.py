@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from rr.gdbstub.registers import (FEATURE_CPU, FEATURE_CSR, FEATURE_FPU, FEATURE_VIRTUAL,
-                                  REGISTERS, Register)
+                                  Register, register_table)
 
 ANNEX = "target.xml"
 ARCHITECTURE = "riscv:rv64"
@@ -23,8 +23,9 @@ _FPU_TYPES = ('  <union id="riscv_double">\n'
               '  </union>\n')
 
 
-@lru_cache(maxsize=1)
-def target_xml() -> bytes:
+@lru_cache(maxsize=2)
+def target_xml(sstc: bool = False) -> bytes:
+    """The description of a board's harts (``sstc``: one that offers Sstc, with stimecmp)."""
     lines = ['<?xml version="1.0"?>',
              '<!DOCTYPE target SYSTEM "gdb-target.dtd">',
              '<target version="1.0">',
@@ -33,7 +34,7 @@ def target_xml() -> bytes:
         lines.append(f'<feature name="{feature}">')
         if feature == FEATURE_FPU:
             lines.append(_FPU_TYPES.rstrip("\n"))
-        for reg in REGISTERS:
+        for reg in register_table(sstc).registers:
             if reg.feature == feature:
                 lines.append(_reg_element(reg))
         lines.append('</feature>')
@@ -52,11 +53,11 @@ def _reg_element(reg: Register) -> str:
             f'regnum="{reg.regnum}"{extra}/>')
 
 
-def read_annex(annex: str, offset: int, length: int) -> bytes | None:
+def read_annex(annex: str, offset: int, length: int, sstc: bool = False) -> bytes | None:
     """qXfer reply body ('m' + data when more follows, 'l' + data for the last piece), unescaped."""
     if annex != ANNEX:
         return None
-    document = target_xml()
+    document = target_xml(sstc)
     piece = document[offset:offset + length]
     more = offset + length < len(document)
     return (b"m" if more else b"l") + piece

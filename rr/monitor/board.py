@@ -182,6 +182,11 @@ class Board:
                             stimecmp)
         return Hart(index, cpu, memory, lines, timer, sbi, address_spaces, traps)
 
+    @property
+    def position(self) -> int:
+        """Instructions executed by all harts: the current hart's count."""
+        return self.cpu.icount
+
     def select(self, index: int) -> None:
         """Make hart ``index`` the current one (the scheduler's switch; it carries the
         position over)."""

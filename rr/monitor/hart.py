@@ -82,3 +82,8 @@ class HartView:
         self.cpu = hart.cpu
         self.memory = hart.memory
         self.clock = board.clock
+
+    @property
+    def position(self) -> int:
+        """The board's position (this hart's own count stopped when it was switched out)."""
+        return self.board.position

@@ -275,3 +275,19 @@ def test_uboot_under_run_gdb():
     assert icount_of(done.stderr.decode()) > 0
     assert "exited normally" in out
     assert b"typed under gdb" in server.stdout
+
+
+def test_a_stimecmp_write_programs_the_live_harts_timer():
+    """With --sstc, `set var $stimecmp` on a live guest does what the hart's own write does
+    (G20): a deadline already past raises sip.STIP at once, which guests/sstc then prints
+    where it would print 0."""
+    source = (REPO / "guests" / "sstc" / "sstc.c").read_text().splitlines()
+    far = next(number for number, line in enumerate(source, 1)
+               if '"sstc: hart %lu: stimecmp far ahead' in line)
+    commands = [f"break sstc.c:{far}", "continue", "set var $stimecmp = 1", "p $stimecmp",
+                "delete", "continue"]
+    with _live("sstc", "--sstc", "--wait") as server:
+        gdb = run_gdb("sstc.elf", server.port, commands)
+        server.wait()
+    assert re.search(r"^\$1 = 1$", gdb.stdout, re.M), gdb.output
+    assert b"sstc: hart 0: stimecmp far ahead: sip.STIP 1" in server.stdout, server.stdout

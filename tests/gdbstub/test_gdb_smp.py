@@ -156,3 +156,45 @@ def test_watchpoint_follows_each_harts_address_space(spaces_trace):
     assert values == [101, 100, 102], out
     # back to before hart 1's last store: hart 1 sees what hart 0 put in its page
     assert "BACK 7" in out, out
+
+
+@pytest.fixture(scope="module")
+def sstc_trace(tmp_path_factory):
+    trace = tmp_path_factory.mktemp("gdb-sstc") / "sstc2.rr"
+    done = subprocess.run([*RRVM, "record", str(BIN / "sstc.elf"), "--smp", "2", "--sstc",
+                           "-o", str(trace)], cwd=REPO, stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return trace
+
+
+def _source_line(text: str) -> int:
+    source = (REPO / "guests" / "sstc" / "sstc.c").read_text().splitlines()
+    return next(number for number, line in enumerate(source, 1) if text in line)
+
+
+def test_with_sstc_each_thread_shows_its_harts_stimecmp_both_ways(sstc_trace):
+    """A board with Sstc describes stimecmp (G20): each thread reads its hart's timer
+    comparator. guests/sstc writes all ones, then SBI set_timer(0) writes 0, on each
+    hart; every stop after either, forwards and after a reverse-continue, shows that."""
+    far = _source_line('"sstc: hart %lu: stimecmp far ahead')
+    zero = _source_line('"sstc: hart %lu: SBI set_timer(0)')
+    report = 'printf "AT %d 0x%lx 0x%lx\\n", $_thread, $pc, $stimecmp'
+    commands = [f"break sstc.c:{far}", f"break sstc.c:{zero}"]
+    commands += ["continue", report] * 4 + ["reverse-continue", report, "info registers stimecmp"]
+    with DebugServer(sstc_trace) as server:
+        gdb = run_gdb("sstc.elf", server.port, commands)
+    out = gdb.stdout
+    placed = dict((int(line), int(address, 16)) for address, line in
+                  re.findall(r"^Breakpoint \d+ at (0x[0-9a-f]+): file .*sstc\.c, line (\d+)\.$",
+                             gdb.output, re.M))
+    expected = {placed[far]: (1 << 64) - 1, placed[zero]: 0}
+    stops = [(int(thread), int(pc, 16), int(value, 16))
+             for thread, pc, value in re.findall(r"^AT (\d+) (0x[0-9a-f]+) (0x[0-9a-f]+)$", out,
+                                                 re.M)]
+    assert len(stops) == 5, gdb.output
+    for thread, pc, value in stops:
+        assert value == expected[pc], (thread, hex(pc), hex(value), gdb.output)
+    assert {thread for thread, _, _ in stops[:4]} == {1, 2}
+    assert stops[4] == stops[2], gdb.output          # reverse-continue: the stop before the last
+    assert re.search(r"^stimecmp\s+0x[0-9a-f]+", out, re.M), out

@@ -23,8 +23,8 @@ from rr.gdbstub.constants import MAX_INCOMING_PACKET
 from rr.gdbstub.registers import FIRST_CSR_REGNUM, PRIV_REGNUM
 from rr.gdbstub.replay_target import READ_ONLY_REASON
 from rr.gdbstub.target_xml import target_xml
-from rr.monitor.constants import (CSR_MSTATUS, CSR_SATP, CSR_SSTATUS, CSR_TIME, KERNEL_LOAD_ADDR,
-                                  VIRTUAL_INSNS_PER_TICK)
+from rr.monitor.constants import (CSR_MSTATUS, CSR_SATP, CSR_SSTATUS, CSR_STIMECMP, CSR_TIME,
+                                  KERNEL_LOAD_ADDR, VIRTUAL_INSNS_PER_TICK)
 
 # --- framing, without a server -------------------------------------------------------
 
@@ -197,6 +197,11 @@ def test_target_xml_gives_lldb_roles_and_dwarf_numbers():
     assert "dwarf_regnum" not in regs["pc"].attrib and "dwarf_regnum" not in regs["priv"].attrib
     for absent in ("cycle", "instret", "stimecmp"):       # nothing shown as void (G20)
         assert absent not in regs
+    with_sstc = {reg.get("name"): reg for reg in
+                 ElementTree.fromstring(target_xml(sstc=True)).iter("reg")}
+    assert with_sstc["stimecmp"].get("regnum") == str(FIRST_CSR_REGNUM + CSR_STIMECMP)
+    assert with_sstc["stimecmp"].get("dwarf_regnum") == str(4096 + CSR_STIMECMP)
+    assert set(with_sstc) - set(regs) == {"stimecmp"}
 
 
 def test_thread_ids_are_hex_numbers_and_lldb_queries(server):
