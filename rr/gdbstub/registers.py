@@ -10,9 +10,9 @@ hart does not have (stimecmp without Sstc), or whose value no debugger can show
 as the guest saw it (cycle and instret return the host's CPU ticks), is left
 out of the description. A board that offers Sstc (``--sstc``) has ``stimecmp``:
 its hart's timer comparator, which the monitor emulates (rr/monitor/stimecmp.py),
-so ``register_table`` gives the table for a board. `time` is what `rdtime` returns at this instruction;
-under `--clock host` that is a logged input the debugger cannot read ahead
-of the guest, so it is unavailable there.
+so ``register_table`` gives the table for a board. `time` is what `rdtime`
+returns at this instruction; under `--clock host` that is a logged input the
+debugger cannot read ahead of the guest, so it is unavailable there.
 """
 
 from __future__ import annotations

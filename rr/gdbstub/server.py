@@ -217,7 +217,8 @@ class GdbServer:
             self._thread_hart(packet[1:])
             return "OK"
         if head == "g":
-            return "".join(self._register_hex(reg) for reg in self.registers.registers[:G_PACKET_REGISTERS])
+            return "".join(self._register_hex(reg)
+                           for reg in self.registers.registers[:G_PACKET_REGISTERS])
         if head == "p":
             return self._read_register(packet[1:])
         if head in "GP":
