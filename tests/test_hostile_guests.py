@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ENGINES, REPO, RRVM, run_rrvm
 from rr.monitor.constants import MAX_EPOCH_INSNS, USER_STOP_STATUS
 
@@ -27,6 +29,7 @@ BIN = REPO / "guests" / "bin"
 ANSWER_SECONDS = 1.0            # what the user waits at most after Ctrl-C or 0x03
 RUN_FIRST = 1.5                 # seconds the storm runs before it is interrupted
 LONG_EPOCH = ("--epoch", str(MAX_EPOCH_INSNS))
+STORM_INSNS = 600_000           # the recorded storm gdb interrupts in replay
 STUCK = "guest is stuck: instruction page fault (cause 12)"
 
 
@@ -117,11 +120,20 @@ def test_gdb_interrupts_a_live_trap_storm(engine):
         interrupt_stub(server)
 
 
-def test_gdb_interrupts_a_replayed_trap_storm(engine, tmp_path):
-    trace = tmp_path / "storm.rr"
-    run_rrvm("record", str(BIN / "trapstorm.elf"), "-o", str(trace), "--max-insns", "200000",
-             timeout=120)
-    with DebugServer(trace) as server:
+@pytest.fixture(scope="module")
+def storm_trace(tmp_path_factory):
+    """A recorded storm long enough that two RUN_FIRST continues never reach its end: it
+    replays at about 60,000 traps a second, so 600,000 instructions take some 10 s (with
+    200,000, an idle machine once replayed to the end before the second interrupt)."""
+    trace = tmp_path_factory.mktemp("storm") / "storm.rr"
+    recorded = run_rrvm("record", str(BIN / "trapstorm.elf"), "-o", str(trace),
+                        "--max-insns", str(STORM_INSNS), timeout=120)
+    assert recorded.returncode == 4, recorded.stderr          # stopped by --max-insns
+    return trace
+
+
+def test_gdb_interrupts_a_replayed_trap_storm(engine, storm_trace):
+    with DebugServer(storm_trace) as server:
         interrupt_stub(server)
 
 
