@@ -164,6 +164,12 @@ def run_gdb(elf: str | Path | None, port: int, commands: list[str], setup: tuple
 SOURCE_TRAP_UNWINDER = f"source {TRAP_UNWINDER}"
 
 
+def source_line(path: Path, text: str) -> int:
+    """The number of the first line of a guest source file that holds ``text``."""
+    return next(number for number, line in enumerate(path.read_text().splitlines(), 1)
+                if text in line)
+
+
 def run_lldb(elf: str, port: int, commands: list[str], timeout: float = TIMEOUT) -> GdbRun:
     """lldb in batch mode with the guest's ELF as its target, attached with gdb-remote.
 

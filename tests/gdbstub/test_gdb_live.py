@@ -19,7 +19,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from gdb_helpers import (BIN, GDB, REPO, RRVM, SOURCE_TRAP_UNWINDER, TIMEOUT, RspClient,
-                         StubServer, icount_of, pc_values, run_gdb)
+                         StubServer, icount_of, pc_values, run_gdb, source_line)
 from rr.gdbstub.registers import FIRST_CSR_REGNUM
 from rr.log.trace_reader import TraceReader
 from rr.monitor.constants import CSR_SSTATUS, CSR_TIME
@@ -281,9 +281,7 @@ def test_a_stimecmp_write_programs_the_live_harts_timer():
     """With --sstc, `set var $stimecmp` on a live guest does what the hart's own write does
     (G20): a deadline already past raises sip.STIP at once, which guests/sstc then prints
     where it would print 0."""
-    source = (REPO / "guests" / "sstc" / "sstc.c").read_text().splitlines()
-    far = next(number for number, line in enumerate(source, 1)
-               if '"sstc: hart %lu: stimecmp far ahead' in line)
+    far = source_line(REPO / "guests" / "sstc" / "sstc.c", '"sstc: hart %lu: stimecmp far ahead')
     commands = [f"break sstc.c:{far}", "continue", "set var $stimecmp = 1", "p $stimecmp",
                 "delete", "continue"]
     with _live("sstc", "--sstc", "--wait") as server:

@@ -14,7 +14,8 @@ import subprocess
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from gdb_helpers import BIN, GDB, REPO, RRVM, DebugServer, RspClient, StubServer, run_gdb
+from gdb_helpers import (BIN, GDB, REPO, RRVM, DebugServer, RspClient, StubServer, run_gdb,
+                         source_line)
 
 pytestmark = pytest.mark.skipif(GDB is None, reason="gdb-multiarch is not installed")
 
@@ -168,17 +169,15 @@ def sstc_trace(tmp_path_factory):
     return trace
 
 
-def _source_line(text: str) -> int:
-    source = (REPO / "guests" / "sstc" / "sstc.c").read_text().splitlines()
-    return next(number for number, line in enumerate(source, 1) if text in line)
+SSTC_SOURCE = REPO / "guests" / "sstc" / "sstc.c"
 
 
 def test_with_sstc_each_thread_shows_its_harts_stimecmp_both_ways(sstc_trace):
     """A board with Sstc describes stimecmp (G20): each thread reads its hart's timer
     comparator. guests/sstc writes all ones, then SBI set_timer(0) writes 0, on each
     hart; every stop after either, forwards and after a reverse-continue, shows that."""
-    far = _source_line('"sstc: hart %lu: stimecmp far ahead')
-    zero = _source_line('"sstc: hart %lu: SBI set_timer(0)')
+    far = source_line(SSTC_SOURCE, '"sstc: hart %lu: stimecmp far ahead')
+    zero = source_line(SSTC_SOURCE, '"sstc: hart %lu: SBI set_timer(0)')
     report = 'printf "AT %d 0x%lx 0x%lx\\n", $_thread, $pc, $stimecmp'
     commands = [f"break sstc.c:{far}", f"break sstc.c:{zero}"]
     commands += ["continue", report] * 4 + ["reverse-continue", report, "info registers stimecmp"]
