@@ -169,8 +169,6 @@ def _table(sstc: bool) -> RegisterTable:
 
 
 _TABLES = {sstc: _table(sstc) for sstc in (False, True)}
-REGISTERS: tuple[Register, ...] = _TABLES[False].registers    # a board without Sstc
-BY_NUMBER: dict[int, Register] = _TABLES[False].by_number
 
 
 def register_table(sstc: bool) -> RegisterTable:
