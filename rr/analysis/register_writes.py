@@ -75,11 +75,13 @@ def executed_pcs(timeline: Timeline, low: int, high: int,
     """(icount, pc) of every instruction started in [low, high), and (high, pc) at the end."""
     timeline.seek(low, cancel)
     timeline.keep_checkpoint()          # the writer found in the window is visited next
-    cpu = timeline.board.cpu
+    board = timeline.board
+    cpu = board.cpu
     noted: list[tuple[int, int]] = []
 
     def note(_uc, address: int, _size: int, _user) -> None:
-        noted.append((cpu.icount_in_hook(), address))
+        if board.cpu is cpu:                # the harts share the engine, and its hooks
+            noted.append((cpu.icount_in_hook(), address))
 
     handle = cpu.uc.hook_add(UC_HOOK_CODE, note, begin=1, end=0)
     cpu.invalidate_caches()             # hooks do not apply to code translated before them

@@ -24,7 +24,7 @@ from rr.monitor.clock import VirtualClock, make_clock
 from rr.monitor.constants import (
     DMA_VIRTIO_BLK, DMA_VIRTIO_RNG, MIDELEG_S_INTERRUPTS, MIP_SEIP, MIP_SSIP, PLIC_BASE,
     PLIC_CONTEXTS_PER_HART, PLIC_NUM_SOURCES, PRIV_S, RAM_BASE, SSTATUS_SIE, RTC_BASE, RTC_IRQ,
-    SIFIVE_TEST_BASE, SMP_CODE_BUFFER_BYTES, UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
+    SIFIVE_TEST_BASE, UART0_BASE, UART0_IRQ, VIRTIO_COUNT,
 )
 from rr.monitor.counters import CounterEmulator
 from rr.monitor.cpu import Cpu, prepare_engines
@@ -145,18 +145,17 @@ class Board:
         # Where the current run ends (the run loop's target for it).
         self.run_end = 0
         prepare_engines()
-        code_buffer = SMP_CODE_BUFFER_BYTES // config.harts if config.harts > 1 else None
-        first = Cpu(code_buffer)
+        # Every hart runs in the first one's engine (hart_engine.py).
+        first = Cpu()
+        self.hart_engine = first.hart_engine
         self.ram = GuestRam(first, RAM_BASE, config.ram_size)
         self.clock = make_clock(config.clock, inputs)
         self.hart_control = BoardHarts(self) if config.harts > 1 else None
         self.harts = [self._make_hart(0, first)]
         for index in range(1, config.harts):
-            cpu = Cpu(code_buffer)
-            self.ram.map_into(cpu)
-            self.harts.append(self._make_hart(index, cpu))
+            self.harts.append(self._make_hart(index, Cpu(shares=first)))
         self.select(0)
-        self.bus = MmioBus(*(hart.cpu for hart in self.harts))
+        self.bus = MmioBus(self.hart_engine)
         self.dtb = self.payload.dtb
         self.dtb_addr = dtb_address(config.ram_size, len(self.dtb))
         self.reset(first=True)
@@ -220,7 +219,7 @@ class Board:
         # Each device's DMA is announced under its name, for watchpoints.
         def dma(device: str) -> RamDma:
             return RamDma(self.ram.map, RAM_BASE,
-                          unicorn_code_invalidator(*(hart.cpu for hart in self.harts)),
+                          unicorn_code_invalidator(self.hart_engine),
                           self.device_writes.announcer(device))
         if self.payload.disk is not None:
             n = next(free)
@@ -253,8 +252,7 @@ class Board:
         cpu.set_x(11, self.dtb_addr)        # a1: device tree
         cpu.priv = PRIV_S
         cpu.pc = self.payload.image.entry
-        for hart in self.harts:
-            hart.cpu.invalidate_caches()
+        cpu.invalidate_caches()
 
     def _reset_hart(self, hart: Hart) -> None:
         cpu = hart.cpu
@@ -275,7 +273,13 @@ class Board:
     def start_hart(self, hart: Hart, address: int, opaque: int) -> None:
         """HSM hart_start (or the wake-up from a non-retentive suspend): S-mode at
         ``address``, a0 = hart id, a1 = ``opaque``, the MMU off and interrupts masked,
-        as the SBI specification leaves a starting hart."""
+        as the SBI specification leaves a starting hart. From another hart's ecall its
+        registers are set once that hart's run returns (``Cpu.later``)."""
+        hart.cpu.later(lambda: self._enter_at(hart, address, opaque))
+        hart.status, hart.waiting, hart.resume = HsmStatus.STARTED, False, None
+
+    @staticmethod
+    def _enter_at(hart: Hart, address: int, opaque: int) -> None:
         cpu = hart.cpu
         cpu.set_csr("satp", 0)
         cpu.set_csr("sstatus", cpu.csr("sstatus") & ~SSTATUS_SIE)
@@ -285,7 +289,6 @@ class Board:
         cpu.pc = address
         cpu.flush_tlb()
         hart.address_spaces.reloaded()      # virtual watches follow its satp
-        hart.status, hart.waiting, hart.resume = HsmStatus.STARTED, False, None
 
     def _load_payload(self) -> None:
         for seg in self.payload.image.segments:

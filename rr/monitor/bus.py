@@ -10,23 +10,24 @@ from __future__ import annotations
 from rr.monitor.constants import PAGE_SIZE
 from rr.monitor.cpu import Cpu
 from rr.monitor.devices.device import MmioDevice
+from rr.monitor.hart_engine import HartEngine
 
 
 class _Window:
-    """One mapped window; tells the hart while a device runs (``Cpu.in_mmio``).
+    """One mapped window; tells the hart that runs while a device runs (``Cpu.in_mmio``).
 
     An exception cannot cross unicorn's C callback (Python prints "Exception
     ignored" and the load gets a garbage value), so one raised by a device is
     kept on the bus, the hart is stopped before the access completes, and the
     run loop raises it (``MmioBus.take_fault``)."""
 
-    def __init__(self, bus: "MmioBus", device: MmioDevice, cpu: Cpu) -> None:
+    def __init__(self, bus: "MmioBus", device: MmioDevice, hart_engine: HartEngine) -> None:
         self.bus = bus
         self.device = device
-        self.cpu = cpu
+        self.hart_engine = hart_engine
 
     def read(self, _uc, offset: int, size: int, _user) -> int:
-        cpu = self.cpu
+        cpu = self.hart_engine.loaded
         cpu.in_mmio = True
         try:
             return self.device.read(offset, size)
@@ -37,7 +38,7 @@ class _Window:
             cpu.in_mmio = False
 
     def write(self, _uc, offset: int, size: int, value: int, _user) -> None:
-        cpu = self.cpu
+        cpu = self.hart_engine.loaded
         cpu.in_mmio = True
         try:
             self.device.write(offset, size, value)
@@ -48,12 +49,11 @@ class _Window:
 
 
 class MmioBus:
-    """The windows of every device, mapped into each hart's engine (one window per hart
-    and device, all forwarding to the same device object)."""
+    """The windows of every device, mapped into the harts' engine."""
 
-    def __init__(self, cpu: Cpu, *more: Cpu) -> None:
-        self.cpus = (cpu, *more)
-        self._windows: dict[int, list[_Window]] = {}
+    def __init__(self, hart_engine: HartEngine) -> None:
+        self.hart_engine = hart_engine
+        self._windows: dict[int, _Window] = {}
         self._fault: tuple[Exception, int] | None = None
 
     def stop_with(self, fault: Exception, cpu: Cpu) -> None:
@@ -71,18 +71,14 @@ class MmioBus:
 
     def attach(self, device: MmioDevice) -> None:
         """Map ``device`` at its base, or put it in place of the one already there."""
-        windows = self._windows.get(device.base)
-        if windows is not None:
-            for window in windows:
-                window.device = device
+        window = self._windows.get(device.base)
+        if window is not None:
+            window.device = device
             return
         size = (device.size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
-        windows = self._windows[device.base] = []
-        for cpu in self.cpus:
-            window = _Window(self, device, cpu)
-            cpu.uc.mmio_map(device.base, size, window.read, None, window.write, None)
-            windows.append(window)
+        window = self._windows[device.base] = _Window(self, device, self.hart_engine)
+        self.hart_engine.uc.mmio_map(device.base, size, window.read, None, window.write, None)
 
     @property
     def devices(self) -> list[MmioDevice]:
-        return [windows[0].device for windows in self._windows.values()]
+        return [window.device for window in self._windows.values()]

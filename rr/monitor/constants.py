@@ -43,10 +43,6 @@ MAX_HARTS = 8
 # counts that are multiples of the quantum, as epochs are, so the interleaving
 # does not depend on where a run was stopped. Part of the board configuration.
 DEFAULT_QUANTUM_INSNS = 10_000
-# Translated code of all harts' engines together, when there are several (cpu.py,
-# prepare_engines): unicorn's default is 1 GiB per engine, and only code within 2 GiB
-# of libunicorn calls its helpers directly.
-SMP_CODE_BUFFER_BYTES = 1 << 30
 MIN_QUANTUM_INSNS = 100
 MAX_QUANTUM_INSNS = 10_000_000
 # rrvm record --chaos SEED: seeds are 64-bit; --until-fail tries at most this many runs.

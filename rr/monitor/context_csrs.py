@@ -62,6 +62,28 @@ def interrupt_csr_layout() -> InterruptCsrLayout:
     return InterruptCsrLayout(*(offsets.pop() for offsets in found))
 
 
+# mstatus values written to find its place: distinct FS, SUM, MXR and SIE bits.
+_STATUS_PROBES = (0x42000, 0x84000, 0x6000, 0xC2002, 0x20)
+
+
+@lru_cache(maxsize=1)
+def mstatus_offset() -> int:
+    """Byte offset of mstatus (its low 32 bits) in a saved CPU context: the harts' engine
+    turns the FPU on in a copy of a hart's registers (hart_engine.py)."""
+    uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
+    use_cpu_only_contexts(uc)
+    uc.reg_write(rc.UC_RISCV_REG_PRIV, PRIV_M)
+    found: set[int] | None = None
+    for value in _STATUS_PROBES:
+        uc.reg_write(rc.UC_RISCV_REG_MSTATUS, value)
+        offsets = context_offsets(bytes(uc.context_save()), value, 4)
+        found = offsets if found is None else found & offsets
+    if not found or len(found) != 1:
+        raise CalibrationError("cannot locate mstatus in unicorn's CPU context; "
+                               "rrvm needs unicorn 2.1.4")
+    return found.pop()
+
+
 class InterruptCsrReader:
     """``mip`` and ``mip & sie`` of one engine from a snapshot of its context (see the
     module doc)."""

@@ -1,4 +1,8 @@
-"""The hart: a unicorn RISC-V 64 engine with exact positions and safe CSR access.
+"""A hart: its registers in the board's unicorn RISC-V 64 engine, exact positions and
+safe CSR access.
+
+The board's harts share one engine (hart_engine.py); touching a register of
+a hart swaps its CPU context in when another hart's is loaded.
 
 Two unicorn behaviours shape this class (docs/unicorn-facts.md, facts 5 and 13): CSR
 access through the API obeys the current privilege, so every CSR access runs
@@ -18,18 +22,19 @@ import ctypes
 import gc
 from typing import Callable
 
-from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc
+from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64
 from unicorn import riscv_const as rc
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
-from unicorn.unicorn_py3.unicorn import uclib
+from unicorn.unicorn_py3.unicorn import UcContext, uclib
 
 from rr.monitor.clock import VirtualClock
 from rr.monitor.constants import MSTATUS_FS, PRIV_M
-from rr.monitor.context_csrs import InterruptCsrReader, interrupt_csr_layout
-from rr.monitor.engine_choice import engine_name, make_engine
+from rr.monitor.context_csrs import interrupt_csr_layout, mstatus_offset
+from rr.monitor.engine_choice import engine_name
+from rr.monitor.hart_engine import HartEngine
 from rr.monitor.hook_engine import HOOK_ENGINE
 from rr.monitor.insn_counter import counter_offset
-from rr.monitor.reservation import ReservationKeeper, reservation_layout, use_cpu_only_contexts
+from rr.monitor.reservation import reservation_layout
 from rr.monitor.run_stop import RunStop
 
 GPR_IDS = [rc.UC_RISCV_REG_X0 + i for i in range(32)]
@@ -54,9 +59,9 @@ FP_CSRS = frozenset({"fflags", "frm", "fcsr"})
 
 def prepare_engines() -> None:
     """Run every calibration on its scratch engines, and free them, before a board
-    makes its harts' engines.
+    makes its harts' engine.
 
-    Each engine's translated code lives in one mapping, placed by the kernel below
+    An engine's translated code lives in one mapping, placed by the kernel below
     the mappings already there. Code within 2 GiB of libunicorn calls its helpers
     (the block hook, memory accesses, block lookups) directly, further away through
     a register: an engine whose code landed below scratch engines not yet freed ran
@@ -64,44 +69,89 @@ def prepare_engines() -> None:
     """
     reservation_layout()
     interrupt_csr_layout()
+    mstatus_offset()
     if engine_name() == HOOK_ENGINE:
         counter_offset()
     gc.collect()                    # scratch engines with hooks sit in reference cycles
 
 
-class Cpu:
-    """One hart in a unicorn engine, with physical memory mapped by the board."""
+def _unhandled(*_args) -> bool:
+    return False
 
-    def __init__(self, code_buffer: int | None = None) -> None:
-        """``code_buffer``: bytes for this engine's translated code (unicorn's default
-        when None)."""
-        self.uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
-        if code_buffer is not None:
-            self.uc.ctl_set_tcg_buffer_size(code_buffer)
-        use_cpu_only_contexts(self.uc)
-        self._reservation = ReservationKeeper(self.uc)
-        self._interrupts = InterruptCsrReader(self.uc)
-        self.engine = make_engine(self.uc)
+
+def _address_of(context) -> int:
+    return ctypes.cast(context.context, ctypes.c_void_p).value
+
+
+class Cpu:
+    """One hart: its registers in the board's ``HartEngine`` (hart_engine.py), swapped in
+    when they are touched, and its position."""
+
+    def __init__(self, shares: "Cpu | None" = None) -> None:
+        """A hart in a new engine, or in the engine of the hart ``shares`` (the board's
+        other harts)."""
+        self.hart_engine = shares.hart_engine if shares is not None else HartEngine()
+        self.uc = self.hart_engine.uc
+        self.engine = self.hart_engine.engine
+        # This hart's registers while another hart's are loaded: a reset engine's
+        # registers to start with (the board resets every hart before it runs).
+        self.context = self.uc.context_save()
+        layout = interrupt_csr_layout()
+        base = ctypes.cast(self.context.context, ctypes.c_void_p).value
+        self._saved_mip, self._saved_mie, self._saved_mideleg = (
+            ctypes.c_uint32.from_address(base + offset)
+            for offset in (layout.mip, layout.mie, layout.mideleg))
+        self.saved_mstatus = ctypes.c_uint32.from_address(base + mstatus_offset())
+        # The accrued FP exception flags are not in a CPU context (QEMU keeps them in
+        # its softfloat status): the engine keeps them here while the hart is out.
+        self.fflags = 0
+        if self.hart_engine.loaded is None:
+            self.hart_engine.loaded = self
         # True while an MMIO callback runs: there only the engine's record of the
         # access says which instruction of a block is executing.
         self.in_mmio = False
         self.icount = 0          # instructions completed before the current run
         # The binding's reg_read/reg_write cost ~2.7 us each; the trap path
         # calls the C library directly with a preallocated cell (~1.3 us).
-        self._handle = self.uc._uch  # noqa: SLF001 - no public accessor
+        self._handle = self.hart_engine.handle
         self._cell = ctypes.c_uint64()
         self._cell_ref = ctypes.byref(self._cell)
         self._buffer = ctypes.create_string_buffer(16)
         self._width = ctypes.c_size_t(8)
         self._width_ref = ctypes.byref(self._width)
+        self.exception_hook: Callable = _unhandled
+        self.invalid_hook: Callable = _unhandled
+        self.unmapped_hook: Callable = _unhandled
+
+    @property
+    def loaded(self) -> bool:
+        """Are this hart's registers the engine's now?"""
+        return self.hart_engine.loaded is self
+
+    def _load(self) -> None:
+        if self.hart_engine.loaded is not self:
+            self.hart_engine.load(self)
+
+    def later(self, action: Callable[[], None]) -> None:
+        """Run ``action`` (which touches this hart's registers) now, or, from a hook of
+        another hart's run, as soon as that run returns (hart_engine.py)."""
+        engine = self.hart_engine
+        if engine.running and engine.loaded is not self:
+            engine.later(action)
+        else:
+            action()
 
     # --- registers ----------------------------------------------------------
     def reg(self, reg_id: int) -> int:
         """Read any 64-bit register by unicorn id, obeying the current privilege."""
+        if self.hart_engine.loaded is not self:
+            self.hart_engine.load(self)
         uclib.uc_reg_read(self._handle, reg_id, self._cell_ref)
         return self._cell.value
 
     def set_reg(self, reg_id: int, value: int) -> None:
+        if self.hart_engine.loaded is not self:
+            self.hart_engine.load(self)
         self._cell.value = value & 0xFFFF_FFFF_FFFF_FFFF
         uclib.uc_reg_write(self._handle, reg_id, self._cell_ref)
 
@@ -113,6 +163,7 @@ class Cpu:
     def pc(self, value: int) -> None:
         # uc_reg_write would leave unicorn's "skip pc sync" flag set inside a
         # hook, and later memory hooks of the run would see a stale pc.
+        self._load()
         self._cell.value = value & 0xFFFF_FFFF_FFFF_FFFF
         self._width.value = 8
         uclib.uc_reg_write2(self._handle, rc.UC_RISCV_REG_PC, self._cell_ref, self._width_ref)
@@ -140,12 +191,18 @@ class Cpu:
 
     def csr(self, name: str) -> int:
         """Read a CSR with M privilege, whatever mode the hart is in."""
+        if name == "mip" and not self.loaded:
+            return self._saved_mip.value
         if name in FP_CSRS:
             return self._with_fpu(lambda: self._csr_as_m(CSR_IDS[name], None))
         return self._csr_as_m(CSR_IDS[name], None)
 
     def set_csr(self, name: str, value: int) -> None:
-        """Write a CSR with M privilege, whatever mode the hart is in."""
+        """Write a CSR with M privilege, whatever mode the hart is in (mip of a hart that
+        is not loaded: in its saved context, which loading it writes back)."""
+        if name == "mip" and not self.loaded:
+            self._saved_mip.value = value & 0xFFFF_FFFF
+            return
         if name in FP_CSRS:
             self._with_fpu(lambda: self._csr_as_m(CSR_IDS[name], value))
             return
@@ -170,20 +227,29 @@ class Cpu:
                 return access()
             finally:
                 self.priv = old
-        return self._reservation.keep(switched)
+        return self.hart_engine.reservation.keep(switched)
 
     def pending_interrupts(self) -> int:
         """``mip & sie``: the interrupts pending and enabled, read in one library call
         (the scheduler asks this of every hart at every switch: context_csrs.py)."""
-        return self._interrupts.pending_enabled()
+        if not self.loaded:
+            return self._saved_mip.value & self._saved_mie.value & self._saved_mideleg.value
+        return self.hart_engine.interrupts.pending_enabled()
 
     def mip(self) -> int:
         """``csr("mip")`` in one library call (context_csrs.py)."""
-        return self._interrupts.mip()
+        if not self.loaded:
+            return self._saved_mip.value
+        return self.hart_engine.interrupts.mip()
+
+    def saved_mip(self) -> int:
+        """mip as this hart's saved context holds it (current while it is not loaded)."""
+        return self._saved_mip.value
 
     def drop_reservation(self) -> None:
         """Make the hart's next sc fail, as a store by another hart would have."""
-        self._reservation.drop()
+        self._load()
+        self.hart_engine.reservation.drop()
 
     def _with_fpu(self, access: Callable[[], int]) -> int:
         """Run ``access`` with mstatus.FS on: unicorn refuses the FP CSRs while the FPU is
@@ -213,12 +279,21 @@ class Cpu:
 
     # --- execution ----------------------------------------------------------
     def on_exception(self, callback: Callable) -> None:
-        """``callback(uc, cause, user)`` for every synchronous trap (UC_HOOK_INTR)."""
-        self.engine.on_exception(callback)
+        """``callback(uc, cause, user)`` for every synchronous trap of this hart
+        (UC_HOOK_INTR)."""
+        self.exception_hook = callback
+        self.hart_engine.hook_traps()
 
     def on_invalid(self, callback: Callable) -> None:
-        """``callback(uc, user) -> handled`` for ebreak (UC_HOOK_INSN_INVALID)."""
-        self.engine.on_invalid(callback)
+        """``callback(uc, user) -> handled`` for this hart's ebreak (UC_HOOK_INSN_INVALID)."""
+        self.invalid_hook = callback
+        self.hart_engine.hook_traps()
+
+    def on_unmapped(self, callback: Callable) -> None:
+        """``callback(uc, access, address, size, value, user) -> handled`` for this hart's
+        accesses outside RAM and the devices (UC_HOOK_MEM_UNMAPPED)."""
+        self.unmapped_hook = callback
+        self.hart_engine.hook_traps()
 
     def use_clock(self, clock: VirtualClock | None) -> None:
         """The virtual clock S-mode time reads may be answered from without a trip
@@ -241,19 +316,35 @@ class Cpu:
         whose hook stopped the run, counts; the instruction after a wfi that
         halted does not.
         """
+        hart_engine = self.hart_engine
+        pc = self.pc
+        hart_engine.running = True
         try:
-            return self.engine.run(self.pc, max_insns, self.icount)
+            return self.engine.run(pc, max_insns, self.icount)
         finally:
             # Also when a hook raised: positions must stay exact.
             self.icount += self.engine.executed
+            hart_engine.running = False
+            hart_engine.after_run()
 
     def flush_tlb(self) -> None:
-        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        """Forget the hart's TLB (a hart not loaded has none: loading flushes)."""
+        if self.loaded:
+            self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
 
     def invalidate_caches(self) -> None:
-        """Forget translated code and TLB entries (after memory changed behind unicorn)."""
+        """Forget translated code (every hart's: they share it) and TLB entries (after
+        memory changed behind unicorn)."""
         self.uc.ctl_flush_tb()
         self.flush_tlb()
+
+    def context_save(self):
+        """This hart's registers as a new ``UcContext`` (a CPU-only context)."""
+        if self.loaded:
+            return self.uc.context_save()
+        context = UcContext(self._handle, UC_ARCH_RISCV, UC_MODE_RISCV64)
+        ctypes.memmove(_address_of(context), _address_of(self.context), self.context.size)
+        return context
 
     def restore_context(self, context) -> None:
         """Bring back registers saved with ``uc.context_save()``.
@@ -266,6 +357,9 @@ class Cpu:
         a Linux trace: the timer interrupt came late and history diverged).
         Writing mip back makes QEMU recompute the flag.
         """
+        if not self.loaded:                 # written back when it is loaded
+            ctypes.memmove(_address_of(self.context), _address_of(context), context.size)
+            return
         self.uc.context_restore(context)
         self.set_csr("mip", self.csr("mip"))
 

@@ -1,9 +1,10 @@
-"""One hart of the board: its unicorn engine and what belongs to it alone.
+"""One hart of the board: its registers and what belongs to it alone.
 
-Every hart has its own engine over the one guest RAM, its own trap hooks,
-SBI, timer and interrupt lines. Only one runs at a time (smp_run_loop.py);
-while it runs its ``Cpu.icount`` is the board's position (instructions run
-by all harts), so positions mean the same whichever hart is current.
+Every hart has its own registers (a CPU context in the board's one engine:
+hart_engine.py), trap handlers, SBI, timer and interrupt lines. Only one
+runs at a time (smp_run_loop.py); while it runs its ``Cpu.icount`` is the
+board's position (instructions run by all harts), so positions mean the
+same whichever hart is current.
 ``retired`` counts this hart's own instructions.
 
 The HSM state is what SBI ``hart_get_status`` reports: hart 0 starts, the

@@ -141,10 +141,6 @@ class GuestRam:
             reason = getattr(exc, "strerror", None) or "out of memory"
             raise RrError(f"cannot allocate {size >> 20} MiB of guest RAM ({reason})") from None
         self._cells = (ctypes.c_char * size).from_buffer(self.map)
-        self.map_into(cpu)
-
-    def map_into(self, cpu: Cpu) -> None:
-        """Map the RAM into a hart's engine: every hart sees the same bytes."""
         try:
             cpu.uc.mem_map_ptr(self.base, self.size, UC_PROT_ALL, ctypes.addressof(self._cells))
         except UcError as exc:

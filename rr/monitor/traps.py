@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from unicorn import UC_HOOK_MEM_UNMAPPED
 from unicorn import UC_MEM_FETCH_UNMAPPED, UC_MEM_WRITE_UNMAPPED
 from unicorn import riscv_const as rc
 
@@ -85,10 +84,9 @@ class TrapHandler:
         self._repeats = 0
         self._taken = 0
         self.on_many_traps: Callable[[], None] = _nothing
-        uc = cpu.uc
         cpu.on_exception(self._on_exception)
         cpu.on_invalid(self._on_invalid)
-        uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
+        cpu.on_unmapped(self._on_unmapped)
 
     # --- hooks --------------------------------------------------------------
     def _on_exception(self, _uc, cause: int, _user) -> None:

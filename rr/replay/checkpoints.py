@@ -127,8 +127,8 @@ class CheckpointStack:
         base = board.ram.base
         ranges = [(base + offset, size) for offset, size in page_runs(written)]
         contexts = checkpoint.cpu if isinstance(checkpoint.cpu, list) else [checkpoint.cpu]
+        forget_code(board.cpu, ranges)      # the harts share their translated code
         for hart, context in zip(board.harts, contexts):
-            forget_code(hart.cpu, ranges)
             hart.cpu.restore_context(context)
             hart.address_spaces.sync()    # the context may have been saved while listened to
             hart.cpu.icount = checkpoint.icount
@@ -150,8 +150,8 @@ class CheckpointStack:
     def _capture(self) -> Checkpoint:
         board = self.board
         harts = board.harts
-        contexts = (harts[0].cpu.uc.context_save() if len(harts) == 1
-                    else [hart.cpu.uc.context_save() for hart in harts])
+        contexts = (harts[0].cpu.context_save() if len(harts) == 1
+                    else [hart.cpu.context_save() for hart in harts])
         return Checkpoint(board.cpu.icount, contexts, self.session.get_state())
 
     def _take_side(self) -> Checkpoint:

@@ -173,21 +173,21 @@ class HitCollector:
         device writes into the watched bytes are write hits too (``Store.device``);
         a debugger's watchpoints leave them out, as hardware and QEMU's do."""
         self.board = board
-        # Every hart's engine gets the hooks: a breakpoint fires on any hart. In a
+        # The harts' one engine gets the hooks: a breakpoint fires on any hart. In a
         # hook, the hart executing is the board's current one (only it runs).
-        self.cpus = [hart.cpu for hart in board.harts]
+        self.uc = board.hart_engine.uc
         self.after = after
         self.on_hit = on_hit
         self.condition = condition
         self.probe = probe
         self.hits: list[Hit] = []
         self.watches = sorted(set(watchpoints))
-        self._code_handles = [(cpu, cpu.uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc))
-                              for cpu in self.cpus for pc in set(breakpoints)]
-        # Each hart follows its own address space (its satp): a virtual watch is hooked,
-        # in that hart's engine, where that hart's translation puts it.
-        # (hart, type, begin, end) -> the hook's handle in that hart's engine
-        self._hooked: dict[tuple[int, int, int, int], int] = {}
+        self._code_handles = [self.uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc)
+                              for pc in set(breakpoints)]
+        # Each hart follows its own address space (its satp): a virtual watch is hooked
+        # where each hart's translation puts it, and counts only for that hart.
+        # (type, begin, end) -> the hook's handle
+        self._hooked: dict[tuple[int, int, int], int] = {}
         self._pieces: list[list[WatchedPiece]] = [[] for _ in board.harts]
         self._moved_to: list[list[WatchedPiece] | None] = [None for _ in board.harts]
         for hart in board.harts:
@@ -209,8 +209,7 @@ class HitCollector:
         return self.board.cpu
 
     def _invalidate_caches(self) -> None:
-        for cpu in self.cpus:
-            cpu.invalidate_caches()
+        self.board.cpu.invalidate_caches()      # the code of every hart: they share it
 
     def remove(self) -> None:
         for spaces, listener in self._listeners:
@@ -219,30 +218,26 @@ class HitCollector:
         if self._dma:
             self.board.device_writes.unlisten(self._on_dma)
             self._dma = False
-        for cpu, handle in self._code_handles:
-            cpu.uc.hook_del(handle)
-        for (hart, *_), handle in self._hooked.items():
-            self.cpus[hart].uc.hook_del(handle)
+        for handle in (*self._code_handles, *self._hooked.values()):
+            self.uc.hook_del(handle)
         self._code_handles, self._hooked = [], {}
-        for cpu in self.cpus:
-            cpu.memory_hooks_set(False)
+        self.board.cpu.memory_hooks_set(False)
         self._invalidate_caches()
 
     # --- following the address space ----------------------------------------
     def _place(self, hart: int, pieces: list[WatchedPiece]) -> None:
-        """Hook the watches at ``pieces`` in ``hart``'s engine (outside any run). Hooks
-        of ranges the watches left stay until ``remove`` (deleting hooks between runs
-        crashed the native engine); ``_on_memory`` only counts accesses to the current
-        pieces of the hart that runs."""
-        cpu = self.cpus[hart]
+        """Hook the watches at ``pieces`` of ``hart`` (outside any run). Hooks of ranges
+        the watches left stay until ``remove`` (deleting hooks between runs crashed the
+        native engine); ``_on_memory`` only counts accesses to the current pieces of
+        the hart that runs."""
         for piece in pieces:
-            key = (hart, _HOOK_TYPES[piece.watch.kind], max(0, piece.paddr - MAX_ACCESS + 1),
+            key = (_HOOK_TYPES[piece.watch.kind], max(0, piece.paddr - MAX_ACCESS + 1),
                    piece.paddr + piece.length - 1)
             if key not in self._hooked:
-                self._hooked[key] = cpu.uc.hook_add(key[1], self._on_memory, begin=key[2],
-                                                    end=key[3])
+                self._hooked[key] = self.uc.hook_add(key[0], self._on_memory, begin=key[1],
+                                                     end=key[2])
         self._pieces[hart] = pieces
-        cpu.memory_hooks_set(any(key[0] == hart for key in self._hooked))
+        self.board.cpu.memory_hooks_set(bool(self._hooked))
 
     def _address_space_changed(self, hart: int) -> bool:
         """Hart ``hart``'s satp or TLB changed (a satp write or sfence.vma emulated in its
@@ -260,7 +255,7 @@ class HitCollector:
         if moved is not None:
             self._place(hart, moved)
             self._moved_to[hart] = None
-            self.cpus[hart].invalidate_caches()   # hooks do not apply to code translated before
+            self._invalidate_caches()       # hooks do not apply to code translated before
 
     # --- hooks --------------------------------------------------------------
     def _note(self, hit: Hit) -> None:

@@ -40,7 +40,7 @@ class MachineState:
 
 def hart_registers(cpu: Cpu) -> bytes:
     """The hart's registers as bytes (the data part of a CPU-only context)."""
-    raw = bytes(cpu.uc.context_save())
+    raw = bytes(cpu.context_save())
     return raw[len(raw) - int.from_bytes(raw[:8], "little"):]
 
 
@@ -48,7 +48,7 @@ def load_hart_registers(cpu: Cpu, data: bytes) -> None:
     """Put back registers taken by ``hart_registers`` (in this or another process).
 
     Raises ValueError when the size is not this unicorn's context size."""
-    context = cpu.uc.context_save()
+    context = cpu.context_save()
     size = int.from_bytes(bytes(context)[:8], "little")
     if len(data) != size:
         raise ValueError(f"hart registers are {len(data)} bytes, this engine's are {size}")

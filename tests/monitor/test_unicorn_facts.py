@@ -422,3 +422,20 @@ def test_fact_22_tvm_also_refuses_satp_to_the_api_in_s_mode():
     as_m(uc, lambda: uc.reg_write(rc.UC_RISCV_REG_MSTATUS, mstatus | MSTATUS_TVM))
     assert uc.reg_read(rc.UC_RISCV_REG_SATP) != satp
     assert as_m(uc, lambda: uc.reg_read(rc.UC_RISCV_REG_SATP)) == satp
+
+
+def test_fact_23_a_cpu_context_holds_frm_but_not_the_accrued_fp_flags():
+    uc = engine(words(SPIN), priv=PRIV_M)
+    uc.ctl(UC_CTL_CONTEXT_MODE, UC_CTL_IO_WRITE, ctypes.c_int(UC_CTL_CONTEXT_CPU))
+    fs_initial = 1 << 13
+    uc.reg_write(rc.UC_RISCV_REG_MSTATUS, fs_initial)
+    uc.reg_write(rc.UC_RISCV_REG_FCSR, 0x5F)         # frm 2, fflags 0x1f
+    # Writing them marks the FPU dirty: a write is no way to put them back unseen.
+    assert uc.reg_read(rc.UC_RISCV_REG_MSTATUS) & MSTATUS_FS == MSTATUS_FS
+    uc.reg_write(rc.UC_RISCV_REG_MSTATUS, fs_initial)
+    saved = uc.context_save()
+    uc.reg_write(rc.UC_RISCV_REG_FCSR, 0)
+    uc.context_restore(saved)
+    assert uc.reg_read(rc.UC_RISCV_REG_MSTATUS) & MSTATUS_FS == fs_initial
+    assert uc.reg_read(rc.UC_RISCV_REG_FRM) == 2
+    assert uc.reg_read(rc.UC_RISCV_REG_FFLAGS) == 0

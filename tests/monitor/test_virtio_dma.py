@@ -58,7 +58,7 @@ def run_guest(tmp_path, invalidate: bool) -> int:
     disk_path = tmp_path / "code.img"
     disk_path.write_bytes(words(addi_a0(100), RET).ljust(4096, b"\0"))
     dma = RamDma(board.ram.map, RAM_BASE,
-                 unicorn_code_invalidator(board.cpu) if invalidate else None)
+                 unicorn_code_invalidator(board.hart_engine) if invalidate else None)
     blk = VirtioBlk(VIRTIO_BASE + SLOT * VIRTIO_STRIDE, SLOT,
                     board.plic.source_line(VIRTIO_IRQ_BASE + SLOT), dma, DiskImage(disk_path))
     board.bus.attach(blk)                 # in place of the empty slot

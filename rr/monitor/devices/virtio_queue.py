@@ -93,12 +93,12 @@ class RamDma:
             self._invalidate_code(paddr, len(data))
 
 
-def unicorn_code_invalidator(cpu, *more) -> Callable[[int, int], None]:
-    """``invalidate_code`` for ``RamDma`` on the board's harts (each ``Cpu``): a disk
-    read may fill a page a hart ran code from (``rr.monitor.ram.forget_code``)."""
+def unicorn_code_invalidator(hart_engine) -> Callable[[int, int], None]:
+    """``invalidate_code`` for ``RamDma`` on the board's harts (their ``HartEngine``): a
+    disk read may fill a page a hart ran code from (``rr.monitor.ram.forget_code``,
+    with the registers of the hart that runs)."""
     def invalidate(paddr: int, size: int) -> None:
-        for each in (cpu, *more):
-            forget_code(each, ((paddr, size),))
+        forget_code(hart_engine.loaded, ((paddr, size),))
     return invalidate
 
 
