@@ -151,6 +151,11 @@ SSTATUS_SUM = 1 << 18
 SSTATUS_MXR = 1 << 19
 MSTATUS_FS = 3 << 13            # floating-point unit state; Off (0) makes the FP CSRs trap
 MSTATUS_TVM = 1 << 20           # trap virtual memory: S-mode satp accesses and sfence.vma trap
+MSTATUS_MPP = 3 << 11
+MSTATUS_MPRV = 1 << 17
+# The bits whose change makes QEMU flush its TLB (its write_mstatus): TLB entries made
+# under other values do not hold.
+TLB_STATUS_BITS = SSTATUS_MXR | SSTATUS_SUM | MSTATUS_MPRV | MSTATUS_MPP
 
 # --- mip / sip bits ---------------------------------------------------------
 MIP_SSIP = 1 << 1

@@ -1,4 +1,4 @@
-"""Reading the interrupt CSRs of a hart from a saved CPU context, without a privilege switch.
+"""Reading and writing CSRs of a hart in a saved CPU context, without a privilege switch.
 
 The scheduler asks of every hart, between runs, whether an interrupt is
 pending and enabled (``mip & sie``). Through unicorn's API each CSR read
@@ -7,9 +7,11 @@ switches the hart to M and back and saves the LR/SC reservation around it
 question a large part of a switch between harts. A CPU context (registers
 only, about 1.5 KiB) is copied in one call, and ``mip``, ``mie`` and
 ``mideleg`` sit at fixed offsets in it; ``sie`` is ``mie & mideleg`` (QEMU's
-``read_sie``). The offsets are found once per process on a scratch engine,
-as reservation.py finds the reservation's, by writing known values and
-looking for them; tests/monitor/test_cpu_csrs.py compares the answers
+``read_sie``). The harts' engine also reads and writes a waiting hart's
+mip, and reads its mstatus, satp and privilege, in its saved context
+(hart_engine.py). The offsets are found once per process on a scratch
+engine, as reservation.py finds the reservation's, by writing known values
+and looking for them; tests/monitor/test_cpu_csrs.py compares the answers
 with the API's on random values.
 """
 
@@ -32,19 +34,48 @@ from rr.monitor.reservation import context_offsets, use_cpu_only_contexts
 _PROBES = ((0x222, 0x0A2, 0x020), (0x002, 0x8AA, 0x202), (0x220, 0x028, 0x222),
            (0x200, 0x222, 0x002))
 _CSR_IDS = (rc.UC_RISCV_REG_MIP, rc.UC_RISCV_REG_MIE, rc.UC_RISCV_REG_MIDELEG)
+# Values written to find mstatus (distinct FS, SUM, MXR and SIE bits; its low 32 bits
+# are compared), satp (Sv39 with distinct ASIDs and root pages; all 64 bits) and the
+# privilege level (written last: the others are written in M-mode).
+_STATUS_PROBES = (0x42000, 0x84000, 0x6000, 0xC2002, 0x20)
+_SATP_PROBES = (8 << 60 | 0x123 << 44 | 0x12345, 8 << 60 | 0x321 << 44 | 0x54321, 8 << 60 | 0xABCDE)
+_PRIV_PROBES = (1, 3, 0, 1, 3)
 
 
 @dataclass(frozen=True)
-class InterruptCsrLayout:
-    """Byte offsets of mip, mie and mideleg (their low 32 bits) in a saved CPU context."""
+class ContextLayout:
+    """Byte offsets in a saved CPU context: of mip, mie, mideleg and mstatus (their low
+    32 bits), and of satp and the privilege level (64 bits)."""
 
     mip: int
     mie: int
     mideleg: int
+    mstatus: int
+    satp: int
+    priv: int
+
+
+def _only_offset(found: set[int] | None, name: str) -> int:
+    if not found or len(found) != 1:
+        raise CalibrationError(f"cannot locate {name} in unicorn's CPU context; "
+                               "rrvm needs unicorn 2.1.4")
+    return next(iter(found))
+
+
+def _offset_of(uc: Uc, reg: int, probes: tuple[int, ...], width: int, name: str) -> int:
+    """Where a register's value sits in a saved context: the one offset that held every
+    probe written to it."""
+    found: set[int] | None = None
+    for value in probes:
+        uc.reg_write(reg, value)
+        offsets = context_offsets(bytes(uc.context_save()), value, width)
+        found = offsets if found is None else found & offsets
+    return _only_offset(found, name)
 
 
 @lru_cache(maxsize=1)
-def interrupt_csr_layout() -> InterruptCsrLayout:
+def context_layout() -> ContextLayout:
+    """The offsets, found once per process on one scratch engine."""
     uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
     use_cpu_only_contexts(uc)
     uc.reg_write(rc.UC_RISCV_REG_PRIV, PRIV_M)
@@ -56,32 +87,12 @@ def interrupt_csr_layout() -> InterruptCsrLayout:
         for n, value in enumerate(values):
             offsets = context_offsets(data, value, 4)
             found[n] = offsets if found[n] is None else found[n] & offsets
-    if any(offsets is None or len(offsets) != 1 for offsets in found):
-        raise CalibrationError("cannot locate mip, mie and mideleg in unicorn's CPU context; "
-                               "rrvm needs unicorn 2.1.4")
-    return InterruptCsrLayout(*(offsets.pop() for offsets in found))
-
-
-# mstatus values written to find its place: distinct FS, SUM, MXR and SIE bits.
-_STATUS_PROBES = (0x42000, 0x84000, 0x6000, 0xC2002, 0x20)
-
-
-@lru_cache(maxsize=1)
-def mstatus_offset() -> int:
-    """Byte offset of mstatus (its low 32 bits) in a saved CPU context: the harts' engine
-    turns the FPU on in a copy of a hart's registers (hart_engine.py)."""
-    uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
-    use_cpu_only_contexts(uc)
-    uc.reg_write(rc.UC_RISCV_REG_PRIV, PRIV_M)
-    found: set[int] | None = None
-    for value in _STATUS_PROBES:
-        uc.reg_write(rc.UC_RISCV_REG_MSTATUS, value)
-        offsets = context_offsets(bytes(uc.context_save()), value, 4)
-        found = offsets if found is None else found & offsets
-    if not found or len(found) != 1:
-        raise CalibrationError("cannot locate mstatus in unicorn's CPU context; "
-                               "rrvm needs unicorn 2.1.4")
-    return found.pop()
+    interrupts = [_only_offset(offsets, name) for offsets, name in zip(found, ("mip", "mie", "mideleg"))]
+    return ContextLayout(
+        *interrupts,
+        mstatus=_offset_of(uc, rc.UC_RISCV_REG_MSTATUS, _STATUS_PROBES, 4, "mstatus"),
+        satp=_offset_of(uc, rc.UC_RISCV_REG_SATP, _SATP_PROBES, 8, "satp"),
+        priv=_offset_of(uc, rc.UC_RISCV_REG_PRIV, _PRIV_PROBES, 8, "the privilege level"))
 
 
 class InterruptCsrReader:
@@ -89,7 +100,7 @@ class InterruptCsrReader:
     module doc)."""
 
     def __init__(self, uc: Uc) -> None:
-        layout = interrupt_csr_layout()
+        layout = context_layout()
         self._handle = uc._uch  # noqa: SLF001 - no public accessor
         self._context = uc.context_save()
         base = ctypes.cast(self._context.context, ctypes.c_void_p).value

@@ -29,12 +29,12 @@ from unicorn.unicorn_py3.unicorn import UcContext, uclib
 
 from rr.monitor.clock import VirtualClock
 from rr.monitor.constants import MSTATUS_FS, PRIV_M
-from rr.monitor.context_csrs import interrupt_csr_layout, mstatus_offset
+from rr.monitor.context_csrs import context_layout
 from rr.monitor.engine_choice import engine_name
 from rr.monitor.hart_engine import HartEngine
 from rr.monitor.hook_engine import HOOK_ENGINE
 from rr.monitor.insn_counter import counter_offset
-from rr.monitor.reservation import reservation_layout
+from rr.monitor.reservation import NO_RESERVATION, reservation_layout
 from rr.monitor.run_stop import RunStop
 
 GPR_IDS = [rc.UC_RISCV_REG_X0 + i for i in range(32)]
@@ -68,8 +68,7 @@ def prepare_engines() -> None:
     a block-bound loop about a third slower (tests/monitor/test_engine_placement.py).
     """
     reservation_layout()
-    interrupt_csr_layout()
-    mstatus_offset()
+    context_layout()
     if engine_name() == HOOK_ENGINE:
         counter_offset()
     gc.collect()                    # scratch engines with hooks sit in reference cycles
@@ -96,12 +95,19 @@ class Cpu:
         # This hart's registers while another hart's are loaded: a reset engine's
         # registers to start with (the board resets every hart before it runs).
         self.context = self.uc.context_save()
-        layout = interrupt_csr_layout()
+        layout = context_layout()
         base = ctypes.cast(self.context.context, ctypes.c_void_p).value
         self._saved_mip, self._saved_mie, self._saved_mideleg = (
             ctypes.c_uint32.from_address(base + offset)
             for offset in (layout.mip, layout.mie, layout.mideleg))
-        self.saved_mstatus = ctypes.c_uint32.from_address(base + mstatus_offset())
+        self.saved_mstatus = ctypes.c_uint32.from_address(base + layout.mstatus)
+        self.saved_satp = ctypes.c_uint64.from_address(base + layout.satp)
+        self.saved_priv = ctypes.c_uint64.from_address(base + layout.priv)
+        self._saved_reservation = ctypes.c_uint64.from_address(
+            base + reservation_layout().address)
+        # A remote sfence.vma reached this hart while it was not loaded: the engine's TLB
+        # is flushed when it is (hart_engine.py).
+        self.tlb_stale = False
         # The accrued FP exception flags are not in a CPU context (QEMU keeps them in
         # its softfloat status): the engine keeps them here while the hart is out.
         self.fflags = 0
@@ -247,9 +253,12 @@ class Cpu:
         return self._saved_mip.value
 
     def drop_reservation(self) -> None:
-        """Make the hart's next sc fail, as a store by another hart would have."""
-        self._load()
-        self.hart_engine.reservation.drop()
+        """Make the hart's next sc fail, as a store by another hart would have (in the
+        saved context of a hart that is not loaded)."""
+        if self.loaded:
+            self.hart_engine.reservation.drop()
+        else:
+            self._saved_reservation.value = NO_RESERVATION
 
     def _with_fpu(self, access: Callable[[], int]) -> int:
         """Run ``access`` with mstatus.FS on: unicorn refuses the FP CSRs while the FPU is
@@ -328,9 +337,12 @@ class Cpu:
             hart_engine.after_run()
 
     def flush_tlb(self) -> None:
-        """Forget the hart's TLB (a hart not loaded has none: loading flushes)."""
+        """Forget the hart's TLB entries: now, or when it is next loaded (the engine's TLB
+        may hold entries other harts made: hart_engine.py)."""
         if self.loaded:
             self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        else:
+            self.tlb_stale = True
 
     def invalidate_caches(self) -> None:
         """Forget translated code (every hart's: they share it) and TLB entries (after

@@ -73,9 +73,9 @@ class BoardHarts:
         self.pending_ipis = [list(p) for p in state["pending_ipis"]]
 
     def remote_fence(self, hart: int, fence_i: bool) -> None:
-        """sfence.vma on a hart flushes its TLB (one that is not running has none: it is
-        flushed when the hart is switched in). fence.i needs nothing: the harts share
-        one engine, whose translated code follows every hart's stores (hart_engine.py)."""
+        """sfence.vma on a hart flushes its TLB entries (one that is not running, when it
+        is switched in). fence.i needs nothing: the harts share one engine, whose
+        translated code follows every hart's stores (hart_engine.py)."""
         self.board.harts[hart].cpu.flush_tlb()
 
     def start(self, hart: int, address: int, opaque: int) -> int:

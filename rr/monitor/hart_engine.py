@@ -15,11 +15,15 @@ swaps it in (``load``), between runs only:
   the accrued FP exception flags (fflags), which QEMU keeps outside the
   context, in its softfloat status: a hart's FP instructions must not set
   another hart's flags;
-- mip is written back when either has an interrupt pending: QEMU keeps "an
-  interrupt is requested" outside the context and sets or clears it when
-  mip is written (``Cpu.restore_context``);
-- the TLB is flushed, and with it the block lookup cache: both hold the
-  previous hart's virtual addresses (its satp and privilege).
+- mip is written back when one of the two harts has an interrupt pending
+  and the other none: QEMU keeps "an interrupt is requested" outside the
+  context, set exactly while mip is not zero (every mip write sets or clears
+  it: ``Cpu.restore_context``);
+- the TLB is flushed, and with it the block lookup cache, unless the two
+  harts translate alike: the same satp, and the same mstatus bits QEMU
+  flushes its TLB on (a hart's entries are valid for the other then, as
+  entries its own walk would have made), and no remote sfence.vma reached
+  the hart while it waited (``Cpu.flush_tlb``).
 
 Inside a run only the running hart's registers are at hand. What a hook does
 to another hart waits until the run returns (``Cpu.later``): nothing can
@@ -44,13 +48,24 @@ from unicorn import riscv_const as rc
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 from unicorn.unicorn_py3.unicorn import uclib
 
-from rr.monitor.constants import MSTATUS_FS
+from rr.monitor.constants import MSTATUS_FS, PRIV_M, TLB_STATUS_BITS
 from rr.monitor.context_csrs import InterruptCsrReader
 from rr.monitor.engine_choice import make_engine
 from rr.monitor.reservation import ReservationKeeper, use_cpu_only_contexts
 
 if TYPE_CHECKING:
     from rr.monitor.cpu import Cpu
+
+# uc_ctl's code for "flush the TLB" (unicorn.h: UC_CTL_WRITE(UC_CTL_TLB_FLUSH, 0)).
+_TLB_FLUSH = UC_CTL_IO_WRITE << 30 | UC_CTL_TLB_FLUSH
+
+
+def _same_translation(old: "Cpu", new: "Cpu") -> bool:
+    """Would the TLB entries ``old`` made translate the same for ``new``? The same satp
+    (root page table and ASID), and the same mstatus bits QEMU flushes its TLB on
+    when they change (MXR, SUM, MPRV, MPP); the privilege picks its own entries."""
+    return (old.saved_satp.value == new.saved_satp.value
+            and not (old.saved_mstatus.value ^ new.saved_mstatus.value) & TLB_STATUS_BITS)
 
 
 class HartSwapDuringRun(RuntimeError):
@@ -70,7 +85,7 @@ class HartEngine:
         self.reservation = ReservationKeeper(self.uc)
         self.interrupts = InterruptCsrReader(self.uc)
         self.engine = make_engine(self.uc)
-        self.loaded: Cpu | None = None
+        self.loaded: Cpu | None = None      # the first hart made loads itself
         self.running = False
         self.swaps = 0
         self._later: list[Callable[[], None]] = []
@@ -82,17 +97,21 @@ class HartEngine:
         if self.running:
             raise HartSwapDuringRun("a hart's registers were touched inside another hart's run")
         old = self.loaded
-        if old is not None:
-            uclib.uc_context_save(self.handle, old.context.context)
-            old.fflags = self._fp_flags(old)
-        uclib.uc_context_restore(self.handle, cpu.context.context)
-        if old is None or cpu.fflags != old.fflags:
-            self._set_fp_flags(cpu)
+        uclib.uc_context_save(self.handle, old.context.context)
+        old.fflags = self._fp_flags(old)
+        # QEMU's flag is set exactly while mip is not zero (every mip write keeps it so):
+        # it is left as the previous hart left it unless that is wrong for this one.
+        write_mip = bool(old.saved_mip()) != bool(cpu.saved_mip())
+        write_fflags = cpu.fflags != old.fflags
+        if write_mip or write_fflags:
+            self._restore_with_outside_state(cpu, write_mip, write_fflags)
+        else:
+            uclib.uc_context_restore(self.handle, cpu.context.context)
         self.loaded = cpu
         self.swaps += 1
-        if (old is not None and old.saved_mip()) or cpu.saved_mip():
-            cpu.set_csr("mip", cpu.csr("mip"))
-        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        if cpu.tlb_stale or not _same_translation(old, cpu):
+            uclib.uc_ctl(self.handle, _TLB_FLUSH)
+        cpu.tlb_stale = False
 
     def _fp_flags(self, cpu: "Cpu") -> int:
         """fflags of ``cpu``, whose registers were just saved (and are still the engine's).
@@ -106,17 +125,25 @@ class HartEngine:
         uclib.uc_reg_read(self.handle, rc.UC_RISCV_REG_FFLAGS, self._cell_ref)
         return self._cell.value
 
-    def _set_fp_flags(self, cpu: "Cpu") -> None:
-        """Make the engine's fflags ``cpu.fflags``, its registers restored. Writing fflags
-        through the API needs the FPU on and marks it dirty, so the write goes to a copy
-        of the registers with FS on, and the registers are restored after it."""
-        status = cpu.saved_mstatus
-        real = status.value
-        status.value = real | MSTATUS_FS
+    def _restore_with_outside_state(self, cpu: "Cpu", mip: bool, fflags: bool) -> None:
+        """Restore ``cpu``'s registers and set what QEMU keeps outside them: the "interrupt
+        requested" flag (a write of mip sets or clears it) and the FP flags.
+
+        The API writes mip only in M-mode and fflags only with the FPU on, and either
+        change would leave a mark (a mode switch drops the LR/SC reservation, an fflags
+        write marks the FPU dirty). So both are written on a copy of the registers in
+        M-mode with FS on, and the registers are restored after."""
+        priv, status = cpu.saved_priv, cpu.saved_mstatus
+        real_priv, real_status = priv.value, status.value
+        priv.value, status.value = PRIV_M, real_status | MSTATUS_FS
         uclib.uc_context_restore(self.handle, cpu.context.context)
-        self._cell.value = cpu.fflags
-        uclib.uc_reg_write(self.handle, rc.UC_RISCV_REG_FFLAGS, self._cell_ref)
-        status.value = real
+        priv.value, status.value = real_priv, real_status
+        if mip:
+            self._cell.value = cpu.saved_mip()
+            uclib.uc_reg_write(self.handle, rc.UC_RISCV_REG_MIP, self._cell_ref)
+        if fflags:
+            self._cell.value = cpu.fflags
+            uclib.uc_reg_write(self.handle, rc.UC_RISCV_REG_FFLAGS, self._cell_ref)
         uclib.uc_context_restore(self.handle, cpu.context.context)
 
     def later(self, action: Callable[[], None]) -> None:

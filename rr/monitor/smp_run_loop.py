@@ -142,13 +142,14 @@ class SmpRunLoop(RunLoop):
                                and not self._others_can_run())
         if not board.running_alone:
             target = min(target, switch)
-        delivery = self.board.hart_control.next_delivery()
+        delivery = board.hart_control.next_delivery()
         if delivery is not None and delivery > icount:
             target = min(target, delivery)
-        for hart in self.board.harts:
-            deadline = hart.timer.deadline_icount()
-            if deadline is not None and deadline > icount:
-                target = min(target, deadline)
+        for hart in board.harts:
+            if hart.timer.deadline is not None:
+                deadline = hart.timer.deadline_icount()
+                if deadline is not None and icount < deadline < target:
+                    target = deadline
         return target
 
     # --- every hart's timer and interrupt lines --------------------------------

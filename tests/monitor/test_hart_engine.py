@@ -13,7 +13,9 @@ from unicorn import UC_HOOK_CODE
 
 from rr.monitor.board import Board, BootPayload
 from rr.monitor.board_config import BoardConfig
-from rr.monitor.constants import MIP_SSIP, MIP_STIP, PRIV_M, PRIV_S, RAM_BASE, SSTATUS_SIE
+from rr.monitor.constants import (MIP_SSIP, MIP_STIP, PRIV_M, PRIV_S, PTE_A, PTE_D, PTE_R, PTE_V,
+                                  PTE_W, PTE_X, RAM_BASE, SATP_MODE_SHIFT, SATP_MODE_SV39,
+                                  SSTATUS_SIE)
 from rr.monitor.cpu import FPR_IDS, Cpu
 from rr.monitor.hart_engine import HartSwapDuringRun
 from rr.monitor.loader import parse_image
@@ -30,10 +32,10 @@ CSRS = ("sstatus", "stvec", "sscratch", "sepc", "scause", "stval", "mie", "mip",
         "mtvec", "fcsr")
 
 
-def harts(count: int) -> list[Cpu]:
-    """``count`` harts in one engine over one page of RAM."""
+def harts(count: int, ram: int = 0x1000) -> list[Cpu]:
+    """``count`` harts in one engine over ``ram`` bytes of RAM."""
     first = Cpu()
-    first.uc.mem_map(RAM_BASE, 0x1000)
+    first.uc.mem_map(RAM_BASE, ram)
     return [first, *(Cpu(shares=first) for _ in range(count - 1))]
 
 
@@ -125,8 +127,9 @@ def test_interrupt_bits_of_a_hart_not_loaded_are_read_and_written_without_a_swap
 
 @pytest.mark.parametrize("pending_on", ["switched in", "switched out"])
 def test_a_pending_interrupt_is_taken_by_its_own_hart_only(pending_on):
-    """QEMU's "interrupt requested" flag is outside the context: loading a hart writes
-    mip back, so a hart with SSIP pending takes it and one without does not."""
+    """QEMU's "interrupt requested" flag is outside the context: a hart with SSIP
+    pending and enabled takes it when it runs, one with only STIP pending (not
+    enabled) does not, whichever ran before."""
     a, b = harts(2)
     write_code(a, 0, ADDI_T2, SPIN)
     write_code(a, 0x100, SPIN)               # stvec
@@ -139,11 +142,35 @@ def test_a_pending_interrupt_is_taken_by_its_own_hart_only(pending_on):
         cpu.priv = PRIV_S
     taker, other = (b, a) if pending_on == "switched in" else (a, b)
     taker.set_csr("mip", MIP_SSIP)
+    other.set_csr("mip", MIP_STIP)           # pending but not enabled: not taken
     other.run(2)
     assert other.csr("scause") == 0 and other.x(7) == 1
     taker.run(2)
     assert taker.csr("scause") == SUPERVISOR_SOFTWARE_INTERRUPT
     assert taker.x(7) == 0 and taker.pc == RAM_BASE + 0x100
+
+
+LR_D_A4_A5, SC_D_A2_A3_A5 = 0x1007B72F, 0x18D7B62F      # lr.d a4, (a5) / sc.d a2, a3, (a5)
+
+
+@pytest.mark.parametrize("dropped", [False, True])
+def test_a_waiting_harts_reservation_is_dropped_in_its_saved_context(dropped):
+    """The scheduler drops the reservation of a hart it switches in (smp_run_loop.py):
+    written in the saved context, it needs no swap, and the hart's sc fails."""
+    a, b = harts(2)
+    write_code(a, 0, LR_D_A4_A5, SC_D_A2_A3_A5, SPIN)
+    b.set_x(15, RAM_BASE + 0x800)
+    b.set_x(13, 0x5A5A)
+    b.pc = RAM_BASE
+    b.priv = PRIV_S
+    b.run(1)                                 # the lr
+    a.x(1)
+    swaps = a.hart_engine.swaps
+    if dropped:
+        b.drop_reservation()
+    assert a.hart_engine.swaps == swaps
+    b.run(1)                                 # the sc
+    assert b.x(12) == int(dropped)           # 0: stored, 1: failed
 
 
 def test_another_harts_registers_wait_for_the_end_of_the_run():
@@ -192,3 +219,52 @@ def test_a_board_runs_every_hart_in_one_engine():
                   ScriptedInputs(), lambda data: None)
     assert {id(hart.cpu.uc) for hart in board.harts} == {id(board.hart_engine.uc)}
     assert board.hart_engine.loaded is board.cpu
+
+
+# Two address spaces for test_harts_in_other_address_spaces_do_not_share_tlb_entries.
+# Root A maps VA 1 GiB up as a gigapage onto RAM; root B maps its first two 4 KiB
+# pages to the same code but VA + 0x3000 to the page after A's.
+CODE_VA, DATA_VA = 0x4000_0000, 0x4000_3000
+ROOT_A, ROOT_B, L1_B, L0_B = 0x1000, 0x2000, 0x5000, 0x6000
+LD_A0_A1 = 0x0005B503                 # ld a0, 0(a1)
+LEAF = PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D
+
+
+def pte(offset: int, flags: int) -> bytes:
+    return ((RAM_BASE + offset) >> 12 << 10 | flags).to_bytes(8, "little")
+
+
+def satp(root: int) -> int:
+    return SATP_MODE_SV39 << SATP_MODE_SHIFT | (RAM_BASE + root) >> 12
+
+
+def load_through(cpu: Cpu, root: int) -> int:
+    """What ``ld`` at DATA_VA gives the hart in S-mode under the page table at ``root``."""
+    cpu.set_csr("satp", satp(root))
+    cpu.priv = PRIV_S
+    cpu.pc = CODE_VA
+    cpu.set_x(11, DATA_VA)
+    cpu.run(1)
+    return cpu.x(10)
+
+
+def test_harts_in_other_address_spaces_do_not_share_tlb_entries():
+    """The engine's TLB is kept across a switch only between harts that translate alike
+    (the same satp); a remote sfence.vma to a waiting hart still flushes it."""
+    a, b, c = harts(3, ram=0x8000)
+    write_code(a, 0, LD_A0_A1, SPIN)
+    a.write_phys(RAM_BASE + 0x3000, (0x1111).to_bytes(8, "little"))
+    a.write_phys(RAM_BASE + 0x4000, (0x2222).to_bytes(8, "little"))
+    a.write_phys(RAM_BASE + ROOT_A + 8, pte(0, LEAF))                   # VA 1 GiB: RAM
+    a.write_phys(RAM_BASE + ROOT_B + 8, pte(L1_B, PTE_V))
+    a.write_phys(RAM_BASE + L1_B, pte(L0_B, PTE_V))
+    a.write_phys(RAM_BASE + L0_B, pte(0, LEAF))                         # code
+    a.write_phys(RAM_BASE + L0_B + 3 * 8, pte(0x4000, LEAF))            # data: 0x2222
+    assert load_through(a, ROOT_A) == 0x1111
+    assert load_through(b, ROOT_B) == 0x2222
+    assert load_through(a, ROOT_A) == 0x1111
+    assert load_through(c, ROOT_B) == 0x2222                            # c's entries now
+    a.write_phys(RAM_BASE + L0_B + 3 * 8, pte(0x3000, LEAF))            # remapped, and
+    b.flush_tlb()                                                       # b is told
+    assert b.tlb_stale and not b.loaded
+    assert load_through(b, ROOT_B) == 0x1111
