@@ -22,7 +22,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DETERMINISTIC = ["hello", "timer", "echo", "paging", "compute", "virtio", "remap", "stale", "flow", "long"]
+DETERMINISTIC = ["hello", "timer", "echo", "paging", "compute", "virtio", "remap", "stale", "flow", "long",
+                 "fpflags"]
 # Guests that read the console: what they print before reading, and their input in expected/.
 PROMPTS = {"echo": "'quit' powers off\n", "flow": "flow: type a character\n"}
 DISK = os.path.join(HERE, "bin", "virtio-disk.img")

@@ -74,7 +74,7 @@ def run_rrvm(elf: Path, name: str):
 
 @pytest.mark.skipif(QEMU is None, reason="qemu-system-riscv64 not installed (apt-get install qemu-system-misc)")
 @pytest.mark.parametrize("name", ["hello", "timer", "echo", "paging", "compute", "remap",
-                                  "stale", "flow", "long"])
+                                  "stale", "flow", "long", "fpflags"])
 def test_same_output_as_qemu(name):
     elf = GUESTS / f"{name}.elf"
     qemu_out, _, qemu_status = run_qemu(elf, name)

@@ -248,6 +248,21 @@ class Cpu:
             return self._saved_mip.value
         return self.hart_engine.interrupts.mip()
 
+    def fp_flags(self) -> int:
+        """The accrued FP exception flags (fflags): a CPU context does not hold them
+        (docs/unicorn-facts.md, fact 23), so checkpoints keep them beside it."""
+        if not self.loaded:
+            return self.fflags
+        return self.csr("fflags")
+
+    def set_fp_flags(self, value: int) -> None:
+        """Put back flags ``fp_flags`` gave, leaving the registers as they are (a write
+        through the API would also mark the FPU dirty)."""
+        if self.loaded:
+            self.hart_engine.put_fp_flags(self, value)
+        else:
+            self.fflags = value
+
     def saved_mip(self) -> int:
         """mip as this hart's saved context holds it (current while it is not loaded)."""
         return self._saved_mip.value

@@ -146,6 +146,12 @@ class HartEngine:
             uclib.uc_reg_write(self.handle, rc.UC_RISCV_REG_FFLAGS, self._cell_ref)
         uclib.uc_context_restore(self.handle, cpu.context.context)
 
+    def put_fp_flags(self, cpu: "Cpu", value: int) -> None:
+        """Make the loaded hart's fflags ``value``, its registers as they are."""
+        uclib.uc_context_save(self.handle, cpu.context.context)
+        cpu.fflags = value
+        self._restore_with_outside_state(cpu, mip=False, fflags=True)
+
     def later(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the current run returns (from a hook)."""
         self._later.append(action)

@@ -70,12 +70,19 @@ class HistorySession(Session):
         self.console.bind(cpu)
 
     def get_state(self) -> dict[str, Any]:
-        """Everything a checkpoint keeps besides the hart and RAM: the board's devices and
-        clocks, the inputs' place in the event stream, the run loop's position state."""
+        """Everything a checkpoint keeps besides the harts' CPU contexts and RAM: the
+        board's devices and clocks, the inputs' place in the event stream, the run
+        loop's position state, and each hart's accrued FP flags (not in a context)."""
         return {"board": self.board.get_state(), "inputs": self.inputs.get_state(),
-                "loop": self.loop.get_state()}
+                "loop": self.loop.get_state(),
+                "fp_flags": [hart.cpu.fp_flags() for hart in self.board.harts]}
 
     def set_state(self, state: dict[str, Any]) -> None:
+        """Put back ``get_state``'s state (after the harts' contexts: the FP flags go
+        beside them)."""
         self.board.set_state(state["board"])
         self.inputs.set_state(state["inputs"])
         self.loop.set_state(state["loop"])
+        # Indexes written before the flags were kept have none: the flags stay as they are.
+        for hart, flags in zip(self.board.harts, state.get("fp_flags", ())):
+            hart.cpu.set_fp_flags(flags)
