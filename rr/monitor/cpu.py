@@ -96,7 +96,7 @@ class Cpu:
         # registers to start with (the board resets every hart before it runs).
         self.context = self.uc.context_save()
         layout = context_layout()
-        base = ctypes.cast(self.context.context, ctypes.c_void_p).value
+        base = _address_of(self.context)
         self._saved_mip, self._saved_mie, self._saved_mideleg = (
             ctypes.c_uint32.from_address(base + offset)
             for offset in (layout.mip, layout.mie, layout.mideleg))
@@ -374,7 +374,8 @@ class Cpu:
         return context
 
     def restore_context(self, context) -> None:
-        """Bring back registers saved with ``uc.context_save()``.
+        """Bring back registers saved with ``context_save()`` (in the saved context of a
+        hart that is not loaded).
 
         QEMU keeps "an interrupt is requested" in its CPU object, outside the
         register context unicorn saves and restores, and sets or clears it

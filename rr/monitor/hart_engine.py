@@ -3,8 +3,8 @@
 Harts run one at a time (smp_run_loop.py), so one engine serves them all, as
 QEMU's round-robin vCPUs share one translation cache: code translated while
 one hart ran is run by every hart, and a switch finds the engine's code
-and lookup tables warm. (An engine per hart translated the kernel once per
-hart and ran about half as fast per instruction: bench/README.md.)
+and lookup tables warm (bench/README.md, smp.py, measures it against an
+engine per hart).
 
 Each hart's registers are a CPU context (registers only: RAM is the board's,
 mapped once). The engine holds one hart's, ``loaded``; the others' wait in

@@ -20,7 +20,9 @@ import pytest
 
 from rr.log.trace_reader import TraceReader
 from rr.monitor.state_digest import register_state, state_digest
+from rr.replay.checkpoint_index import open_index
 from rr.replay.replay_session import ReplaySession
+from rr.replay.timeline import Timeline
 from conftest import rewrite  # noqa: F401 - shared with tests/test_record_replay.py
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,6 +159,19 @@ def straight_digests(trace: Path, positions: Iterable[int]) -> dict[int, str]:
         session.loop.run(position)
         result[position] = state_digest(session.board)
     return result
+
+
+def digests_through_index(trace: Path, positions: Iterable[int]) -> tuple[dict[int, str], int]:
+    """State digests at each position, reached by seeks through the trace's index in a
+    session that never replayed from 0 (any index warning fails the test), and how many
+    of the index's checkpoints were restored and checked."""
+    index = open_index(TraceReader(trace), pytest.fail)
+    timeline = Timeline(open_session(trace), index=index, warn=pytest.fail)
+    seen = {}
+    for position in positions:
+        assert timeline.seek(position) == position
+        seen[position] = state_digest(timeline.board)
+    return seen, len(index.verified)
 
 
 def search_then_seek(timeline, positions: Iterable[int], watch, rng, state_of, expected) -> None:

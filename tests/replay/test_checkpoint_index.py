@@ -20,11 +20,9 @@ from rr.log.checkpoint_file import (INDEX_MAGIC, TAG_CHECKPOINT, IndexFile, file
 from rr.log.frames import CODEC_LZ4_BLOCK, FRAME, PREAMBLE, pack_frame, parse_frame
 from rr.log.trace_reader import TraceReader
 from rr.monitor.engine_choice import ENGINE_VARIABLE
-from rr.monitor.state_digest import state_digest
 from rr.replay.checkpoint_index import index_path, open_index
-from rr.replay.timeline import Timeline
 
-from replay_helpers import REPO, RRVM, open_session, uboot_recording
+from replay_helpers import REPO, RRVM, digests_through_index, straight_digests, uboot_recording
 
 EVERY = 1_000_000
 SEED = int(os.environ.get("RRVM_SEEK_SEED", "20261202"))
@@ -67,18 +65,9 @@ def test_seeks_through_the_index_reach_the_replays_states(indexed, engine, monke
     positions = [rng.randrange(end + 1) for _ in range(6)] + [3 * EVERY, 3 * EVERY + 1, end]
     if engine == "hook":
         positions = sorted(positions)[:4] + [end]         # the hook engine is slow: fewer
-    reader = TraceReader(indexed)
-    index = open_index(reader, pytest.fail)
-    timeline = Timeline(open_session(indexed), index=index, warn=pytest.fail)
-    seen = {}
-    for position in positions:
-        assert timeline.seek(position) == position
-        seen[position] = state_digest(timeline.board)
-    assert len(index.verified) >= 3                   # restores happened and were checked
-    straight = open_session(indexed)
-    for position in sorted(seen):
-        straight.loop.run(position)
-        assert state_digest(straight.board) == seen[position], position
+    seen, verified = digests_through_index(indexed, positions)
+    assert verified >= 3                              # restores happened and were checked
+    assert seen == straight_digests(indexed, seen)
 
 
 def test_replay_to_uses_the_index_and_prints_the_same(indexed):

@@ -18,11 +18,11 @@ import pytest
 
 from rr.log.trace_reader import TraceReader
 from rr.monitor.state_digest import state_digest
-from rr.replay.checkpoint_index import index_path, open_index
+from rr.replay.checkpoint_index import index_path
 from rr.replay.timeline import Timeline
 
-from replay_helpers import (BIN, REPO, RRVM, differences, open_session, record, snapshot,
-                            straight_snapshots)
+from replay_helpers import (BIN, REPO, RRVM, differences, digests_through_index, open_session,
+                            record, snapshot, straight_digests, straight_snapshots)
 
 SEED = 20261202
 FPFLAGS = BIN / "fpflags.elf"
@@ -75,15 +75,6 @@ def test_states_from_the_index_keep_the_flags(fpflags, tmp_path):
     assert done.returncode == 0 and index_path(trace).is_file(), done.stderr
     rng = random.Random(SEED + 2)
     positions = [rng.randrange(every, end) for _ in range(8)]
-    reader = TraceReader(trace)
-    index = open_index(reader, pytest.fail)
-    timeline = Timeline(open_session(trace), index=index, warn=pytest.fail)
-    seen = {}
-    for position in positions:
-        assert timeline.seek(position) == position
-        seen[position] = state_digest(timeline.board)
-    assert index.verified
-    straight = open_session(trace)
-    for position in sorted(seen):
-        straight.loop.run(position)
-        assert state_digest(straight.board) == seen[position], position
+    seen, verified = digests_through_index(trace, positions)
+    assert verified
+    assert seen == straight_digests(trace, seen)
