@@ -1,4 +1,5 @@
-"""Reading and writing CSRs of a hart in a saved CPU context, without a privilege switch.
+"""Where CSRs sit in a saved CPU context: reading and writing them there needs no
+privilege switch.
 
 The scheduler asks of every hart, between runs, whether an interrupt is
 pending and enabled (``mip & sie``). Through unicorn's API each CSR read
@@ -7,9 +8,9 @@ switches the hart to M and back and saves the LR/SC reservation around it
 question a large part of a switch between harts. A CPU context (registers
 only, about 1.5 KiB) is copied in one call, and ``mip``, ``mie`` and
 ``mideleg`` sit at fixed offsets in it; ``sie`` is ``mie & mideleg`` (QEMU's
-``read_sie``). The harts' engine also reads and writes a waiting hart's
-mip, and reads its mstatus, satp and privilege, in its saved context
-(hart_engine.py). The offsets are found once per process on a scratch
+``read_sie``): ``Cpu.pending_interrupts`` reads them in the hart's own saved
+context. The harts' engine also writes a waiting hart's mip, and reads its
+mstatus, satp and privilege, there (hart_engine.py). The offsets are found once per process on a scratch
 engine, as reservation.py finds the reservation's, by writing known values
 and looking for them; tests/monitor/test_cpu_csrs.py compares the answers
 with the API's on random values.
@@ -17,13 +18,11 @@ with the API's on random values.
 
 from __future__ import annotations
 
-import ctypes
 from dataclasses import dataclass
 from functools import lru_cache
 
 from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV64, Uc
 from unicorn import riscv_const as rc
-from unicorn.unicorn_py3.unicorn import uclib
 
 from rr.errors import CalibrationError
 from rr.monitor.constants import PRIV_M
@@ -93,25 +92,3 @@ def context_layout() -> ContextLayout:
         mstatus=_offset_of(uc, rc.UC_RISCV_REG_MSTATUS, _STATUS_PROBES, 4, "mstatus"),
         satp=_offset_of(uc, rc.UC_RISCV_REG_SATP, _SATP_PROBES, 8, "satp"),
         priv=_offset_of(uc, rc.UC_RISCV_REG_PRIV, _PRIV_PROBES, 8, "the privilege level"))
-
-
-class InterruptCsrReader:
-    """``mip`` and ``mip & sie`` of one engine from a snapshot of its context (see the
-    module doc)."""
-
-    def __init__(self, uc: Uc) -> None:
-        layout = context_layout()
-        self._handle = uc._uch  # noqa: SLF001 - no public accessor
-        self._context = uc.context_save()
-        base = ctypes.cast(self._context.context, ctypes.c_void_p).value
-        self._mip, self._mie, self._mideleg = (ctypes.c_uint32.from_address(base + off)
-                                               for off in (layout.mip, layout.mie, layout.mideleg))
-
-    def pending_enabled(self) -> int:
-        """The interrupts pending and enabled in sie (what wakes a wfi)."""
-        uclib.uc_context_save(self._handle, self._context.context)
-        return self._mip.value & self._mie.value & self._mideleg.value
-
-    def mip(self) -> int:
-        uclib.uc_context_save(self._handle, self._context.context)
-        return self._mip.value

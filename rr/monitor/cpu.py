@@ -236,17 +236,18 @@ class Cpu:
         return self.hart_engine.reservation.keep(switched)
 
     def pending_interrupts(self) -> int:
-        """``mip & sie``: the interrupts pending and enabled, read in one library call
-        (the scheduler asks this of every hart at every switch: context_csrs.py)."""
-        if not self.loaded:
-            return self._saved_mip.value & self._saved_mie.value & self._saved_mideleg.value
-        return self.hart_engine.interrupts.pending_enabled()
+        """``mip & sie``: the interrupts pending and enabled, from the hart's saved
+        context (saved again first while it is loaded: one library call), where the
+        scheduler asks this of every hart at every switch (context_csrs.py)."""
+        if self.hart_engine.loaded is self:
+            uclib.uc_context_save(self._handle, self.context.context)
+        return self._saved_mip.value & self._saved_mie.value & self._saved_mideleg.value
 
     def mip(self) -> int:
-        """``csr("mip")`` in one library call (context_csrs.py)."""
-        if not self.loaded:
-            return self._saved_mip.value
-        return self.hart_engine.interrupts.mip()
+        """``csr("mip")`` from the saved context, as ``pending_interrupts`` reads it."""
+        if self.hart_engine.loaded is self:
+            uclib.uc_context_save(self._handle, self.context.context)
+        return self._saved_mip.value
 
     def fp_flags(self) -> int:
         """The accrued FP exception flags (fflags): a CPU context does not hold them

@@ -49,7 +49,6 @@ from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 from unicorn.unicorn_py3.unicorn import uclib
 
 from rr.monitor.constants import MSTATUS_FS, PRIV_M, TLB_STATUS_BITS
-from rr.monitor.context_csrs import InterruptCsrReader
 from rr.monitor.engine_choice import make_engine
 from rr.monitor.reservation import ReservationKeeper, use_cpu_only_contexts
 
@@ -83,7 +82,6 @@ class HartEngine:
         self._cell = ctypes.c_uint64()
         self._cell_ref = ctypes.byref(self._cell)
         self.reservation = ReservationKeeper(self.uc)
-        self.interrupts = InterruptCsrReader(self.uc)
         self.engine = make_engine(self.uc)
         self.loaded: Cpu | None = None      # the first hart made loads itself
         self.running = False
