@@ -10,10 +10,11 @@ only, about 1.5 KiB) is copied in one call, and ``mip``, ``mie`` and
 ``mideleg`` sit at fixed offsets in it; ``sie`` is ``mie & mideleg`` (QEMU's
 ``read_sie``): ``Cpu.pending_interrupts`` reads them in the hart's own saved
 context. The harts' engine also writes a waiting hart's mip, and reads its
-mstatus, satp and privilege, there (hart_engine.py). The offsets are found once per process on a scratch
-engine, as reservation.py finds the reservation's, by writing known values
-and looking for them; tests/monitor/test_cpu_csrs.py compares the answers
-with the API's on random values.
+mstatus, satp and privilege, there (hart_engine.py). The offsets are found
+once per process on a scratch engine, as reservation.py finds the
+reservation's, by writing known values and looking for them;
+tests/monitor/test_cpu_csrs.py compares the answers with the API's on random
+values.
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def context_layout() -> ContextLayout:
         for n, value in enumerate(values):
             offsets = context_offsets(data, value, 4)
             found[n] = offsets if found[n] is None else found[n] & offsets
-    interrupts = [_only_offset(offsets, name) for offsets, name in zip(found, ("mip", "mie", "mideleg"))]
+    interrupts = [_only_offset(offsets, name)
+                  for offsets, name in zip(found, ("mip", "mie", "mideleg"))]
     return ContextLayout(
         *interrupts,
         mstatus=_offset_of(uc, rc.UC_RISCV_REG_MSTATUS, _STATUS_PROBES, 4, "mstatus"),

@@ -166,7 +166,8 @@ class HartEngine:
         if self._traps_hooked:
             return
         self._traps_hooked = True
-        self.engine.on_exception(lambda uc, cause, user: self.loaded.exception_hook(uc, cause, user))
+        self.engine.on_exception(
+            lambda uc, cause, user: self.loaded.exception_hook(uc, cause, user))
         self.engine.on_invalid(lambda uc, user: self.loaded.invalid_hook(uc, user))
         self.uc.hook_add(UC_HOOK_MEM_UNMAPPED,
                          lambda uc, access, address, size, value, user:
