@@ -13,7 +13,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from rr.errors import RrError
 
@@ -84,6 +85,7 @@ class CtrlC:
     def __init__(self) -> None:
         self.requested = False
         self._hooked = False
+        self._deferred = False
 
     def install(self) -> None:
         """From the main thread, at a command's start (again for each command run in
@@ -103,7 +105,25 @@ class CtrlC:
 
     def _on_signal(self, _signum: int, _frame: Any) -> None:
         self.requested = True
-        raise KeyboardInterrupt
+        if not self._deferred:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def deferred(self, check_after: bool = True) -> Iterator[None]:
+        """Within: Ctrl-C only latches, and the code inside calls ``check`` between its
+        steps; ``check_after``: leaving checks too (unless an exception is on its way).
+        For code that works with a worker pool's futures: raised at whatever
+        instruction the signal lands on, the exception could leave a future's lock
+        held (between its acquire and the ``with`` that releases it), and the pool's
+        shutdown then waited for ever (tests/replay/test_long_trace.py,
+        ``test_ctrl_c_stops_the_workers``)."""
+        outer, self._deferred = self._deferred, True
+        try:
+            yield
+        finally:
+            self._deferred = outer
+        if check_after:
+            self.check()
 
     def check(self) -> None:
         """Raise KeyboardInterrupt if Ctrl-C came and was swallowed somewhere."""

@@ -316,6 +316,10 @@ class SegmentSearch:
         return results
 
     def _on_workers(self, function, tasks, cancel, done, enough) -> list[Any]:
+        with CTRL_C.deferred():            # the loop checks for Ctrl-C itself
+            return self._on_workers_deferred(function, tasks, cancel, done, enough)
+
+    def _on_workers_deferred(self, function, tasks, cancel, done, enough) -> list[Any]:
         futures: dict[int, Any] = {}       # the tasks given to the workers, by number
         here: dict[int, Any] = {}          # the results of the tasks this process ran
         results: list[Any] = []

@@ -29,6 +29,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rr.replay.cancellation import CTRL_C
 from rr.replay.index_location import index_path
 
 if TYPE_CHECKING:        # loaded with the first pool: the CLI imports this module for nothing
@@ -67,7 +68,8 @@ class WorkerPool:
         self.executor = ProcessPoolExecutor(workers, context, initializer=_ignore_interrupts)
         self._thread: threading.Thread | None = None
         if forked:
-            self._spawn(trace, index)           # forks them all, in this thread, at once
+            with CTRL_C.deferred():             # raised after, not in the executor
+                self._spawn(trace, index)       # forks them all, in this thread, at once
         else:
             self._thread = threading.Thread(target=self._spawn, args=(trace, index),
                                             name="rrvm-workers", daemon=True)
@@ -96,8 +98,13 @@ class WorkerPool:
         return self.executor.submit(function, *args)
 
     def shutdown(self) -> None:
-        self._started()
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        """Stop the workers. Ctrl-C meanwhile is only noted, for whoever checks next
+        (the command is on its way out): raised inside the executor's code it could
+        leave a lock held that its shutdown waits for (rr/replay/cancellation.py,
+        ``CtrlC.deferred``)."""
+        with CTRL_C.deferred(check_after=False):
+            self._started()
+            self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 _early: dict[int, WorkerPool] = {}

@@ -48,3 +48,37 @@ def test_a_new_command_forgets_an_earlier_ctrl_c(ctrl_c_installed):
     CTRL_C.requested = True
     CTRL_C.install()
     CTRL_C.check()
+
+
+def sigint_lands() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.2)                     # the handler runs here
+
+
+def test_inside_a_deferred_block_ctrl_c_is_raised_only_where_it_is_checked(ctrl_c_installed):
+    """Worker-pool code runs deferred: raised inside the executor, the exception left a
+    future's lock held and the pool's shutdown waited for ever (segments.py)."""
+    with pytest.raises(KeyboardInterrupt):
+        with CTRL_C.deferred():
+            sigint_lands()              # noted, not raised here
+            assert CTRL_C.requested
+            reached = True
+            CTRL_C.check()
+    assert reached
+
+
+def test_leaving_a_deferred_block_raises_a_ctrl_c_noted_inside(ctrl_c_installed):
+    with pytest.raises(KeyboardInterrupt):
+        with CTRL_C.deferred():
+            sigint_lands()
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)     # outside the block: raised at once again
+        time.sleep(1)
+
+
+def test_a_shutdown_leaves_the_ctrl_c_noted_for_the_next_check(ctrl_c_installed):
+    with CTRL_C.deferred(check_after=False):
+        sigint_lands()
+    assert CTRL_C.requested
+    with pytest.raises(KeyboardInterrupt):
+        CTRL_C.check()
